@@ -1,0 +1,1 @@
+print("CMapBench: not written yet")

@@ -1,0 +1,1 @@
+print("RingLogBench: not written yet")

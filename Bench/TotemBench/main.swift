@@ -1,0 +1,1 @@
+print("TotemBench: not written yet")

@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The dependency graph keeps the protocol cores pure: Basics, TotemConfig, Totem, RingLog,
+// CMap and Replication never import NIO, Foundation's clock or a thread. The IO shell
+// (Node) and the executable sit on top. See ../shared/DESIGN.md section 2.
+let package = Package(
+    name: "TotemKV",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "totemkv", targets: ["totemkv"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "Basics"),
+        .target(name: "TotemConfig"),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .target(name: "Zstd", dependencies: ["CZstd"]),
+        .target(name: "Totem", dependencies: ["Basics", "TotemConfig"]),
+        .target(name: "RingLog", dependencies: ["Basics"]),
+        .target(name: "CMap", dependencies: ["Basics", "Zstd"]),
+        .target(name: "Simulation", dependencies: ["Basics", "TotemConfig", "Totem", "RingLog", "CMap"]),
+        .executableTarget(
+            name: "totemkv",
+            dependencies: [
+                "TotemConfig", "Simulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Benchmarks: run with `swift run -c release <name>`; results go to Bench/results/.
+        .executableTarget(name: "RingLogBench", dependencies: ["RingLog"], path: "Bench/RingLogBench"),
+        .executableTarget(name: "CMapBench", dependencies: ["CMap"], path: "Bench/CMapBench"),
+        .executableTarget(name: "TotemBench", dependencies: ["Totem", "Simulation"], path: "Bench/TotemBench"),
+
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "TotemConfigTests", dependencies: ["TotemConfig"]),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
+        .testTarget(name: "TotemTests", dependencies: ["Totem", "TotemConfig", "Basics"]),
+        .testTarget(name: "RingLogTests", dependencies: ["RingLog", "Basics", "Simulation"]),
+        .testTarget(name: "CMapTests", dependencies: ["CMap", "Basics", "Zstd"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Totem", "TotemConfig", "Basics"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+/// The durable append-only log. See the files of this target.
+public enum RingLogFormat {}

@@ -1,0 +1,2 @@
+/// The deterministic simulator. See the files of this target.
+public enum Simulator {}

@@ -1,0 +1,42 @@
+import Basics
+import Testing
+
+@Suite struct CRC32CTests {
+    // Test vectors from RFC 3720 appendix B.4 and the usual "123456789" check value.
+    @Test func checkValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+    }
+
+    @Test func rfc3720Vectors() {
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        #expect(CRC32C.checksum([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
+        #expect(CRC32C.checksum((0..<32).map { UInt8($0) }) == 0x46DD_794E)
+        #expect(CRC32C.checksum((0..<32).map { UInt8(31 - $0) }) == 0x113F_DB5C)
+    }
+
+    @Test func emptyIsZero() {
+        #expect(CRC32C.checksum([UInt8]()) == 0)
+    }
+
+    /// Slicing-by-8 against the bytewise definition, at every length and split point.
+    @Test func matchesBytewiseOracle() {
+        var rng = SeededGenerator(seed: 42)
+        for length in 0..<80 {
+            let data = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let expected = bytewise(data)
+            #expect(CRC32C.checksum(data) == expected)
+            let split = length / 3
+            let continued = CRC32C.checksum(data[split...], continuing: CRC32C.checksum(data[..<split]))
+            #expect(continued == expected)
+        }
+    }
+
+    private func bytewise(_ data: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in data {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+        }
+        return ~c
+    }
+}

@@ -25,7 +25,9 @@ let package = Package(
         .target(name: "Totem", dependencies: ["Basics", "TotemConfig"]),
         .target(name: "RingLog", dependencies: ["Basics"]),
         .target(name: "CMap", dependencies: ["Basics", "Zstd"]),
-        .target(name: "Simulation", dependencies: ["Basics", "TotemConfig", "Totem", "RingLog", "CMap"]),
+        .target(name: "Quorum", dependencies: ["Basics"]),
+        .target(name: "Replication", dependencies: ["Basics", "Quorum"]),
+        .target(name: "Simulation", dependencies: ["Basics", "TotemConfig", "Totem", "RingLog", "CMap", "Quorum", "Replication"]),
         .executableTarget(
             name: "totemkv",
             dependencies: [
@@ -45,6 +47,8 @@ let package = Package(
         .testTarget(name: "TotemTests", dependencies: ["Totem", "TotemConfig", "Basics"]),
         .testTarget(name: "RingLogTests", dependencies: ["RingLog", "Basics", "Simulation"]),
         .testTarget(name: "CMapTests", dependencies: ["CMap", "Basics", "Zstd"]),
+        .testTarget(name: "QuorumTests", dependencies: ["Quorum", "Basics"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Basics"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Totem", "TotemConfig", "Basics"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,2 @@
+/// votequorum arithmetic and flags. See the files of this target.
+public enum VoteQuorum {}

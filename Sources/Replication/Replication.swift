@@ -1,0 +1,2 @@
+/// The replicated log. See the files of this target.
+public enum Replication {}

@@ -1,0 +1,72 @@
+/// Little-endian writers and bounds-checked readers for the replication messages and
+/// entries. Reading never traps: a short or malformed buffer is a thrown `DecodeError`.
+struct ByteWriter {
+    var bytes: [UInt8] = []
+    init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
+
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func blob(_ v: [UInt8]) {
+        u32(UInt32(v.count))
+        bytes.append(contentsOf: v)
+    }
+}
+
+public struct DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var offset: Int
+    public var description: String { "malformed replication data at byte \(offset): \(reason)" }
+}
+
+struct ByteReader {
+    let bytes: [UInt8]
+    private(set) var offset: Int
+    init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    var remaining: Int { bytes.count - offset }
+
+    mutating func need(_ n: Int, _ what: String) throws {
+        if n < 0 || remaining < n { throw DecodeError(reason: "truncated \(what)", offset: offset) }
+    }
+    mutating func u8(_ what: String) throws -> UInt8 {
+        try need(1, what)
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+    mutating func u32(_ what: String) throws -> UInt32 {
+        try need(4, what)
+        var v: UInt32 = 0
+        for i in 0..<4 { v |= UInt32(bytes[offset + i]) << (8 * UInt32(i)) }
+        offset += 4
+        return v
+    }
+    mutating func u64(_ what: String) throws -> UInt64 {
+        try need(8, what)
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        offset += 8
+        return v
+    }
+    mutating func blob(_ what: String, maxBytes: Int) throws -> [UInt8] {
+        let n = Int(try u32(what))
+        if n > maxBytes { throw DecodeError(reason: "\(what) of \(n) bytes exceeds \(maxBytes)", offset: offset) }
+        try need(n, what)
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+    /// A count of items each at least `minItemBytes` long: refuses counts the buffer cannot hold.
+    mutating func count(_ what: String, max: Int, minItemBytes: Int) throws -> Int {
+        let n = Int(try u32(what))
+        if n > max || n * minItemBytes > remaining {
+            throw DecodeError(reason: "\(what) count \(n) is impossible here", offset: offset)
+        }
+        return n
+    }
+    func finish() throws {
+        if remaining != 0 { throw DecodeError(reason: "\(remaining) trailing bytes", offset: offset) }
+    }
+}

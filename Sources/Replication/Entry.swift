@@ -1,0 +1,69 @@
+import Basics
+
+/// One entry of the replicated log (DESIGN.md section 4): `(index, epoch, originator,
+/// requestID, op)`. The index is the same on every synced node; the epoch is the ring in
+/// which Totem ordered the entry and stays with the entry when it is copied by a sync.
+/// `(index, epoch)` identifies an entry: two logs holding the same pair hold the same
+/// entries up to that index (the log-matching property the sync relies on).
+public struct Entry: Hashable, Sendable {
+    public var index: LogIndex
+    public var epoch: Epoch
+    /// The node whose client asked for it (the node that answers the client).
+    public var originator: NodeID
+    /// The originator's local request number; unique per originator incarnation.
+    public var requestID: UInt64
+    /// Duplicate suppression: the client's id and its own sequence number (0 = none).
+    public var clientID: UInt64
+    public var clientSeq: UInt64
+    /// The state-machine operation, opaque to replication (CMap's encoded operation).
+    public var op: [UInt8]
+
+    public init(index: LogIndex, epoch: Epoch, originator: NodeID, requestID: UInt64,
+                clientID: UInt64 = 0, clientSeq: UInt64 = 0, op: [UInt8]) {
+        self.index = index
+        self.epoch = epoch
+        self.originator = originator
+        self.requestID = requestID
+        self.clientID = clientID
+        self.clientSeq = clientSeq
+        self.op = op
+    }
+
+    /// Largest op accepted in an entry: the maximum value size plus room for the key.
+    public static let opBytesMax = (1 << 20) + 4096
+
+    /// The entry's payload in a log record (index and epoch are the record's own fields).
+    public func encodedPayload() -> [UInt8] {
+        var w = ByteWriter(capacity: 32 + op.count)
+        w.u32(originator.rawValue)
+        w.u64(requestID)
+        w.u64(clientID)
+        w.u64(clientSeq)
+        w.blob(op)
+        return w.bytes
+    }
+
+    public init(index: LogIndex, epoch: Epoch, payload: [UInt8]) throws {
+        var r = ByteReader(payload)
+        self.index = index
+        self.epoch = epoch
+        originator = NodeID(try r.u32("originator"))
+        requestID = try r.u64("request id")
+        clientID = try r.u64("client id")
+        clientSeq = try r.u64("client seq")
+        op = try r.blob("op", maxBytes: Entry.opBytesMax)
+        try r.finish()
+    }
+
+    func encode(into w: inout ByteWriter) {
+        w.u64(index.rawValue)
+        w.u64(epoch.rawValue)
+        w.blob(encodedPayload())
+    }
+
+    static func decode(from r: inout ByteReader) throws -> Entry {
+        let index = LogIndex(try r.u64("entry index"))
+        let epoch = Epoch(try r.u64("entry epoch"))
+        return try Entry(index: index, epoch: epoch, payload: try r.blob("entry payload", maxBytes: opBytesMax + 64))
+    }
+}

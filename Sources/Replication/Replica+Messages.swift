@@ -1,0 +1,108 @@
+import Basics
+
+extension Replica {
+    mutating func delivered(from originator: NodeID, payload: [UInt8]) {
+        let message: RingMessage
+        do {
+            message = try RingMessage(decoding: payload)
+        } catch {
+            malformedMessages += 1
+            return
+        }
+        switch message {
+        case .syncState(let state):
+            syncStateDelivered(state, from: originator)
+        case .writes(let writesEpoch, let requests):
+            writesDelivered(requests, epoch: writesEpoch, from: originator)
+        case .readBarrier(let barrierEpoch, let id):
+            barrierDelivered(id: id, epoch: barrierEpoch, from: originator)
+        }
+    }
+
+    /// Rule 2 and 4: writes of this epoch get the next indexes in delivery order, on every
+    /// member alike. Writes ordered in another epoch, or before this member knows where the
+    /// epoch's log starts, are dropped by every member that delivers them.
+    mutating func writesDelivered(_ requests: [WriteRequest], epoch writesEpoch: Epoch, from originator: NodeID) {
+        let isIndexed = phase == .active || (phase == .syncing && round?.source != nil)
+        guard isIndexed, writesEpoch == epoch else {
+            if originator == nodeID {
+                for request in requests {
+                    if let pending = pendingWrites.removeValue(forKey: request.requestID) {
+                        actions.append(.fail(pending.token, .notWritten))
+                    }
+                }
+            }
+            return
+        }
+        var entries: [Entry] = []
+        entries.reserveCapacity(requests.count)
+        for request in requests {
+            entries.append(Entry(index: nextIndex, epoch: epoch, originator: originator,
+                                 requestID: request.requestID, clientID: request.clientID,
+                                 clientSeq: request.clientSeq, op: request.op))
+            nextIndex = nextIndex.next
+        }
+        if phase == .active {
+            appendToLog(entries)
+        } else {
+            for entry in entries { bufferLiveEntry(entry) }
+        }
+    }
+
+    mutating func barrierDelivered(id: UInt64, epoch barrierEpoch: Epoch, from originator: NodeID) {
+        guard barrierEpoch == epoch, phase != .inactive, round?.source != nil || phase == .active else { return }
+        deliveredBarriers[originator] = max(deliveredBarriers[originator] ?? 0, id)
+        if originator == nodeID, var b = barrier, b.id == id {
+            b.index = LogIndex(nextIndex.rawValue - 1)
+            barrier = b
+        }
+        // Confirm at once to the originator so reads do not wait for the tick.
+        if phase == .active && originator != nodeID {
+            actions.append(.send(.ack(epoch: epoch, durableIndex: durableIndex, barrierID: id), to: originator))
+        }
+    }
+
+    mutating func peerMessageReceived(from peer: NodeID, _ message: PeerMessage) {
+        switch message {
+        case .ack(let ackEpoch, let durable, let barrierID):
+            // Rule 5: only acknowledgements of the current epoch count; a member sends them
+            // only after finishing its sync in that epoch.
+            guard ackEpoch == epoch, phase != .inactive, members.contains(peer) else { return }
+            acks[peer] = max(acks[peer] ?? .zero, durable)
+            barrierAcks[peer] = max(barrierAcks[peer] ?? 0, barrierID)
+            recomputeCommit()
+        case .fetch(let fetchEpoch, let from, let through):
+            fetchRequested(by: peer, epoch: fetchEpoch, from: from, through: through)
+        case .entries(let entriesEpoch, let entries):
+            entriesReceived(entries, epoch: entriesEpoch, from: peer)
+        }
+    }
+
+    mutating func appendDurable(through index: LogIndex) {
+        let durable = min(index, lastIndex)
+        guard durable > durableIndex else { return }
+        durableIndex = durable
+        switch phase {
+        case .inactive:
+            break
+        case .syncing:
+            sendSyncStateIfDurable()
+            appendBufferIfContiguous()
+            finishSyncIfReady()
+        case .active:
+            acks[nodeID] = durableIndex
+            sendAcks()
+            recomputeCommit()
+        }
+    }
+
+    /// Cumulative acknowledgement to every other member, with the newest of its read
+    /// barriers this member delivered.
+    mutating func sendAcks() {
+        guard phase == .active else { return }
+        for member in members where member != nodeID {
+            actions.append(.send(.ack(epoch: epoch, durableIndex: durableIndex,
+                                      barrierID: deliveredBarriers[member] ?? 0), to: member))
+        }
+    }
+}

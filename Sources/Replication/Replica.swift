@@ -1,0 +1,207 @@
+import Basics
+
+/// The replication core (DESIGN.md sections 1 and 4): turns Totem's ordered deliveries into
+/// a replicated log with a majority commit rule. Sans-IO: the shell feeds `ReplicaEvent`s
+/// and performs the returned `ReplicaAction`s in order.
+///
+/// Phases: `inactive` (no quorate regular configuration: writes refused), `syncing` (the
+/// SyncState exchange and, for members whose log differs from the source's, the copy),
+/// `active` (this member finished sync in `epoch`: it appends, acknowledges, commits and
+/// applies).
+public struct Replica: Sendable {
+    public enum Phase: Hashable, Sendable { case inactive, syncing, active }
+
+    public let configuration: ReplicaConfiguration
+    var nodeID: NodeID { configuration.nodeID }
+
+    // The log as this member holds it. Invariants (checked in `checkInvariants`):
+    // appliedIndex <= commitIndex, appliedIndex <= lastIndex, durableIndex <= lastIndex,
+    // tail holds exactly the entries appliedIndex+1 ... lastIndex.
+    public internal(set) var lastIndex: LogIndex
+    public internal(set) var durableIndex: LogIndex
+    /// The highest index known to be committed; never above the true commit index.
+    public internal(set) var commitIndex: LogIndex
+    public internal(set) var appliedIndex: LogIndex
+    var appliedEpoch: Epoch
+    var tail: [Entry]
+
+    /// The last epoch in which this member finished a sync (durable, from the meta file).
+    public internal(set) var normalEpoch: Epoch
+    /// The current regular configuration.
+    public internal(set) var epoch: Epoch = .zero
+    public internal(set) var members: [NodeID] = []
+    public internal(set) var phase: Phase = .inactive
+    var round: SyncRound?
+    /// Index the next write delivered in this epoch gets (valid once the source is chosen).
+    var nextIndex: LogIndex = .zero
+    /// Per member of this epoch: highest durable index acknowledged, and the highest of my
+    /// read barriers it delivered.
+    var acks: [NodeID: LogIndex] = [:]
+    var barrierAcks: [NodeID: UInt64] = [:]
+    /// Per originator: the highest of its barriers I delivered in this epoch (echoed in acks).
+    var deliveredBarriers: [NodeID: UInt64] = [:]
+
+    let incarnation: UInt32
+    var requestCounter: UInt32 = 0
+    var pendingWrites: [UInt64: PendingRequest] = [:]
+    var waitingReads: [PendingRead] = []
+    var barrier: Barrier?
+    var barrierCounter: UInt64 = 0
+
+    var now: Instant = .zero
+    var tickGeneration: UInt64 = 0
+    var isTickArmed = false
+    var actions: [ReplicaAction] = []
+
+    /// Counters for status and tests.
+    public internal(set) var malformedMessages = 0
+
+    struct PendingRequest: Hashable, Sendable {
+        var token: ClientToken
+        var deadline: Instant
+    }
+
+    struct PendingRead: Hashable, Sendable {
+        var token: ClientToken
+        var deadline: Instant
+    }
+
+    struct Barrier: Hashable, Sendable {
+        var id: UInt64
+        var reads: [PendingRead]
+        /// Set when this member delivers its own barrier: the index of the last write
+        /// ordered before it.
+        var index: LogIndex?
+    }
+
+    public init(configuration: ReplicaConfiguration, recovered: RecoveredState) {
+        self.configuration = configuration
+        normalEpoch = recovered.normalEpoch
+        appliedIndex = recovered.appliedIndex
+        appliedEpoch = recovered.appliedEpoch
+        tail = recovered.entries
+        lastIndex = LogIndex(recovered.appliedIndex.rawValue + UInt64(recovered.entries.count))
+        durableIndex = lastIndex
+        commitIndex = max(recovered.commitIndex, recovered.appliedIndex)
+        incarnation = recovered.incarnation
+        for (offset, entry) in recovered.entries.enumerated() {
+            precondition(entry.index.rawValue == recovered.appliedIndex.rawValue + UInt64(offset) + 1,
+                         "recovered entries are not contiguous above \(recovered.appliedIndex): \(entry.index) at \(offset)")
+        }
+    }
+
+    public mutating func step(_ event: ReplicaEvent) -> [ReplicaAction] {
+        actions = []
+        switch event {
+        case .configurationChanged(let kind, let ringID, let members, let at):
+            now = at
+            configurationChanged(kind, ringID: ringID, members: members)
+        case .delivered(let originator, let payload, let at):
+            now = at
+            delivered(from: originator, payload: payload)
+        case .peerMessageReceived(let from, let message, let at):
+            now = at
+            peerMessageReceived(from: from, message)
+        case .appendDurable(let through, let at):
+            now = at
+            appendDurable(through: through)
+        case .writeRequested(let token, let clientID, let clientSeq, let op, let at):
+            now = at
+            writeRequested(token, clientID: clientID, clientSeq: clientSeq, op: op)
+        case .readRequested(let token, let at):
+            now = at
+            readRequested(token)
+        case .tickFired(let generation, let at):
+            now = at
+            if generation == tickGeneration {
+                isTickArmed = false
+                tick()
+            }
+        }
+        applyCommitted()
+        checkReads()
+        if !isTickArmed {
+            isTickArmed = true
+            tickGeneration += 1
+            actions.append(.startTick(generation: tickGeneration, after: configuration.tickInterval))
+        }
+        checkInvariants()
+        return actions
+    }
+
+    /// The epoch of the entry at `index`, when this member still knows it.
+    func epochAt(_ index: LogIndex) -> Epoch? {
+        if index == appliedIndex { return appliedEpoch }
+        if index > appliedIndex && index <= lastIndex {
+            return tail[Int(index.rawValue - appliedIndex.rawValue - 1)].epoch
+        }
+        return nil
+    }
+
+    var lastEpoch: Epoch { epochAt(lastIndex) ?? appliedEpoch }
+
+    func checkInvariants() {
+        precondition(appliedIndex <= commitIndex, "node \(nodeID): applied \(appliedIndex) > commit \(commitIndex)")
+        precondition(appliedIndex <= lastIndex, "node \(nodeID): applied \(appliedIndex) > last \(lastIndex)")
+        precondition(durableIndex <= lastIndex, "node \(nodeID): durable \(durableIndex) > last \(lastIndex)")
+        precondition(tail.count == Int(lastIndex.rawValue - appliedIndex.rawValue),
+                     "node \(nodeID): tail of \(tail.count) entries for \(appliedIndex)...\(lastIndex)")
+    }
+
+    // MARK: log edits (the shell performs the matching actions in order)
+
+    mutating func appendToLog(_ entries: [Entry]) {
+        guard !entries.isEmpty else { return }
+        for e in entries {
+            precondition(e.index == lastIndex.next, "node \(nodeID): append \(e.index) after \(lastIndex)")
+            tail.append(e)
+            lastIndex = e.index
+        }
+        actions.append(.append(entries))
+    }
+
+    mutating func truncateLog(after index: LogIndex) {
+        guard index < lastIndex else { return }
+        // DESIGN rule 3: truncation stops at the known commit index, never below.
+        precondition(index >= commitIndex,
+                     "node \(nodeID): truncating after \(index) would remove committed entries (commit \(commitIndex))")
+        tail.removeLast(Int(lastIndex.rawValue - index.rawValue))
+        lastIndex = index
+        durableIndex = min(durableIndex, index)
+        actions.append(.truncate(after: index))
+    }
+
+    // MARK: commit and apply
+
+    /// Commit index = the largest i such that members holding a majority of votes have
+    /// acknowledged >= i in the current epoch (rule 5). Only an active member computes it:
+    /// a syncing member's log above its old commit index may still be replaced.
+    mutating func recomputeCommit() {
+        guard phase == .active else { return }
+        let ranked = acks.filter { members.contains($0.key) }
+            .sorted { ($0.value, $0.key) > ($1.value, $1.key) }
+        var votes: UInt64 = 0
+        for (node, index) in ranked {
+            votes += UInt64(configuration.voters.votes(of: node))
+            if votes >= configuration.voters.majorityVotes {
+                if index > commitIndex { commitIndex = index }
+                return
+            }
+        }
+    }
+
+    mutating func applyCommitted() {
+        // Entries up to the known commit index are committed and this member's copies of
+        // them are correct (truncation never goes below it), so they apply in any phase.
+        while appliedIndex < commitIndex && appliedIndex < lastIndex {
+            let entry = tail.removeFirst()
+            appliedIndex = entry.index
+            appliedEpoch = entry.epoch
+            var reply: ClientToken?
+            if entry.originator == nodeID, let pending = pendingWrites.removeValue(forKey: entry.requestID) {
+                reply = pending.token
+            }
+            actions.append(.apply(entry, reply: reply))
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/// The replicated log. See the files of this target.
-public enum Replication {}

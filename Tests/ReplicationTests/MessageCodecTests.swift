@@ -1,0 +1,71 @@
+import Basics
+import Testing
+@testable import Replication
+
+@Suite struct MessageCodecTests {
+    func randomEntry(_ rng: inout SeededGenerator, index: UInt64) -> Entry {
+        Entry(index: LogIndex(index), epoch: Epoch(rng.next() % 100), originator: NodeID(UInt32(rng.next() % 9 + 1)),
+              requestID: rng.next(), clientID: rng.next(), clientSeq: rng.next(),
+              op: (0..<Int(rng.next() % 40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+    }
+
+    func randomRing(_ rng: inout SeededGenerator) -> RingMessage {
+        switch rng.next() % 3 {
+        case 0:
+            return .writes(epoch: Epoch(rng.next()), (0..<Int(rng.next() % 4)).map { _ in
+                WriteRequest(requestID: rng.next(), clientID: rng.next(), clientSeq: rng.next(),
+                             op: (0..<Int(rng.next() % 30)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+            })
+        case 1:
+            return .syncState(SyncState(epoch: Epoch(rng.next()), normalEpoch: Epoch(rng.next()),
+                                        lastIndex: LogIndex(rng.next()), lastEpoch: Epoch(rng.next()),
+                                        commitIndex: LogIndex(rng.next())))
+        default:
+            return .readBarrier(epoch: Epoch(rng.next()), id: rng.next())
+        }
+    }
+
+    func randomPeer(_ rng: inout SeededGenerator) -> PeerMessage {
+        switch rng.next() % 3 {
+        case 0: return .ack(epoch: Epoch(rng.next()), durableIndex: LogIndex(rng.next()), barrierID: rng.next())
+        case 1: return .fetch(epoch: Epoch(rng.next()), from: LogIndex(rng.next()), through: LogIndex(rng.next()))
+        default:
+            let base = rng.next() % 1000
+            return .entries(epoch: Epoch(rng.next()), (0..<(rng.next() % 5)).map { randomEntry(&rng, index: base + $0) })
+        }
+    }
+
+    @Test func roundTrips() throws {
+        var rng = SeededGenerator(seed: 5)
+        for _ in 0..<2000 {
+            let ring = randomRing(&rng)
+            #expect(try RingMessage(decoding: ring.encoded()) == ring)
+            let peer = randomPeer(&rng)
+            #expect(try PeerMessage(decoding: peer.encoded()) == peer)
+            let entry = randomEntry(&rng, index: rng.next())
+            #expect(try Entry(index: entry.index, epoch: entry.epoch, payload: entry.encodedPayload()) == entry)
+        }
+    }
+
+    /// Truncations, bit flips and garbage decode or throw; they never trap.
+    @Test func malformedInputIsAnError() {
+        var rng = SeededGenerator(seed: 6)
+        var thrown = 0
+        for _ in 0..<3000 {
+            var bytes = rng.next() % 2 == 0 ? randomRing(&rng).encoded() : randomPeer(&rng).encoded()
+            switch rng.next() % 3 {
+            case 0: bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
+            case 1:
+                let i = Int(rng.next() % UInt64(bytes.count))
+                bytes[i] ^= UInt8(1 << (rng.next() % 8))
+            default: bytes = (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            do { _ = try RingMessage(decoding: bytes) } catch { thrown += 1 }
+            do { _ = try PeerMessage(decoding: bytes) } catch { thrown += 1 }
+        }
+        #expect(thrown > 3000)
+        #expect(throws: DecodeError.self) { try RingMessage(decoding: []) }
+        // A count that claims more items than the bytes hold is refused before allocating.
+        #expect(throws: DecodeError.self) { try PeerMessage(decoding: [3, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0x0F]) }
+    }
+}

@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         .target(name: "Basics"),
@@ -27,6 +28,7 @@ let package = Package(
         .target(name: "CMap", dependencies: ["Basics", "Zstd"]),
         .target(name: "Quorum", dependencies: ["Basics"]),
         .target(name: "Replication", dependencies: ["Basics", "Quorum"]),
+        .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "Simulation", dependencies: ["Basics", "TotemConfig", "Totem", "RingLog", "CMap", "Quorum", "Replication"]),
         .executableTarget(
             name: "totemkv",
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "CMapTests", dependencies: ["CMap", "Basics", "Zstd"]),
         .testTarget(name: "QuorumTests", dependencies: ["Quorum", "Basics"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Basics"]),
+        .testTarget(name: "RESPTests", dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Totem", "TotemConfig", "Basics"]),
     ],
     swiftLanguageModes: [.v6]

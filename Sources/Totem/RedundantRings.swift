@@ -108,6 +108,12 @@ public struct RedundantRings: Sendable {
 
     public mutating func step(_ event: RRPEvent) -> [RRPAction] {
         var actions: [RRPAction] = []
+        step(event, into: &actions)
+        return actions
+    }
+
+    /// `step` appending to a buffer the caller reuses, for the per-packet path.
+    public mutating func step(_ event: RRPEvent, into actions: inout [RRPAction]) {
         switch event {
         case .outgoing(let packet, let destination):
             send(packet, to: destination, into: &actions)
@@ -120,7 +126,6 @@ public struct RedundantRings: Sendable {
         case .reenableRequested:
             for index in rings.indices { reenable(ringAt: index, into: &actions) }
         }
-        return actions
     }
 
     func ringIndex(_ ringNumber: UInt8) -> Int? {

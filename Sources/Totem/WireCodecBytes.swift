@@ -10,8 +10,9 @@ struct WireWriter {
     private(set) var offset: Int
 
     init(_ buffer: UnsafeMutableRawBufferPointer, offset: Int = 0) {
-        // A zero-sized buffer never occurs: every packet has a header.
-        self.base = buffer.baseAddress!
+        // Every packet has a header, so the buffer is never empty.
+        guard let base = buffer.baseAddress else { preconditionFailure("WireWriter: empty buffer") }
+        self.base = base
         self.capacity = buffer.count
         self.offset = offset
     }

@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .target(name: "Basics"),
@@ -29,11 +31,21 @@ let package = Package(
         .target(name: "Quorum", dependencies: ["Basics"]),
         .target(name: "Replication", dependencies: ["Basics", "Quorum"]),
         .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        .target(
+            name: "Node",
+            dependencies: [
+                "Basics", "TotemConfig", "Totem", "RingLog", "CMap", "Quorum", "Replication", "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "Simulation", dependencies: ["Basics", "TotemConfig", "Totem", "RingLog", "CMap", "Quorum", "Replication"]),
         .executableTarget(
             name: "totemkv",
             dependencies: [
-                "TotemConfig", "Simulation",
+                "TotemConfig", "Simulation", "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,6 +64,7 @@ let package = Package(
         .testTarget(name: "QuorumTests", dependencies: ["Quorum", "Basics"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Basics"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Totem", "TotemConfig", "Basics"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Totem", "TotemConfig", "Basics"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,2 @@
+/// The IO shell. See the files of this target.
+public enum NodeShell {}

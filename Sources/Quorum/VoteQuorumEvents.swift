@@ -14,6 +14,10 @@ extension VoteQuorumState {
         /// configuration in force at this point of the total order, because two requests
         /// validated against the same old configuration may each be safe but not together.
         case reconfigurationDelivered(Reconfiguration, at: Instant)
+        /// The replication layer installed a configuration already committed elsewhere (from
+        /// the meta file at start-up, a snapshot, or log entries copied during sync). It is
+        /// taken as is: the change rule was applied when it was committed.
+        case configurationRestored(VoterConfiguration, at: Instant)
         case timerFired(QuorumTimer, at: Instant)
         /// The node is shutting down cleanly (corosync `votequorum_exec_exit_fn`).
         case shutdownRequested(at: Instant)

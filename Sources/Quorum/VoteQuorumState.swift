@@ -98,6 +98,8 @@ public struct VoteQuorumState: Sendable {
             syncFinished = nodeInfoReceived(info, from: sender, into: &actions)
         case .reconfigurationDelivered(let change, _):
             reconfigurationDelivered(change, into: &actions)
+        case .configurationRestored(let restored, _):
+            configurationRestored(restored)
         case .timerFired(let timer, _):
             timerFired(timer)
         case .shutdownRequested:
@@ -212,12 +214,12 @@ public struct VoteQuorumState: Sendable {
             recalculateQuorum(allowDecrease: true, byCurrentNodes: false)
         case .nodeVotes(let node, let votes):
             guard let next = checkedConfiguration(for: change, into: &actions) else { return }
+            let previous = configuration
             configuration = next
             // corosync ignores a node it has never heard of; the configuration still changes.
-            if let i = index(of: node) {
-                nodes[i].votes = votes
-                recalculateQuorum(allowDecrease: true, byCurrentNodes: false)
-            }
+            if let i = index(of: node) { nodes[i].votes = votes }
+            followConfiguredExpectedVotes(from: previous)
+            recalculateQuorum(allowDecrease: true, byCurrentNodes: false)
         case .cancelWaitForAll:
             setWaitingForAll(false)
             recalculateQuorum(allowDecrease: false, byCurrentNodes: false)
@@ -245,6 +247,30 @@ public struct VoteQuorumState: Sendable {
             actions.append(.reconfigurationRefused(change, reason: error.description))
             return nil
         }
+    }
+
+    /// Our votes follow the configuration at once; other nodes' follow their next NODEINFO.
+    /// A new expected-votes override is applied as a delivered setexpected would be.
+    private mutating func configurationRestored(_ restored: VoterConfiguration) {
+        let previous = configuration
+        configuration = restored
+        nodes[localIndex].votes = restored.votes(of: localNode)
+        followConfiguredExpectedVotes(from: previous)
+        recalculateQuorum(allowDecrease: true, byCurrentNodes: false)
+    }
+
+    /// When the configured expected votes change (a new override, or a new sum of votes
+    /// without one), members take the new value, as a delivered setexpected does.
+    ///
+    /// A deviation: corosync's setvotes leaves expected votes alone, but corosync's setvotes
+    /// is not durable, while ours changes the configuration a restarting node reads. Without
+    /// this, a node restarted after setvotes would compute a different quorum from the nodes
+    /// that lived through it.
+    private mutating func followConfiguredExpectedVotes(from previous: VoterConfiguration) {
+        let expected = configuration.expectedVotes
+        guard expected != previous.expectedVotes else { return }
+        updateMemberExpectedVotes(expected)
+        expectedVotesBarrier = expected
     }
 
     private mutating func timerFired(_ timer: QuorumTimer) {

@@ -14,6 +14,9 @@ struct Cluster {
     private var timers: [NodeID: [(QuorumTimer, Instant)]] = [:]
     /// Every action each node returned, in order.
     private(set) var actions: [NodeID: [VoteQuorumState.Action]] = [:]
+    /// How many reconfigurations each node has applied: the harness's stand-in for the
+    /// position of its log, so a ring's sync can hand everyone the newest configuration.
+    private var configurationVersion: [NodeID: Int] = [:]
 
     init(voters: [NodeID], votes: [UInt32]? = nil, expected: Votes? = nil, options: QuorumOptions = QuorumOptions()) {
         let list = voters.enumerated().map { VoterConfiguration.Voter($1, votes: Votes(votes?[$0] ?? 1)) }
@@ -24,7 +27,11 @@ struct Cluster {
 
     /// (Re)starts a node: a fresh state, in no ring until the next `form`.
     mutating func start(_ node: NodeID) {
-        states[node] = try! VoteQuorumState(localNode: node, configuration: configuration, options: options)
+        // A restart keeps the node's durable configuration (its meta file), like the real node.
+        let durable = states[node]?.configuration ?? configuration
+        // Flags as resolved at cluster creation: a changed configuration must not change them.
+        let effective = try! options.resolved(for: configuration)
+        states[node] = VoteQuorumState(localNode: node, configuration: durable, options: effective)
         timers[node] = []
         rings = rings.map { $0.filter { $0 != node } }.filter { !$0.isEmpty }
     }
@@ -35,6 +42,12 @@ struct Cluster {
     mutating func form(_ partitions: [[NodeID]]) {
         rings = partitions.map { $0.sorted() }
         for ring in rings {
+            // Log sync, simplified: every member installs the newest configuration in the ring.
+            let newest = ring.max { (configurationVersion[$0] ?? 0, $0) < (configurationVersion[$1] ?? 0, $1) }!
+            for node in ring where states[node]!.configuration != states[newest]!.configuration {
+                apply(.configurationRestored(states[newest]!.configuration, at: now), to: node)
+                configurationVersion[node] = configurationVersion[newest]
+            }
             ringSeq += 4
             let ringID = RingID(representative: ring[0], seq: ringSeq)
             var multicasts: [(NodeID, NodeInfo)] = []
@@ -56,7 +69,11 @@ struct Cluster {
     /// A committed reconfiguration delivered to every member of `node`'s ring.
     mutating func reconfigure(_ change: Reconfiguration, from node: NodeID) {
         guard let ring = rings.first(where: { $0.contains(node) }) else { return }
-        for member in ring { _ = apply(.reconfigurationDelivered(change, at: now), to: member) }
+        for member in ring {
+            let before = states[member]!.configuration
+            apply(.reconfigurationDelivered(change, at: now), to: member)
+            if states[member]!.configuration != before { configurationVersion[member, default: 0] += 1 }
+        }
     }
 
     /// Moves virtual time and fires due timers, in deadline order (ties by node id).

@@ -21,7 +21,11 @@ import Basics
 /// - NODEINFO about a node outside the current ring, or sent by a different node, is ignored
 ///   (corosync would mark such a node a member);
 /// - notifications are pushed whenever their content changes, not only when the quorate bit
-///   flips (issue 9: "a push on every change of quorate state, members or votes").
+///   flips (issue 9: "a push on every change of quorate state, members or votes");
+/// - setvotes is durable (it changes the voter configuration), so when it changes the
+///   configured expected votes every member's expected votes follow, as after setexpected.
+///
+/// docs/quorum.md explains the flags and why the store's rule differs from the service's.
 public enum VoteQuorum {
     /// At most this many nodes in a voter configuration or in the node table
     /// (corosync's PROCESSOR_COUNT_MAX).

@@ -74,6 +74,11 @@ struct Assembler {
                 at: totem.location ?? root.location))
         }
         let nodes = nodelist.nodes
+        if !nodes.isEmpty && nodes.allSatisfy({ $0.quorumVotes == 0 }) {
+            throw ConfigError(
+                "every node has quorum_votes 0; expected at least one vote, or no write could ever commit",
+                at: nodelist.location ?? root.location)
+        }
         var config = ClusterConfig(fileName: fileName, nodes: nodes)
         if let section = sections["quorum"] {
             config.quorum = try QuorumConfig.read(section, nodes: nodes, warnings: &warnings)
@@ -92,7 +97,10 @@ struct Assembler {
         config.totem = TotemOptions(config.totemSettings, nodeCount: nodes.count)
         try rules.checkTiming(config.totem, warnings: &warnings)
         try rules.checkClientEndpoints(config)
-        config.warnings = warnings.sorted { $0.location < $1.location }
+        // File order; warnings at the same place keep the order they were found in.
+        config.warnings = warnings.enumerated()
+            .sorted { ($0.element.location, $0.offset) < ($1.element.location, $1.offset) }
+            .map(\.element)
         return config
     }
 

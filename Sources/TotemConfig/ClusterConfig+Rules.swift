@@ -52,6 +52,13 @@ struct Rules {
                 ringNumber: UInt8(ring), bindNetAddr: section?.bindNetAddr, mcastAddr: section?.mcastAddr,
                 mcastPort: section?.mcastPort ?? 5405, ttl: section?.ttl ?? 1)
             try checkTransport(&interface, section: section, settings: settings, warnings: &warnings)
+            if let section, section.bindNetAddr != nil, !nodes.isEmpty {
+                // corosync 2.x: "Both bindnetaddr and ring0_addr are set", and it uses the nodelist.
+                interface.bindNetAddr = nil
+                warnings.append(ConfigWarning(
+                    "bindnetaddr is ignored: with a nodelist each node binds its own ring\(ring)_addr, as in corosync",
+                    at: section.locations["bindnetaddr"] ?? section.location))
+            }
             interfaces.append(interface)
         }
         if (settings.transport ?? .udpu) == .udp, interfaces.count == 2,

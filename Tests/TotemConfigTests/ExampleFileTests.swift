@@ -188,6 +188,9 @@ import Testing
         #expect(config.nodes.map(\.isNodeIDDerived) == [false, false, true])
         #expect(config.totem.token == 1650)
         #expect(config.warnings.contains { $0.message.contains("derived 167837955 from ring0_addr 10.1.1.3") })
+        // As corosync warns: the nodelist's addresses win over bindnetaddr.
+        #expect(config.warnings.contains { $0.message.contains("bindnetaddr is ignored") && $0.location.line == 7 })
+        #expect(config.totem.interfaces[0].bindNetAddr == nil)
     }
 
     /// Shaped like corosync 1.x's examples: a top-level key, `threads`, interface member

@@ -215,6 +215,12 @@ import Testing
         expectError(file("quorum {", "\ttwo_node: yes please", "}"), line: 2, column: 12, "expected to be 1 or 0")
     }
 
+    @Test func aClusterNeedsAtLeastOneVote() {
+        let text = twoNodes.replacingFirst("\t\tnodeid: 1", with: "\t\tnodeid: 1\n\t\tquorum_votes: 0")
+            .replacingFirst("\t\tnodeid: 2", with: "\t\tnodeid: 2\n\t\tquorum_votes: 0")
+        expectError(text, line: 1, column: 1, "every node has quorum_votes 0")
+    }
+
     @Test func loggingToAFileNeedsTheFile() {
         expectError(file("logging {", "\tto_logfile: yes", "}"), line: 2, column: 14, "expected logfile")
     }

@@ -21,7 +21,11 @@ extension ClusterConfig {
     /// Reads the file at `path` (at most `ConfigParser.maxFileBytes`) and parses it; errors
     /// name the file as `path`. A file that cannot be read is an error at line 0.
     public static func load(path: String) throws(ConfigError) -> ClusterConfig {
-        let fileLevel = SourceLocation(fileName: path, line: 0, column: 0)
+        let fileLevel = ConfigLocation(fileName: path, line: 0, column: 0)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ConfigError("is a directory; expected a configuration file", at: fileLevel)
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw ConfigError("cannot open the file (missing or unreadable)", at: fileLevel)
         }
@@ -31,7 +35,7 @@ extension ClusterConfig {
             // One byte more than allowed, so that an oversized file is seen as such.
             bytes = Array(try handle.read(upToCount: ConfigParser.maxFileBytes + 1) ?? Data())
         } catch {
-            throw ConfigError("cannot read the file: \(error)", at: fileLevel)
+            throw ConfigError("cannot read the file (\(error.localizedDescription))", at: fileLevel)
         }
         return try parse(bytes: bytes, fileName: path)
     }

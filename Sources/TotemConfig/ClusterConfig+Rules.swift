@@ -6,8 +6,8 @@ struct Rules {
     let clientSection: ConfigSection?
     let root: ConfigSection
 
-    private var fallback: SourceLocation { totem.location ?? root.location }
-    private func at(_ key: String) -> SourceLocation? { totem.locations[key] }
+    private var fallback: ConfigLocation { totem.location ?? root.location }
+    private func at(_ key: String) -> ConfigLocation? { totem.locations[key] }
     private var nodes: [NodeConfig] { nodelist.nodes }
 
     /// The settings with their interfaces completed: one per ring, the ring count taken from
@@ -19,7 +19,7 @@ struct Rules {
         let ring1Section = explicit.first { $0.ringNumber == 1 }
         let firstRing1Node = nodes.firstIndex { $0.ring1Addr != nil }
         let ringCount = (ring1Section != nil || firstRing1Node != nil) ? 2 : 1
-        let ring1Reason: (String, SourceLocation) =
+        let ring1Reason: (String, ConfigLocation) =
             if let ring1Section {
                 ("interface ringnumber 1 at line \(ring1Section.location.line)", ring1Section.location)
             } else if let i = firstRing1Node {

@@ -1,7 +1,7 @@
 /// Where something is in a configuration file: 1-based line and column. Columns count
 /// UTF-8 bytes (as gcc and clang do), so a tab or a non-breaking space is one or two columns.
 /// Line 0 means "the file as a whole" (it could not be read at all).
-public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct ConfigLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var fileName: String
     public var line: Int
     public var column: Int
@@ -12,7 +12,7 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
         self.column = column
     }
 
-    public static func < (a: SourceLocation, b: SourceLocation) -> Bool {
+    public static func < (a: ConfigLocation, b: ConfigLocation) -> Bool {
         (a.line, a.column) < (b.line, b.column)
     }
 
@@ -25,10 +25,10 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
 /// A configuration that cannot be used. The message says what was expected, e.g.
 /// `three.conf:12:5: expected ':' after key name "token"`.
 public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var location: SourceLocation
+    public var location: ConfigLocation
     public var message: String
 
-    public init(_ message: String, at location: SourceLocation) {
+    public init(_ message: String, at location: ConfigLocation) {
         self.message = message
         self.location = location
     }
@@ -45,10 +45,10 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
 /// the author may expect: an option corosync has and TotemKV does not implement, a section
 /// that is missing, a key given twice.
 public struct ConfigWarning: Hashable, Sendable, CustomStringConvertible {
-    public var location: SourceLocation
+    public var location: ConfigLocation
     public var message: String
 
-    public init(_ message: String, at location: SourceLocation) {
+    public init(_ message: String, at location: ConfigLocation) {
         self.message = message
         self.location = location
     }

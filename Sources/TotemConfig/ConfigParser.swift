@@ -32,7 +32,7 @@ public enum ConfigParser {
         guard bytes.count <= maxFileBytes else {
             throw ConfigError(
                 "file is \(bytes.count) bytes; expected at most \(maxFileBytes)",
-                at: SourceLocation(fileName: fileName, line: 0, column: 0))
+                at: ConfigLocation(fileName: fileName, line: 0, column: 0))
         }
         var state = State(fileName: fileName)
         var lineStart = 0
@@ -54,11 +54,11 @@ public enum ConfigParser {
 
         init(fileName: String) {
             self.fileName = fileName
-            stack = [ConfigSection(name: "", location: SourceLocation(fileName: fileName, line: 1, column: 1))]
+            stack = [ConfigSection(name: "", location: ConfigLocation(fileName: fileName, line: 1, column: 1))]
         }
 
-        func location(_ line: Int, _ offset: Int, in raw: ArraySlice<UInt8>) -> SourceLocation {
-            SourceLocation(fileName: fileName, line: line, column: offset - raw.startIndex + 1)
+        func location(_ line: Int, _ offset: Int, in raw: ArraySlice<UInt8>) -> ConfigLocation {
+            ConfigLocation(fileName: fileName, line: line, column: offset - raw.startIndex + 1)
         }
 
         mutating func consume(line raw: ArraySlice<UInt8>, number: Int) throws(ConfigError) {
@@ -158,7 +158,7 @@ public enum ConfigParser {
             stack[stack.count - 1].entries.append(.item(item))
         }
 
-        mutating func closeSection(at location: SourceLocation) throws(ConfigError) {
+        mutating func closeSection(at location: ConfigLocation) throws(ConfigError) {
             guard stack.count > 1, let closed = stack.popLast() else {
                 throw ConfigError("unexpected '}': no section is open", at: location)
             }
@@ -184,7 +184,7 @@ public enum ConfigParser {
             }
         }
 
-        func checkPath(adding name: String, at location: SourceLocation) throws(ConfigError) {
+        func checkPath(adding name: String, at location: ConfigLocation) throws(ConfigError) {
             let path = (stack.dropFirst().map(\.name) + [name]).joined(separator: ".")
             guard path.utf8.count <= ConfigParser.maxKeyPathBytes else {
                 throw ConfigError(

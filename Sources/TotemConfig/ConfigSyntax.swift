@@ -7,13 +7,13 @@
 public struct ConfigItem: Hashable, Sendable {
     public var key: String
     public var value: String
-    public var keyLocation: SourceLocation
+    public var keyLocation: ConfigLocation
     /// Where the value starts (its opening quote when quoted; just after the colon when empty).
-    public var valueLocation: SourceLocation
+    public var valueLocation: ConfigLocation
     public var isQuoted: Bool
 
-    public init(key: String, value: String, keyLocation: SourceLocation,
-                valueLocation: SourceLocation, isQuoted: Bool = false) {
+    public init(key: String, value: String, keyLocation: ConfigLocation,
+                valueLocation: ConfigLocation, isQuoted: Bool = false) {
         self.key = key
         self.value = value
         self.keyLocation = keyLocation
@@ -26,10 +26,10 @@ public struct ConfigItem: Hashable, Sendable {
 public struct ConfigSection: Hashable, Sendable {
     public var name: String
     /// Where the name starts (line 1, column 1 for the root).
-    public var location: SourceLocation
+    public var location: ConfigLocation
     public var entries: [ConfigEntry]
 
-    public init(name: String, location: SourceLocation, entries: [ConfigEntry] = []) {
+    public init(name: String, location: ConfigLocation, entries: [ConfigEntry] = []) {
         self.name = name
         self.location = location
         self.entries = entries

@@ -45,8 +45,8 @@ public struct NodeConfig: Hashable, Sendable {
 struct NodelistSection {
     var nodes: [NodeConfig] = []
     /// Parallel to `nodes`: where each node's section and keys are.
-    var locations: [(section: SourceLocation, keys: [String: SourceLocation])] = []
-    var location: SourceLocation?
+    var locations: [(section: ConfigLocation, keys: [String: ConfigLocation])] = []
+    var location: ConfigLocation?
 
     /// corosync's PROCESSOR_COUNT_MAX.
     static let maxNodes = 384
@@ -81,7 +81,7 @@ struct NodelistSection {
 
     private static func readNode(_ section: ConfigSection, clearNodeHighBit: Bool,
                                  warnings: inout [ConfigWarning]) throws(ConfigError)
-        -> (NodeConfig, [String: SourceLocation])
+        -> (NodeConfig, [String: ConfigLocation])
     {
         if let sub = section.sections.first {
             throw ConfigError("unknown section \"\(sub.name)\" in nodelist.node; expected keys only",
@@ -96,7 +96,7 @@ struct NodelistSection {
         }
         let items = try SectionItems(section, path: "nodelist.node", implemented: keys,
                                      corosyncOnly: [:], warnings: &warnings)
-        var keys: [String: SourceLocation] = [:]
+        var keys: [String: ConfigLocation] = [:]
         guard let ring0 = items["ring0_addr"] else {
             throw ConfigError("expected ring0_addr in this node section", at: section.location)
         }
@@ -145,8 +145,8 @@ struct NodelistSection {
         return (node, keys)
     }
 
-    private func checkUnique(_ node: NodeConfig, keys: [String: SourceLocation],
-                             section: SourceLocation) throws(ConfigError) {
+    private func checkUnique(_ node: NodeConfig, keys: [String: ConfigLocation],
+                             section: ConfigLocation) throws(ConfigError) {
         for (i, other) in nodes.enumerated() {
             let otherLine = locations[i].section.line
             if other.nodeID == node.nodeID {

@@ -8,8 +8,8 @@ struct TotemSection {
     var clearNodeHighBit = false
     var interfaces: [InterfaceSection] = []
     /// Where each key read from the section was set (its value), by key name.
-    var locations: [String: SourceLocation] = [:]
-    var location: SourceLocation?
+    var locations: [String: ConfigLocation] = [:]
+    var location: ConfigLocation?
 
     struct InterfaceSection {
         var ringNumber: UInt8 = 0
@@ -17,8 +17,8 @@ struct TotemSection {
         var mcastAddr: String?
         var mcastPort: UInt16?
         var ttl: UInt8?
-        var location: SourceLocation
-        var locations: [String: SourceLocation] = [:]
+        var location: ConfigLocation
+        var locations: [String: ConfigLocation] = [:]
     }
 
     /// A u32 totem option: its key, where it goes, the values allowed when set, and whether

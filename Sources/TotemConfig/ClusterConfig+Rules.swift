@@ -206,7 +206,8 @@ struct Rules {
     /// Every node's client endpoint fits in a port number and no two nodes share one.
     func checkClientEndpoints(_ config: ClusterConfig) throws(ConfigError) {
         let portAt = clientSection?.items.last { $0.key == "port" }?.valueLocation
-        var taken: [(address: String, port: UInt16, index: Int)] = []
+        // Looked up only, never iterated.
+        var taken: [String: Int] = [:]
         for (i, node) in config.nodes.enumerated() {
             let nodeAt = nodelist.locations[i]
             if node.clientPort == nil && Int(config.client.port) + i > Int(UInt16.max) {
@@ -215,14 +216,13 @@ struct Rules {
                     at: portAt ?? nodeAt.section)
             }
             let endpoint = config.clientEndpoint(for: node)
-            if let clash = taken.first(where: {
-                $0.port == endpoint.port && NodelistSection.sameAddress($0.address, endpoint.address)
-            }) {
+            let key = "\(NodelistSection.addressKey(endpoint.address)) \(endpoint.port)"
+            if let clash = taken[key] {
                 throw ConfigError(
-                    "node \(node.nodeID)'s client endpoint \(endpoint.address):\(endpoint.port) is already used by the node at line \(nodelist.locations[clash.index].section.line)",
+                    "node \(node.nodeID)'s client endpoint \(endpoint.address):\(endpoint.port) is already used by the node at line \(nodelist.locations[clash].section.line)",
                     at: nodeAt.keys["client_port"] ?? nodeAt.keys["client_address"] ?? nodeAt.section)
             }
-            taken.append((endpoint.address, endpoint.port, i))
+            taken[key] = i
         }
     }
 }

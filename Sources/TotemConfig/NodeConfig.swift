@@ -145,37 +145,50 @@ struct NodelistSection {
         return (node, keys)
     }
 
-    private func checkUnique(_ node: NodeConfig, keys: [String: ConfigLocation],
-                             section: ConfigLocation) throws(ConfigError) {
-        for (i, other) in nodes.enumerated() {
-            let otherLine = locations[i].section.line
-            if other.nodeID == node.nodeID {
-                let how = node.isNodeIDDerived ? " (derived from \(node.ring0Addr))" : ""
+    /// Where each node id, name and address was first used, for the uniqueness checks
+    /// (looked up only; never iterated, so their order cannot reach a message).
+    private var nodeIndexByID: [UInt32: Int] = [:]
+    private var nodeIndexByName: [String: Int] = [:]
+    private var useByAddress: [String: (node: Int, ring: Int)] = [:]
+
+    private mutating func checkUnique(_ node: NodeConfig, keys: [String: ConfigLocation],
+                                      section: ConfigLocation) throws(ConfigError) {
+        let index = nodes.count
+        func line(_ i: Int) -> Int { locations[i].section.line }
+        if let i = nodeIndexByID[node.nodeID] {
+            let how = node.isNodeIDDerived ? " (derived from \(node.ring0Addr))" : ""
+            throw ConfigError(
+                "node id \(node.nodeID)\(how) is already used by the node at line \(line(i))",
+                at: keys["nodeid"] ?? section)
+        }
+        if let name = node.name, let i = nodeIndexByName[name] {
+            throw ConfigError("node name \"\(name)\" is already used by the node at line \(line(i))",
+                              at: keys["name"] ?? section)
+        }
+        for ring in 0..<2 {
+            guard let address = node.address(ring: ring) else { continue }
+            if let use = useByAddress[Self.addressKey(address)], use.node != index {
                 throw ConfigError(
-                    "node id \(node.nodeID)\(how) is already used by the node at line \(otherLine)",
-                    at: keys["nodeid"] ?? section)
-            }
-            if let name = node.name, name == other.name {
-                throw ConfigError("node name \"\(name)\" is already used by the node at line \(otherLine)",
-                                  at: keys["name"] ?? section)
-            }
-            for ring in 0..<2 {
-                guard let address = node.address(ring: ring) else { continue }
-                for otherRing in 0..<2 {
-                    guard let otherAddress = other.address(ring: otherRing),
-                        Self.sameAddress(address, otherAddress)
-                    else { continue }
-                    throw ConfigError(
-                        "address \(address) is already used by node \(other.nodeID) (line \(otherLine)) as ring\(otherRing)_addr",
-                        at: keys["ring\(ring)_addr"] ?? section)
-                }
+                    "address \(address) is already used by node \(nodes[use.node].nodeID) (line \(line(use.node))) as ring\(use.ring)_addr",
+                    at: keys["ring\(ring)_addr"] ?? section)
             }
         }
+        nodeIndexByID[node.nodeID] = index
+        if let name = node.name { nodeIndexByName[name] = index }
+        for ring in 0..<2 {
+            guard let address = node.address(ring: ring) else { continue }
+            let key = Self.addressKey(address)
+            if useByAddress[key] == nil { useByAddress[key] = (index, ring) }
+        }
+    }
+
+    /// One spelling per address: the canonical form of an IP literal, a host name in lower case.
+    static func addressKey(_ address: String) -> String {
+        IPAddress(address)?.description ?? address.lowercased()
     }
 
     /// Same address however it is spelt (IP literals), or the same host name ignoring case.
     static func sameAddress(_ a: String, _ b: String) -> Bool {
-        if let x = IPAddress(a), let y = IPAddress(b) { return x == y }
-        return a.lowercased() == b.lowercased()
+        addressKey(a) == addressKey(b)
     }
 }

@@ -24,6 +24,8 @@ public struct ClusterConfig: Hashable, Sendable {
     /// Everything accepted but worth telling the user, in file order.
     public var warnings: [ConfigWarning]
 
+    /// A configuration built in code (tests, the simulator). Nothing is validated here: only
+    /// `parse` and `load` check the rules.
     public init(fileName: String, totemSettings: TotemOptions.Settings = TotemOptions.Settings(),
                 nodes: [NodeConfig] = [], quorum: QuorumConfig = QuorumConfig(),
                 logging: LoggingConfig = LoggingConfig(), store: StoreConfig = StoreConfig(),

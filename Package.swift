@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(name: "TotemBench", dependencies: ["Totem", "Simulation"], path: "Bench/TotemBench"),
 
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
-        .testTarget(name: "TotemConfigTests", dependencies: ["TotemConfig"]),
+        .testTarget(name: "TotemConfigTests", dependencies: ["TotemConfig", "Basics"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
         .testTarget(name: "TotemTests", dependencies: ["Totem", "TotemConfig", "Basics"]),
         .testTarget(name: "RingLogTests", dependencies: ["RingLog", "Basics", "Simulation"]),

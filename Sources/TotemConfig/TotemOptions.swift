@@ -59,6 +59,8 @@ public struct TotemOptions: Hashable, Sendable {
     public var cryptoHash: String
     public var clusterName: String
     public var interfaces: [Interface]
+    /// `keyfile`: the cluster key used when `cryptoCipher` or `cryptoHash` is not "none".
+    public var keyFile: String
 
     /// The options explicitly set in a file; `nil` means "use the default or derivation".
     public struct Settings: Hashable, Sendable {
@@ -93,6 +95,7 @@ public struct TotemOptions: Hashable, Sendable {
         public var cryptoHash: String?
         public var clusterName: String?
         public var interfaces: [Interface]?
+        public var keyFile: String?
         public init() {}
     }
 
@@ -141,5 +144,7 @@ public struct TotemOptions: Hashable, Sendable {
         cryptoHash = settings.cryptoHash ?? "none"
         clusterName = settings.clusterName ?? ""
         interfaces = settings.interfaces ?? [Interface(ringNumber: 0)]
+        // corosync 2.x's COROSYSCONFDIR "/authkey".
+        keyFile = settings.keyFile ?? "/etc/corosync/authkey"
     }
 }

@@ -239,6 +239,14 @@ public final class RingLog {
         }
     }
 
+    /// Where the record at `index` starts on disk (a segment path and a byte offset), for
+    /// error reports and repair tools; nil if the log does not hold it.
+    public func location(of index: LogIndex) -> (path: String, offset: UInt64)? {
+        guard index >= firstIndex, index <= lastIndex else { return nil }
+        let segment = segments[segmentIndex(containing: index)]
+        return (segment.path, segment.offset(of: index))
+    }
+
     /// The position in `segments` of the segment holding `index` (which the log holds).
     func segmentIndex(containing index: LogIndex) -> Int {
         var low = 0

@@ -1,0 +1,124 @@
+import Basics
+import RingLog
+import Simulation
+import Testing
+
+/// Random workloads on the simulated disk, crashed at random points with random crash
+/// modes (swarm style: each seed also draws segment sizes and I/O error rates). After every
+/// crash the recovered log must be a prefix of what was appended that holds everything
+/// reported durable, with the boundary and meta of before or after the interrupted step.
+@Suite("Crashes on the simulated disk")
+struct CrashTests {
+    static let seeds: [UInt64] = Array(0..<300)
+
+    @Test func randomWorkloadsSurviveCrashes() throws {
+        for seed in Self.seeds { try Self.run(seed: seed) }
+    }
+
+    static func run(seed: UInt64) throws {
+        var g = SeededGenerator(seed: seed)
+        let faults =
+            g.chance(0.3)
+            ? SimulatedDisk.Faults(writeErrorProbability: 0.02, syncErrorProbability: 0.03) : SimulatedDisk.Faults()
+        let disk = SimulatedDisk(seed: g.next(), faults: faults)
+        let options = RingLogOptions(
+            segmentBytesMax: 150 + Int(g.next() % 600), writeBufferBytesMax: 32 + Int(g.next() % 400))
+        var model = LogModel()
+        var epoch: UInt64 = 1
+        guard var log = try open(disk, options, &g, seed: seed) else { return }
+
+        for cycle in 0..<4 {
+            var interrupted: LogModel?
+            for _ in 0..<25 {
+                if disk.operationsUntilPowerFailure == nil && g.chance(0.08) {
+                    disk.operationsUntilPowerFailure = Int(g.next() % 10)
+                }
+                var after = model
+                do {
+                    try step(log, &after, &epoch, &g)
+                    model = after
+                } catch {
+                    interrupted = after
+                    break
+                }
+            }
+            disk.crash(SimulatedDisk.CrashMode.allCases[Int(g.next() % 4)])
+            guard let reopened = try open(disk, options, &g, seed: seed) else { return }
+            log = reopened
+            let candidates = [model] + (interrupted.map { [$0] } ?? [])
+            guard let survivor = try LogModel.recovered(log, candidates: candidates, context: "seed \(seed) cycle \(cycle)")
+            else { return }
+            model = survivor
+        }
+    }
+
+    /// One random operation, applied to the log and to `model` (the state if it completes).
+    static func step(_ log: RingLog, _ model: inout LogModel, _ epoch: inout UInt64, _ g: inout SeededGenerator) throws {
+        let commit = model.meta?.commitIndex ?? .zero
+        switch g.next() % 12 {
+        case 0...4:
+            let first = model.last.rawValue + 1
+            let batch = (first..<(first + 1 + g.next() % 6)).map {
+                record($0, epoch: epoch, payloadBytes: Int(g.next() % 60))
+            }
+            model.records += batch
+            try log.append(batch)
+        case 5...6:
+            model.durable = model.last
+            #expect(try log.sync() == model.last)
+        case 7:
+            let low = max(model.boundary.index, commit).rawValue
+            guard low < model.last.rawValue else { return }
+            let index = LogIndex(low + g.next() % (model.last.rawValue - low))
+            model.truncate(after: index)
+            try log.truncate(after: index)
+        case 8:
+            if model.durable > model.boundary.index {
+                let low = model.boundary.index.rawValue + 1
+                let index = LogIndex(low + g.next() % (model.durable.rawValue - low + 1))
+                model.boundary = LogPosition(index: index, epoch: model.record(index).epoch)
+            } else {
+                // A snapshot installed from a peer, past the end of the log.
+                let index = LogIndex(model.last.rawValue + 1 + g.next() % 4)
+                while model.last < index { model.records.append(record(model.last.rawValue + 1, type: 255)) }
+                model.boundary = LogPosition(index: index, epoch: Epoch(epoch))
+                model.durable = index
+            }
+            try log.compact(through: model.boundary)
+        case 9:
+            let index = LogIndex(commit.rawValue + g.next() % (model.durable.rawValue - commit.rawValue + 1))
+            model.meta = LogMeta(
+                nodeID: NodeID(1), normalEpoch: Epoch(epoch),
+                voters: [.init(nodeID: NodeID(1), votes: 1), .init(nodeID: NodeID(2), votes: UInt32(epoch))],
+                commitIndex: index)
+            try log.writeMeta(model.meta!)
+        default:
+            epoch += 1
+        }
+    }
+
+    /// Opens the log, possibly losing power during recovery too (then crash and retry).
+    static func open(
+        _ disk: SimulatedDisk, _ options: RingLogOptions, _ g: inout SeededGenerator, seed: UInt64
+    ) throws -> RingLog? {
+        for _ in 0..<3 {
+            if g.chance(0.2) { disk.operationsUntilPowerFailure = Int(g.next() % 6) }
+            do {
+                let log = try RingLog(disk: disk, directory: "/node", options: options)
+                disk.operationsUntilPowerFailure = nil
+                return log
+            } catch RingLogError.io {
+                disk.crash(.random)
+            }
+        }
+        let saved = disk.faults
+        disk.faults = SimulatedDisk.Faults()
+        defer { disk.faults = saved }
+        do {
+            return try RingLog(disk: disk, directory: "/node", options: options)
+        } catch {
+            Issue.record("seed \(seed): the log does not open after a crash: \(error)")
+            return nil
+        }
+    }
+}

@@ -122,3 +122,39 @@ struct CrashTests {
         }
     }
 }
+
+@Suite("Bit flips on the simulated disk")
+struct BitFlipTests {
+    /// A flipped bit anywhere in a stored record is found at that record: at or below the
+    /// commit index opening fails naming the file and the record's offset; above it the log
+    /// is cut right before the record.
+    @Test func aFlippedBitIsFoundAtItsRecord() throws {
+        var g = SeededGenerator(seed: 99)
+        for seed in 0..<200 {
+            let disk = SimulatedDisk(seed: UInt64(seed))
+            let log = try RingLog(disk: disk, directory: "/n", options: smallSegments)
+            let count = 5 + g.next() % 40
+            let written = (1...count).map { record($0, epoch: 1 + $0 / 10, payloadBytes: Int(g.next() % 50)) }
+            try log.append(written)
+            try log.sync()
+            let commit = LogIndex(g.next() % (count + 1))
+            try log.writeMeta(LogMeta(nodeID: NodeID(1), normalEpoch: Epoch(1), voters: [], commitIndex: commit))
+            let victim = LogIndex(1 + g.next() % count)
+            let place = try #require(log.location(of: victim))
+            let size = written[Int(victim.rawValue) - 1].encodedByteCount
+            log.close()
+            disk.flipBit(in: place.path, byteOffset: Int(place.offset) + Int(g.next() % UInt64(size)), bit: Int(g.next() % 8))
+            do {
+                let reopened = try RingLog(disk: disk, directory: "/n", options: smallSegments)
+                #expect(victim > commit, "seed \(seed): damage at \(victim) below commit \(commit) not reported")
+                #expect(reopened.lastIndex == LogIndex(victim.rawValue - 1))
+                #expect(reopened.recovery.cut?.index == victim)
+                #expect(reopened.recovery.cut?.offset == place.offset)
+                #expect(try allRecords(reopened) == Array(written.prefix(Int(victim.rawValue) - 1)))
+            } catch let RingLogError.corruptRecord(file, offset, _) {
+                #expect(victim <= commit, "seed \(seed): damage above the commit index refused")
+                #expect(file == place.path && offset == place.offset)
+            }
+        }
+    }
+}

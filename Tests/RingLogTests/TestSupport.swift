@@ -28,6 +28,14 @@ func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
     return try body(url.path)
 }
 
+func withTemporaryDirectoryAsync(_ body: (String) async throws -> Void) async throws {
+    let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("ringlog-test-\(UUID().uuidString)", isDirectory: true)
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    try await body(url.path)
+}
+
 /// A record whose payload is a function of its index, so any mix-up is visible.
 func record(_ index: UInt64, epoch: UInt64 = 1, payloadBytes: Int = 16, type: UInt8 = 1) -> LogRecord {
     LogRecord(

@@ -30,6 +30,9 @@ extension RingLog {
             try scanSegment(path: path, first: first, scan: &scan)
         }
         lastIndex = scan.expected.map { LogIndex($0.rawValue - 1) } ?? boundary.index
+        if max(lastIndex, boundary.index) < commit {
+            throw RingLogError.logTooShort(directory: logDirectory, lastIndex: lastIndex, commitIndex: commit)
+        }
         let compacted = try finishCompaction()
         if lastIndex < boundary.index { lastIndex = boundary.index }
         firstIndex = boundary.index.next

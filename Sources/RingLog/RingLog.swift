@@ -186,7 +186,8 @@ public final class RingLog {
         guard from <= through else { return [] }
         if from < firstIndex { throw RingLogError.compacted(index: from, firstIndex: firstIndex) }
         precondition(through <= lastIndex, "read through \(through) past last index \(lastIndex)")
-        if !buffer.isEmpty, let last = segments.last, through >= last.firstIndex {
+        if !buffer.isEmpty, let last = segments.last, last.contains(through), last.offset(of: through) >= last.fileBytes {
+            try checkNotFailed()
             try guardIO { try flushBuffer() }
         }
         var result: [LogRecord] = []

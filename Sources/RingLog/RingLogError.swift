@@ -10,6 +10,8 @@ public enum RingLogError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A record that should be intact is not: at or below the last known commit index, or
     /// one read back after recovery. The node must not start (DESIGN.md section 5).
     case corruptRecord(file: String, offset: UInt64, reason: String)
+    /// The segments end before the commit index from `meta`: committed entries are missing.
+    case logTooShort(directory: String, lastIndex: LogIndex, commitIndex: LogIndex)
     /// A segment header, the meta file or the boundary file is damaged or unreadable.
     case corruptFile(path: String, reason: String)
     /// An appended payload exceeds `RingLogOptions.payloadBytesMax`; nothing was appended.
@@ -22,6 +24,8 @@ public enum RingLogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .io(let e): "I/O error: \(e)"
         case .failed(let e): "log failed after an I/O error and refuses writes: \(e)"
         case .corruptRecord(let file, let offset, let reason): "corrupt record in \(file) at offset \(offset): \(reason)"
+        case .logTooShort(let directory, let last, let commit):
+            "the log in \(directory) ends at index \(last), below the commit index \(commit)"
         case .corruptFile(let path, let reason): "corrupt file \(path): \(reason)"
         case .recordTooLarge(let index, let bytes, let limit):
             "record \(index) has \(bytes) payload bytes, more than the limit \(limit)"

@@ -61,7 +61,8 @@ public final class SimulatedDisk: Disk {
 
     var inodes: [Int: Inode] = [:]
     var directories: [String: Directory] = [:]
-    var handles: [Int32: Int] = [:]
+    /// Open handles: the file each refers to and the path it was opened by (for errors).
+    var handles: [Int32: (inode: Int, path: String)] = [:]
     var nextInode = 1
     var nextHandle: Int32 = 3
 
@@ -104,7 +105,7 @@ public final class SimulatedDisk: Disk {
                 try countOperation(.open, path)
                 apply(.truncate(size: 0), to: inode)
             }
-            return newHandle(inode)
+            return newHandle(inode, path)
         }
         guard mode == .createOrTruncate else { throw DiskError(.open, path: path, errno: Self.enoent, message: "no such file") }
         try countOperation(.open, path)
@@ -112,7 +113,7 @@ public final class SimulatedDisk: Disk {
         nextInode += 1
         inodes[inode] = Inode()
         change(.link(name, inode: inode), in: dir)
-        return newHandle(inode)
+        return newHandle(inode, path)
     }
 
     public func close(_ handle: DiskHandle) {
@@ -126,13 +127,13 @@ public final class SimulatedDisk: Disk {
 
     public func write(_ handle: DiskHandle, at offset: UInt64, _ bytes: UnsafeRawBufferPointer) throws {
         let inode = try lookup(handle, .write)
-        try countOperation(.write, "\(handle)")
+        try countOperation(.write, path(of: handle))
         if failingWrites > 0 || generator.chance(faults.writeErrorProbability) {
             failingWrites = max(0, failingWrites - 1)
             // A failed write may still have put some of its bytes in the page cache.
             let landed = Int(generator.next() % UInt64(bytes.count + 1))
             if landed > 0 { apply(.write(offset: Int(offset), bytes: Array(bytes.prefix(landed))), to: inode) }
-            throw DiskError(.write, path: "\(handle)", errno: Self.eio, message: "injected write error")
+            throw DiskError(.write, path: path(of: handle), errno: Self.eio, message: "injected write error")
         }
         apply(.write(offset: Int(offset), bytes: Array(bytes)), to: inode)
     }
@@ -147,11 +148,11 @@ public final class SimulatedDisk: Disk {
 
     public func sync(_ handle: DiskHandle) throws {
         let inode = try lookup(handle, .sync)
-        try countOperation(.sync, "\(handle)")
+        try countOperation(.sync, path(of: handle))
         if failingSyncs > 0 || generator.chance(faults.syncErrorProbability) {
             failingSyncs = max(0, failingSyncs - 1)
             // The writes stay unsynced: whether they survive is decided at the crash.
-            throw DiskError(.sync, path: "\(handle)", errno: Self.eio, message: "injected sync error")
+            throw DiskError(.sync, path: path(of: handle), errno: Self.eio, message: "injected sync error")
         }
         inodes[inode]!.durable = inodes[inode]!.live
         inodes[inode]!.pending.removeAll()
@@ -159,7 +160,7 @@ public final class SimulatedDisk: Disk {
 
     public func truncate(_ handle: DiskHandle, to size: UInt64) throws {
         let inode = try lookup(handle, .truncate)
-        try countOperation(.truncate, "\(handle)")
+        try countOperation(.truncate, path(of: handle))
         apply(.truncate(size: Int(size)), to: inode)
     }
 
@@ -216,19 +217,23 @@ public final class SimulatedDisk: Disk {
 
     // MARK: - Helpers
 
-    private func newHandle(_ inode: Int) -> DiskHandle {
+    private func newHandle(_ inode: Int, _ path: String) -> DiskHandle {
         let handle = nextHandle
         nextHandle += 1
-        handles[handle] = inode
+        handles[handle] = (inode, path)
         return DiskHandle(handle)
     }
 
     private func lookup(_ handle: DiskHandle, _ operation: DiskError.Operation) throws -> Int {
-        try checkPower(operation, "\(handle)")
-        guard let inode = handles[handle.rawValue] else {
+        try checkPower(operation, path(of: handle))
+        guard let open = handles[handle.rawValue] else {
             throw DiskError(operation, path: "\(handle)", errno: Self.ebadf, message: "bad handle")
         }
-        return inode
+        return open.inode
+    }
+
+    private func path(of handle: DiskHandle) -> String {
+        handles[handle.rawValue]?.path ?? "\(handle)"
     }
 
     private func checkPower(_ operation: DiskError.Operation, _ path: String) throws {

@@ -173,3 +173,24 @@ struct RecoveryTests {
     }
 }
 
+
+@Suite("Recovery: missing tail")
+struct MissingTailTests {
+    /// A lost last segment below the commit index is an error, not a shorter log.
+    @Test(arguments: DiskKind.allCases)
+    func logEndingBelowTheCommitIndexIsAnError(kind: DiskKind) throws {
+        try withDisk(kind) { disk, dir in
+            let log = try RingLog(disk: disk, directory: dir, options: smallSegments)
+            try log.append(records(1...30))
+            try log.sync()
+            try log.writeMeta(LogMeta(nodeID: NodeID(1), normalEpoch: Epoch(1), voters: [], commitIndex: LogIndex(30)))
+            let last = try #require(log.location(of: LogIndex(30))).path
+            log.close()
+            try disk.remove(last)
+            #expect(
+                throws: RingLogError.logTooShort(
+                    directory: dir + "/log", lastIndex: LogIndex(22), commitIndex: LogIndex(30))
+            ) { try RingLog(disk: disk, directory: dir, options: smallSegments) }
+        }
+    }
+}

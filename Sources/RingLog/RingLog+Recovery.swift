@@ -142,7 +142,10 @@ extension RingLog {
         while let first = segments.first {
             let last = segments.count > 1 ? segments[1].firstIndex.rawValue - 1 : lastIndex.rawValue
             guard last <= boundary.index.rawValue else { break }
-            if let handle = first.handle { disk.close(handle) }
+            if let handle = first.handle {
+                disk.close(handle)
+                unsyncedHandles.removeAll { $0 == handle }
+            }
             try disk.remove(first.path)
             segments.removeFirst()
             removed += 1

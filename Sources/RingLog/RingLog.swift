@@ -203,6 +203,33 @@ public final class RingLog {
         return result
     }
 
+    /// The entries from `from` on, through at most `through`, stopping before the byte
+    /// budget is exceeded (but always at least one entry): a bounded read for catch-up.
+    public func read(from: LogIndex, through: LogIndex, bytesMax: Int) throws -> [LogRecord] {
+        guard from <= through else { return [] }
+        if from < firstIndex { throw RingLogError.compacted(index: from, firstIndex: firstIndex) }
+        precondition(through <= lastIndex, "read through \(through) past last index \(lastIndex)")
+        var end = from
+        var bytes = recordBytes(from)
+        while end < through {
+            let next = recordBytes(end.next)
+            if bytes + next > bytesMax { break }
+            bytes += next
+            end = end.next
+        }
+        return try read(from: from, through: end)
+    }
+
+    /// The encoded size of the record at `index`, from the offsets table.
+    private func recordBytes(_ index: LogIndex) -> Int {
+        let k = segmentIndex(containing: index)
+        let segment = segments[k]
+        let start = segment.offset(of: index)
+        let fileEnd = k == segments.count - 1 ? segment.fileBytes + UInt64(buffer.count) : segment.fileBytes
+        let end = index < segment.lastIndex ? segment.offset(of: index.next) : fileEnd
+        return Int(end - start)
+    }
+
     private func readRecords(in k: Int, from: LogIndex, through: LogIndex, into result: inout [LogRecord]) throws {
         let segment = segments[k]
         let start = segment.offset(of: from)

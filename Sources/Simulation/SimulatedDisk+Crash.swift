@@ -93,6 +93,16 @@ extension SimulatedDisk {
         if byteOffset < inodes[id]!.durable.count { inodes[id]!.durable[byteOffset] ^= mask }
     }
 
+    /// Flips a bit chosen by the disk's seed in a stored file (a media error); returns its
+    /// byte offset, or nil if the file is missing or empty.
+    @discardableResult
+    public func flipRandomBit(in path: String) -> Int? {
+        guard let size = contents(of: path)?.count, size > 0 else { return nil }
+        let offset = draw(below: size)
+        flipBit(in: path, byteOffset: offset, bit: draw(below: 8))
+        return offset
+    }
+
     /// Overwrites part of a stored file, durably (as a test's deliberate damage).
     public func overwrite(in path: String, at byteOffset: Int, with bytes: [UInt8]) {
         guard let (dir, name) = try? split(path, .write), let id = directories[dir]?.live[name] else {

@@ -143,7 +143,14 @@ struct BitFlipTests {
             let place = try #require(log.location(of: victim))
             let size = written[Int(victim.rawValue) - 1].encodedByteCount
             log.close()
-            disk.flipBit(in: place.path, byteOffset: Int(place.offset) + Int(g.next() % UInt64(size)), bit: Int(g.next() % 8))
+            if seed % 2 == 0 {
+                disk.flipBit(in: place.path, byteOffset: Int(place.offset) + Int(g.next() % UInt64(size)), bit: Int(g.next() % 8))
+            } else {
+                // Anywhere in the file, header included: find which record it hit.
+                let offset = UInt64(try #require(disk.flipRandomBit(in: place.path)))
+                try Self.expectFoundWhereItIs(disk, place.path, offset, written, commit, seed: seed)
+                continue
+            }
             do {
                 let reopened = try RingLog(disk: disk, directory: "/n", options: smallSegments)
                 #expect(victim > commit, "seed \(seed): damage at \(victim) below commit \(commit) not reported")
@@ -155,6 +162,36 @@ struct BitFlipTests {
                 #expect(victim <= commit, "seed \(seed): damage above the commit index refused")
                 #expect(file == place.path && offset == place.offset)
             }
+        }
+    }
+
+    /// Damage at `offset` of a segment: below the commit index opening fails; above it the
+    /// log is cut at the damaged record (or, for the header, at the segment's first index).
+    static func expectFoundWhereItIs(
+        _ disk: SimulatedDisk, _ path: String, _ offset: UInt64, _ written: [LogRecord], _ commit: LogIndex, seed: Int
+    ) throws {
+        let first = UInt64(path.split(separator: "/").last!.prefix(20))!
+        var victim = first
+        var recordStart: UInt64 = 32
+        var position: UInt64 = 32
+        if offset >= 32 {
+            while position + UInt64(written[Int(victim) - 1].encodedByteCount) <= offset {
+                position += UInt64(written[Int(victim) - 1].encodedByteCount)
+                victim += 1
+            }
+            recordStart = position
+        } else {
+            recordStart = 0
+        }
+        do {
+            let log = try RingLog(disk: disk, directory: "/n", options: smallSegments)
+            #expect(LogIndex(victim) > commit, "seed \(seed): damage at \(victim) below commit \(commit) not reported")
+            #expect(log.lastIndex == LogIndex(victim - 1), "seed \(seed)")
+            #expect(log.recovery.cut?.offset == recordStart, "seed \(seed)")
+        } catch let RingLogError.corruptRecord(file, at, _) {
+            #expect(LogIndex(victim) <= commit && file == path && at == recordStart, "seed \(seed)")
+        } catch let RingLogError.corruptFile(file, _) {
+            #expect(LogIndex(victim) <= commit && file == path && offset < 32, "seed \(seed)")
         }
     }
 }

@@ -59,6 +59,20 @@ struct RingLogTests {
     }
 
     @Test(arguments: DiskKind.allCases)
+    func boundedReadsStopAtTheByteBudget(kind: DiskKind) throws {
+        try withDisk(kind) { disk, dir in
+            let log = try RingLog(disk: disk, directory: dir, options: smallSegments)
+            try log.append(records(1...30))  // 41 bytes each, across three segments
+            try log.sync()
+            try log.append(records(31...33))  // partly unflushed
+            #expect(try log.read(from: LogIndex(5), through: LogIndex(30), bytesMax: 41 * 10) == records(5...14))
+            #expect(try log.read(from: LogIndex(5), through: LogIndex(30), bytesMax: 41 * 10 + 40) == records(5...14))
+            #expect(try log.read(from: LogIndex(9), through: LogIndex(33), bytesMax: 1) == records(9...9))
+            #expect(try log.read(from: LogIndex(20), through: LogIndex(33), bytesMax: 1 << 20) == records(20...33))
+        }
+    }
+
+    @Test(arguments: DiskKind.allCases)
     func unsyncedRecordsAreReadableButNotDurable(kind: DiskKind) throws {
         try withDisk(kind) { disk, dir in
             let log = try RingLog(disk: disk, directory: dir)

@@ -128,7 +128,8 @@ public final class RingLog {
 
     /// Writes the buffered bytes to the last segment's file (no sync).
     func flushBuffer() throws {
-        guard !buffer.isEmpty, let k = segments.indices.last, let handle = segments[k].handle else { return }
+        guard !buffer.isEmpty, let k = segments.indices.last else { return }
+        let handle = try handle(forSegment: k)
         try disk.write(handle, at: segments[k].fileBytes, buffer)
         segments[k].fileBytes += UInt64(buffer.count)
         buffer.removeAll(keepingCapacity: true)

@@ -112,6 +112,29 @@ extension SimulatedDisk {
         Self.apply(.write(offset: byteOffset, bytes: bytes), to: &inodes[id]!.durable)
     }
 
+    /// A checksum of everything the disk holds (names, durable and current contents, and
+    /// the pending changes), visited in sorted order: the same seed and the same workload
+    /// must give the same digest.
+    public func stateDigest() -> UInt32 {
+        var crc: UInt32 = 0
+        func mix(_ bytes: [UInt8]) { crc = CRC32C.checksum(bytes, continuing: crc) }
+        func mix(_ value: Int) { withUnsafeBytes(of: Int64(value).littleEndian) { crc = CRC32C.checksum($0, continuing: crc) } }
+        for path in directories.keys.sorted() {
+            let dir = directories[path]!
+            mix(Array(path.utf8))
+            for (name, id) in dir.live.sorted(by: { $0.key < $1.key }) {
+                mix(Array(name.utf8))
+                mix(dir.durable[name] == id ? 1 : 0)
+                mix(inodes[id]?.durable ?? [])
+                mix(inodes[id]?.live ?? [])
+                mix(inodes[id]?.pending.count ?? 0)
+            }
+            mix(dir.pending.count)
+        }
+        mix(operationCount)
+        return crc
+    }
+
     /// A random number from the disk's own stream, for tests that pick fault positions.
     public func draw(below bound: Int) -> Int {
         precondition(bound > 0, "draw below \(bound)")

@@ -15,7 +15,18 @@ struct CrashTests {
         for seed in Self.seeds { try Self.run(seed: seed) }
     }
 
-    static func run(seed: UInt64) throws {
+    /// A run is a function of its seed: the same seed twice leaves the same disk.
+    @Test func sameSeedSameDisk() throws {
+        for seed: UInt64 in [3, 17, 42] {
+            let first = try Self.run(seed: seed)
+            let second = try Self.run(seed: seed)
+            #expect(first == second)
+        }
+        #expect(try Self.run(seed: 3) != Self.run(seed: 4))
+    }
+
+    @discardableResult
+    static func run(seed: UInt64) throws -> UInt32 {
         var g = SeededGenerator(seed: seed)
         let faults =
             g.chance(0.3)
@@ -25,7 +36,7 @@ struct CrashTests {
             segmentBytesMax: 150 + Int(g.next() % 600), writeBufferBytesMax: 32 + Int(g.next() % 400))
         var model = LogModel()
         var epoch: UInt64 = 1
-        guard var log = try open(disk, options, &g, seed: seed) else { return }
+        guard var log = try open(disk, options, &g, seed: seed) else { return 0 }
 
         for cycle in 0..<4 {
             var interrupted: LogModel?
@@ -43,13 +54,14 @@ struct CrashTests {
                 }
             }
             disk.crash(SimulatedDisk.CrashMode.allCases[Int(g.next() % 4)])
-            guard let reopened = try open(disk, options, &g, seed: seed) else { return }
+            guard let reopened = try open(disk, options, &g, seed: seed) else { return 0 }
             log = reopened
             let candidates = [model] + (interrupted.map { [$0] } ?? [])
             guard let survivor = try LogModel.recovered(log, candidates: candidates, context: "seed \(seed) cycle \(cycle)")
-            else { return }
+            else { return 0 }
             model = survivor
         }
+        return disk.stateDigest()
     }
 
     /// One random operation, applied to the log and to `model` (the state if it completes).

@@ -1,2 +1,330 @@
-/// The durable append-only log. See the files of this target.
-public enum RingLogFormat {}
+import Basics
+
+/// The durable append-only log of one node (DESIGN.md section 5, docs/ringlog-format.md).
+///
+/// Layout under `directory`: `log/` holds the segment files, named by the index of their
+/// first record, and `boundary` (the compaction point); `meta` holds the node's small state.
+///
+/// Single owner, synchronous: `append` buffers records (writing them to the file when the
+/// buffer fills), `sync()` writes the rest and issues one fdatasync for all of them (group
+/// commit) and only then advances `durableIndex`. `GroupCommitLog` runs this on a thread of
+/// its own for the real node; the simulator calls it directly on a `SimulatedDisk`.
+///
+/// Invariants: `boundary.index < firstIndex <= lastIndex + 1`,
+/// `durableIndex <= lastIndex`, `meta.commitIndex <= durableIndex`.
+/// After a failed write, truncate or sync the log is `failure`d and refuses every change.
+public final class RingLog {
+    public let disk: any Disk
+    public let directory: String
+    public let options: RingLogOptions
+    let logDirectory: String
+
+    /// The first index the log holds (`boundary.index + 1`, or the first record on disk).
+    public internal(set) var firstIndex: LogIndex = LogIndex(1)
+    /// The last appended index (synced or not); `firstIndex - 1` when the log is empty.
+    public internal(set) var lastIndex: LogIndex = .zero
+    /// Everything through this index is on disk: fdatasync returned after it was written
+    /// (or, with `fsync: .off`, only written; see `isDurabilityReal`).
+    public internal(set) var durableIndex: LogIndex = .zero
+    /// The compaction boundary: the snapshot's last index and epoch. `epoch(of:)` answers for it.
+    public internal(set) var boundary: LogPosition = .zero
+    /// The meta file's content, as last read or written.
+    public internal(set) var meta: LogMeta?
+    /// The I/O error that stopped the log, if any.
+    public internal(set) var failure: DiskError?
+    /// What recovery did when the log was opened.
+    public internal(set) var recovery: RecoveryReport
+
+    /// False with `fsync: .off`: the durable index then only means "written to the OS".
+    public var isDurabilityReal: Bool { options.fsync == .on }
+
+    var segments: [Segment] = []
+    var epochs = EpochRuns()
+    /// Encoded bytes of the last segment not yet written to its file.
+    var buffer: [UInt8] = []
+    /// Files written since the last sync, and whether the directory changed.
+    var unsyncedHandles: [DiskHandle] = []
+    var isDirectoryUnsynced = false
+
+    /// Opens (creating if needed) the log in `directory` and recovers it. Throws if a record
+    /// at or below the meta's commit index is damaged, or on an I/O error.
+    public init(disk: any Disk, directory: String, options: RingLogOptions = RingLogOptions()) throws {
+        self.disk = disk
+        self.directory = directory
+        self.options = options
+        self.logDirectory = diskPath(directory, "log")
+        self.recovery = RecoveryReport(
+            firstIndex: LogIndex(1), lastIndex: .zero, boundary: .zero, commitIndex: .zero,
+            segmentCount: 0, segmentsCompacted: 0, cut: nil)
+        do {
+            try recover()
+        } catch let error as DiskError {
+            closeAll()
+            throw RingLogError.io(error)
+        } catch {
+            closeAll()
+            throw error
+        }
+    }
+
+    deinit { closeAll() }
+
+    /// Closes every file. The log must not be used afterwards.
+    public func close() { closeAll() }
+
+    // MARK: - Appending
+
+    /// Appends records with consecutive indexes starting at `lastIndex + 1`. They are
+    /// durable only after a later `sync()` returns. Throws without appending anything if a
+    /// payload is too large; throws `.failed` once the log has failed.
+    public func append(_ records: [LogRecord]) throws {
+        try checkNotFailed()
+        for (k, record) in records.enumerated() {
+            precondition(
+                record.index.rawValue == lastIndex.rawValue &+ 1 &+ UInt64(k),
+                "append of index \(record.index) at position \(k) after last index \(lastIndex)")
+            if record.payload.count > options.payloadBytesMax {
+                throw RingLogError.recordTooLarge(
+                    index: record.index, payloadBytes: record.payload.count, limit: options.payloadBytesMax)
+            }
+        }
+        try guardIO {
+            for record in records { try appendOne(record) }
+        }
+    }
+
+    public func append(_ record: LogRecord) throws { try append([record]) }
+
+    private func appendOne(_ record: LogRecord) throws {
+        let size = UInt64(record.encodedByteCount)
+        if let last = segments.last {
+            let end = last.fileBytes + UInt64(buffer.count)
+            if last.recordCount > 0 && end + size > UInt64(options.segmentBytesMax) {
+                try startSegment(at: record.index)
+            }
+        } else {
+            try startSegment(at: record.index)
+        }
+        let offset = segments[segments.count - 1].fileBytes + UInt64(buffer.count)
+        RecordCodec.encode(record, into: &buffer)
+        segments[segments.count - 1].offsets.append(UInt32(offset))
+        epochs.append(record.index, record.epoch)
+        lastIndex = record.index
+        if buffer.count >= options.writeBufferBytesMax { try flushBuffer() }
+    }
+
+    /// Seals the current segment and starts a file whose name is `first`.
+    private func startSegment(at first: LogIndex) throws {
+        if let last = segments.last {
+            try flushBuffer()
+            precondition(last.lastIndex.next == first, "new segment \(first) after \(last.lastIndex)")
+        }
+        let path = diskPath(logDirectory, SegmentName.name(firstIndex: first))
+        let handle = try disk.open(path, mode: .createOrTruncate)
+        segments.append(Segment(firstIndex: first, path: path, handle: handle, fileBytes: 0, offsets: []))
+        buffer = SegmentHeader(firstIndex: first).encoded()
+        isDirectoryUnsynced = true
+    }
+
+    /// Writes the buffered bytes to the last segment's file (no sync).
+    func flushBuffer() throws {
+        guard !buffer.isEmpty, let k = segments.indices.last else { return }
+        let handle = try handle(forSegment: k)
+        try disk.write(handle, at: segments[k].fileBytes, buffer)
+        segments[k].fileBytes += UInt64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+        if !unsyncedHandles.contains(handle) { unsyncedHandles.append(handle) }
+    }
+
+    // MARK: - Group commit
+
+    /// Writes everything appended and makes it durable with one fdatasync per touched file
+    /// (normally one) and, after a new segment, one directory fsync. Returns the new durable
+    /// index, which advances only after those calls return. With `fsync: .off` it only writes.
+    @discardableResult
+    public func sync() throws -> LogIndex {
+        try checkNotFailed()
+        if durableIndex == lastIndex && buffer.isEmpty && unsyncedHandles.isEmpty { return durableIndex }
+        try guardIO {
+            try flushBuffer()
+            if options.fsync == .on {
+                for handle in unsyncedHandles { try disk.sync(handle) }
+                if isDirectoryUnsynced { try disk.syncDirectory(logDirectory) }
+            }
+        }
+        unsyncedHandles.removeAll()
+        isDirectoryUnsynced = false
+        closeSealedSegments()
+        durableIndex = lastIndex
+        return durableIndex
+    }
+
+    // MARK: - Reading
+
+    /// The epoch of the entry at `index`, of the compaction boundary, or nil if the log
+    /// does not hold it (index 0 answers epoch 0).
+    public func epoch(of index: LogIndex) -> Epoch? {
+        if index == boundary.index { return boundary.epoch }
+        guard index >= firstIndex, index <= lastIndex else { return nil }
+        return epochs.epoch(of: index)
+    }
+
+    /// The last entry's index and epoch (the boundary when the log is empty).
+    public var lastPosition: LogPosition {
+        LogPosition(index: lastIndex, epoch: epoch(of: lastIndex) ?? boundary.epoch)
+    }
+
+    /// The last entry, or nil if the log holds none.
+    public func lastRecord() throws -> LogRecord? {
+        guard lastIndex >= firstIndex else { return nil }
+        return try read(from: lastIndex, through: lastIndex).first
+    }
+
+    /// The entries `from...through`, which must lie within `firstIndex...lastIndex`
+    /// (an index below `firstIndex` throws `.compacted`). A damaged record throws
+    /// `.corruptRecord` naming the file and offset.
+    public func read(from: LogIndex, through: LogIndex) throws -> [LogRecord] {
+        guard from <= through else { return [] }
+        if from < firstIndex { throw RingLogError.compacted(index: from, firstIndex: firstIndex) }
+        precondition(through <= lastIndex, "read through \(through) past last index \(lastIndex)")
+        if !buffer.isEmpty, let last = segments.last, last.contains(through), last.offset(of: through) >= last.fileBytes {
+            try checkNotFailed()
+            try guardIO { try flushBuffer() }
+        }
+        var result: [LogRecord] = []
+        result.reserveCapacity(Int(through.rawValue - from.rawValue + 1))
+        var next = from
+        var k = segmentIndex(containing: from)
+        while next <= through {
+            let upTo = min(through, segments[k].lastIndex)
+            try readRecords(in: k, from: next, through: upTo, into: &result)
+            next = upTo.next
+            k += 1
+        }
+        return result
+    }
+
+    /// The entries from `from` on, through at most `through`, stopping before the byte
+    /// budget is exceeded (but always at least one entry): a bounded read for catch-up.
+    public func read(from: LogIndex, through: LogIndex, bytesMax: Int) throws -> [LogRecord] {
+        guard from <= through else { return [] }
+        if from < firstIndex { throw RingLogError.compacted(index: from, firstIndex: firstIndex) }
+        precondition(through <= lastIndex, "read through \(through) past last index \(lastIndex)")
+        var end = from
+        var bytes = recordBytes(from)
+        while end < through {
+            let next = recordBytes(end.next)
+            if bytes + next > bytesMax { break }
+            bytes += next
+            end = end.next
+        }
+        return try read(from: from, through: end)
+    }
+
+    /// The encoded size of the record at `index`, from the offsets table.
+    private func recordBytes(_ index: LogIndex) -> Int {
+        let k = segmentIndex(containing: index)
+        let segment = segments[k]
+        let start = segment.offset(of: index)
+        let fileEnd = k == segments.count - 1 ? segment.fileBytes + UInt64(buffer.count) : segment.fileBytes
+        let end = index < segment.lastIndex ? segment.offset(of: index.next) : fileEnd
+        return Int(end - start)
+    }
+
+    private func readRecords(in k: Int, from: LogIndex, through: LogIndex, into result: inout [LogRecord]) throws {
+        let segment = segments[k]
+        let start = segment.offset(of: from)
+        let end = through < segment.lastIndex ? segment.offset(of: through.next) : segment.fileBytes
+        let handle: DiskHandle
+        do {
+            handle = try self.handle(forSegment: k)
+        } catch let error as DiskError {
+            throw RingLogError.io(error)
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try disk.read(handle, at: start, count: Int(end - start))
+        } catch let error as DiskError {
+            throw RingLogError.io(error)
+        }
+        var position = 0
+        var index = from
+        while index <= through {
+            let fileOffset = start + UInt64(position)
+            switch RecordCodec.decode(bytes, at: position, payloadBytesMax: options.payloadBytesMax) {
+            case .record(let record, let size) where record.index == index:
+                result.append(record)
+                position += size
+                index = index.next
+            case .record(let record, _):
+                throw RingLogError.corruptRecord(
+                    file: segment.path, offset: fileOffset, reason: "index \(record.index), expected \(index)")
+            case .end:
+                throw RingLogError.corruptRecord(
+                    file: segment.path, offset: fileOffset, reason: "file ends before index \(index)")
+            case .defect(let defect):
+                throw RingLogError.corruptRecord(file: segment.path, offset: fileOffset, reason: defect.description)
+            }
+        }
+    }
+
+    /// Where the record at `index` starts on disk (a segment path and a byte offset), for
+    /// error reports and repair tools; nil if the log does not hold it.
+    public func location(of index: LogIndex) -> (path: String, offset: UInt64)? {
+        guard index >= firstIndex, index <= lastIndex else { return nil }
+        let segment = segments[segmentIndex(containing: index)]
+        return (segment.path, segment.offset(of: index))
+    }
+
+    /// The position in `segments` of the segment holding `index` (which the log holds).
+    func segmentIndex(containing index: LogIndex) -> Int {
+        var low = 0
+        var high = segments.count
+        while low < high {
+            let mid = (low + high) / 2
+            if segments[mid].firstIndex <= index { low = mid + 1 } else { high = mid }
+        }
+        precondition(low > 0 && segments[low - 1].contains(index), "no segment holds index \(index)")
+        return low - 1
+    }
+
+    func handle(forSegment k: Int) throws -> DiskHandle {
+        if let handle = segments[k].handle { return handle }
+        let handle = try disk.open(segments[k].path, mode: .existing)
+        segments[k].handle = handle
+        return handle
+    }
+
+    // MARK: - Failure
+
+    func checkNotFailed() throws {
+        if let failure { throw RingLogError.failed(failure) }
+    }
+
+    /// Runs a write-path operation; a disk error fails the log for good.
+    func guardIO<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DiskError {
+            failure = error
+            throw RingLogError.io(error)
+        }
+    }
+
+    /// Closes the handles of sealed segments whose data is synced.
+    func closeSealedSegments() {
+        for k in segments.indices.dropLast() {
+            if let handle = segments[k].handle, !unsyncedHandles.contains(handle) {
+                disk.close(handle)
+                segments[k].handle = nil
+            }
+        }
+    }
+
+    func closeAll() {
+        for k in segments.indices {
+            if let handle = segments[k].handle { disk.close(handle) }
+            segments[k].handle = nil
+        }
+    }
+}

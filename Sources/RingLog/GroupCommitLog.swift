@@ -1,0 +1,172 @@
+import Basics
+import Dispatch
+import Synchronization
+
+/// Group commit for the real node: callers append from any thread and later learn
+/// "durable through i"; a serial dispatch queue of its own performs the writes and the
+/// fdatasync calls, so the event loop never blocks on the disk.
+///
+/// Appends that arrive while an fdatasync runs wait in `pending` and are all written and
+/// covered by the next one. The durable index advances only after fdatasync returns. After
+/// an I/O error every waiter and every later append gets the error: the log never claims
+/// durability it does not have.
+///
+/// The wrapped `RingLog` is touched only on `queue` (through the `log` mutex, which is then
+/// never contended); `state` is what callers share with the queue.
+@available(macOS 15, *)
+public final class GroupCommitLog: Sendable {
+    private let queue: DispatchQueue
+    private let log: Mutex<RingLog>
+    private let state: Mutex<State>
+    private let onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)?
+
+    private struct State {
+        /// Appended by callers, not yet handed to the log.
+        var pending: [LogRecord] = []
+        /// The last index appended by callers (pending or not).
+        var lastIndex: LogIndex
+        var durableIndex: LogIndex
+        var failure: RingLogError?
+        var isFlushScheduled = false
+        var waiters: [Waiter] = []
+    }
+
+    private struct Waiter {
+        var target: LogIndex
+        var continuation: CheckedContinuation<LogIndex, any Error>
+    }
+
+    /// Takes ownership of an opened log. `onDurable`, if given, is called on the log's
+    /// queue after every sync with the new durable index, or once with the error that
+    /// failed the log.
+    public init(
+        _ log: sending RingLog, label: String = "ringlog.sync",
+        onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)? = nil
+    ) {
+        let initial = State(lastIndex: log.lastIndex, durableIndex: log.durableIndex)
+        self.queue = DispatchQueue(label: label)
+        self.log = Mutex(log)
+        self.state = Mutex(initial)
+        self.onDurable = onDurable
+    }
+
+    public var lastIndex: LogIndex { state.withLock { $0.lastIndex } }
+    public var durableIndex: LogIndex { state.withLock { $0.durableIndex } }
+    public var failure: RingLogError? { state.withLock { $0.failure } }
+
+    /// Queues records with consecutive indexes after `lastIndex`; returns at once. Throws
+    /// the log's error once it has failed.
+    public func append(_ records: [LogRecord]) throws {
+        guard !records.isEmpty else { return }
+        let mustSchedule = try state.withLock { s -> Bool in
+            if let failure = s.failure { throw failure }
+            precondition(
+                records.first!.index == s.lastIndex.next,
+                "append of \(records.first!.index) after last index \(s.lastIndex)")
+            s.pending.append(contentsOf: records)
+            s.lastIndex = records.last!.index
+            if s.isFlushScheduled { return false }
+            s.isFlushScheduled = true
+            return true
+        }
+        if mustSchedule { queue.async { self.flushOnce() } }
+    }
+
+    /// Returns once everything through `index` is durable (the durable index, which may be
+    /// larger), or throws the error that failed the log. `index` must have been appended.
+    public func waitDurable(through index: LogIndex) async throws -> LogIndex {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { s -> Result<LogIndex, any Error>? in
+                if let failure = s.failure { return .failure(failure) }
+                if s.durableIndex >= index { return .success(s.durableIndex) }
+                precondition(index <= s.lastIndex, "wait for \(index) past the last index \(s.lastIndex)")
+                s.waiters.append(Waiter(target: index, continuation: continuation))
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+
+    /// Runs `body` on the log's queue after the pending appends are written and synced:
+    /// reads, truncation, compaction, meta. Do not append while a `body` that changes the
+    /// last index (truncate, compact) is in flight.
+    public func perform<T: Sendable>(_ body: @escaping @Sendable (RingLog) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                self.flushOnce()
+                let result = self.log.withLock { log -> Result<T, any Error> in
+                    let outcome = Result { try body(log) }
+                    let last = log.lastIndex
+                    let durable = log.durableIndex
+                    self.state.withLock { s in
+                        if s.pending.isEmpty { s.lastIndex = last }
+                        s.durableIndex = durable
+                    }
+                    return outcome
+                }
+                continuation.resume(with: result)
+            }
+        }
+    }
+
+    /// One group commit: write everything pending, one sync, wake the waiters it satisfies.
+    /// Runs on `queue`; schedules itself again if appends arrived meanwhile.
+    private func flushOnce() {
+        let batch = state.withLock { s -> [LogRecord] in
+            defer { s.pending.removeAll() }
+            return s.pending
+        }
+        let result: Result<LogIndex, RingLogError>
+        if batch.isEmpty, state.withLock({ $0.failure == nil && $0.durableIndex == $0.lastIndex }) {
+            result = .success(durableIndex)
+        } else {
+            result = log.withLock { log in
+                do {
+                    try log.append(batch)
+                    return .success(try log.sync())
+                } catch let error as RingLogError {
+                    return .failure(error)
+                } catch {
+                    preconditionFailure("RingLog threw a non-RingLogError: \(error)")
+                }
+            }
+        }
+        let (woken, again) = state.withLock { s -> ([(Waiter, Result<LogIndex, any Error>)], Bool) in
+            var woken: [(Waiter, Result<LogIndex, any Error>)] = []
+            switch result {
+            case .success(let durable):
+                s.durableIndex = max(s.durableIndex, durable)
+                let (ready, waiting) = partition(s.waiters) { $0.target <= durable }
+                s.waiters = waiting
+                woken = ready.map { ($0, .success(durable)) }
+            case .failure(let error):
+                if s.failure == nil { s.failure = error }
+                woken = s.waiters.map { ($0, .failure(s.failure ?? error)) }
+                s.waiters.removeAll()
+                s.pending.removeAll()
+            }
+            let again = !s.pending.isEmpty
+            s.isFlushScheduled = again
+            return (woken, again)
+        }
+        for (waiter, outcome) in woken { waiter.continuation.resume(with: outcome) }
+        if !batch.isEmpty || result.isFailure { onDurable?(result) }
+        if again { queue.async { self.flushOnce() } }
+    }
+}
+
+private func partition<T>(_ items: [T], by isFirst: (T) -> Bool) -> ([T], [T]) {
+    var first: [T] = []
+    var second: [T] = []
+    for item in items {
+        if isFirst(item) { first.append(item) } else { second.append(item) }
+    }
+    return (first, second)
+}
+
+extension Result {
+    fileprivate var isFailure: Bool {
+        if case .failure = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,119 @@
+import Basics
+
+/// The framing of one record in a segment file (docs/ringlog-format.md), little-endian:
+///
+///     offset  size  field
+///     0       4     length: bytes after the checksum field (17 + payload bytes)
+///     4       4     CRC32C of the length field followed by the `length` bytes after this field
+///     8       1     type
+///     9       8     index
+///     17      8     epoch
+///     25      n     payload
+///
+/// The checksum also covers the length, so a flipped length bit is caught rather than sending
+/// the reader to a wrong offset that happens to hold a plausible record.
+public enum RecordCodec {
+    public static let headerBytes = 25
+    /// Bytes of the record after the checksum field when the payload is empty.
+    static let fixedBodyBytes = 17
+
+    /// Appends the encoding of `record` to `buffer`.
+    public static func encode(_ record: LogRecord, into buffer: inout [UInt8]) {
+        let start = buffer.count
+        let length = UInt32(fixedBodyBytes + record.payload.count)
+        appendLittleEndian(length, to: &buffer)
+        appendLittleEndian(UInt32(0), to: &buffer)  // checksum, filled in below
+        buffer.append(record.type)
+        appendLittleEndian(record.index.rawValue, to: &buffer)
+        appendLittleEndian(record.epoch.rawValue, to: &buffer)
+        buffer.append(contentsOf: record.payload)
+        let crc = buffer.withUnsafeBytes { raw -> UInt32 in
+            let lengthCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4)]))
+            return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start + 8)...]), continuing: lengthCRC)
+        }
+        withUnsafeBytes(of: crc.littleEndian) { crcBytes in
+            for i in 0..<4 { buffer[start + 4 + i] = crcBytes[i] }
+        }
+    }
+
+    public static func encode(_ record: LogRecord) -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(record.encodedByteCount)
+        encode(record, into: &buffer)
+        return buffer
+    }
+
+    /// Decodes the record that starts at `offset` in `bytes`. Never traps: any input gives a
+    /// record, `.end` (no bytes left) or a defect. `payloadBytesMax` bounds the length field.
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, at offset: Int, payloadBytesMax: Int
+    ) -> RecordDecoding {
+        guard offset >= 0, offset <= bytes.count else { return .defect(.truncated) }
+        let available = bytes.count - offset
+        if available == 0 { return .end }
+        guard available >= 8 else { return .defect(.truncated) }
+        let length = loadUInt32(bytes, offset)
+        guard length >= UInt32(fixedBodyBytes),
+            UInt64(length) <= UInt64(fixedBodyBytes) + UInt64(max(payloadBytesMax, 0))
+        else {
+            return .defect(length == 0 ? .zeroLength : .lengthOutOfRange(length))
+        }
+        let total = 8 + Int(length)
+        guard available >= total else { return .defect(.truncated) }
+        let stored = loadUInt32(bytes, offset + 4)
+        let lengthCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4)]))
+        let actual = CRC32C.checksum(
+            UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<(offset + total)]), continuing: lengthCRC)
+        guard actual == stored else { return .defect(.checksumMismatch) }
+        let record = LogRecord(
+            index: LogIndex(loadUInt64(bytes, offset + 9)),
+            epoch: Epoch(loadUInt64(bytes, offset + 17)),
+            type: bytes[offset + 8],
+            payload: Array(bytes[(offset + headerBytes)..<(offset + total)]))
+        return .record(record, byteCount: total)
+    }
+
+    public static func decode(_ bytes: [UInt8], at offset: Int, payloadBytesMax: Int) -> RecordDecoding {
+        bytes.withUnsafeBytes { decode($0, at: offset, payloadBytesMax: payloadBytesMax) }
+    }
+
+    static func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to buffer: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
+    }
+
+    private static func loadUInt32(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt32 {
+        UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    private static func loadUInt64(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt64 {
+        UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+}
+
+/// The outcome of decoding the bytes at one offset.
+public enum RecordDecoding: Equatable, Sendable {
+    case record(LogRecord, byteCount: Int)
+    /// No bytes left: the clean end of a segment.
+    case end
+    case defect(RecordDefect)
+}
+
+/// Why the bytes at an offset are not a valid record.
+public enum RecordDefect: Equatable, Sendable, CustomStringConvertible {
+    /// The record runs past the end of the data (a torn write at the tail).
+    case truncated
+    /// A length of zero: typically a zero-filled region after a crash.
+    case zeroLength
+    /// A length field below the fixed size or above the payload limit.
+    case lengthOutOfRange(UInt32)
+    case checksumMismatch
+
+    public var description: String {
+        switch self {
+        case .truncated: "record truncated"
+        case .zeroLength: "zero length field"
+        case .lengthOutOfRange(let n): "length field \(n) out of range"
+        case .checksumMismatch: "checksum mismatch"
+        }
+    }
+}

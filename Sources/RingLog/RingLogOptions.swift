@@ -1,0 +1,38 @@
+/// How a `RingLog` writes. The defaults suit a node; tests use small segments.
+public struct RingLogOptions: Sendable, Equatable {
+    public enum Fsync: Sendable, Equatable {
+        /// `sync()` calls fdatasync: the durable index is true.
+        case on
+        /// For experiments only: `sync()` writes to the page cache and advances the durable
+        /// index without fdatasync, so "durable" is a lie after a machine crash. Meta,
+        /// boundary and truncation writes are still synced.
+        case off
+    }
+
+    public var fsync: Fsync
+    /// A new segment starts once the current one would grow past this many bytes.
+    public var segmentBytesMax: Int
+    /// The largest payload a record may carry; a longer one is refused on append and a
+    /// longer length field read back is corruption.
+    public var payloadBytesMax: Int
+    /// Appended records are buffered in memory and written to the file when the buffer
+    /// reaches this size or on `sync()`.
+    public var writeBufferBytesMax: Int
+
+    public init(
+        fsync: Fsync = .on,
+        segmentBytesMax: Int = 64 << 20,
+        payloadBytesMax: Int = 16 << 20,
+        writeBufferBytesMax: Int = 1 << 20
+    ) {
+        // Record offsets inside a segment are stored as UInt32.
+        precondition(
+            segmentBytesMax > 0 && payloadBytesMax >= 0 && writeBufferBytesMax > 0
+                && segmentBytesMax <= 1 << 30 && payloadBytesMax <= 1 << 30,
+            "RingLogOptions out of range: segment \(segmentBytesMax), payload \(payloadBytesMax)")
+        self.fsync = fsync
+        self.segmentBytesMax = segmentBytesMax
+        self.payloadBytesMax = payloadBytesMax
+        self.writeBufferBytesMax = writeBufferBytesMax
+    }
+}

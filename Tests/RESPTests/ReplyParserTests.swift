@@ -1,0 +1,63 @@
+import NIOCore
+import Testing
+
+@testable import RESP
+
+@Suite("RESP reply parser")
+struct ReplyParserTests {
+    @Test func readsEachReplyType() throws {
+        let stream = "+OK\r\n-ERR no\r\n:-5\r\n$3\r\na\r\n\r\n$-1\r\n*-1\r\n*2\r\n*0\r\n$0\r\n\r\n"
+        #expect(try parseReplies(bytes(stream)) == [
+            .ok, .error("ERR no"), .integer(-5), .bulk("a\r\n"), .nullBulkString, .nullArray,
+            .array([.array([]), .bulk("")]),
+        ])
+    }
+
+    @Test func partialReplyLeavesTheReaderIndexAlone() throws {
+        var parser = RESPReplyParser()
+        var buffer = ByteBuffer(string: "*2\r\n$1\r\na\r\n:1")
+        #expect(try parser.next(&buffer) == nil)
+        #expect(buffer.readerIndex == 0)
+        buffer.writeString("\r\n")
+        #expect(try parser.next(&buffer) == .array([.bulk("a"), .integer(1)]))
+        #expect(buffer.readableBytes == 0)
+    }
+
+    @Test func malformedRepliesAreFatalErrors() {
+        let cases: [(String, RESPError.Kind)] = [
+            ("?x\r\n", .invalidReplyType(got: UInt8(ascii: "?"))),
+            (":1.5\r\n", .invalidInteger),
+            ("$x\r\n", .invalidBulkLength),
+            ("$-2\r\n", .invalidBulkLength),
+            ("$1\r\nab\r\n", .bulkNotTerminated),
+            ("*-2\r\n", .invalidMultibulkLength),
+            ("*1\r\n!\r\n", .invalidReplyType(got: UInt8(ascii: "!"))),
+        ]
+        for (stream, kind) in cases {
+            var parser = RESPReplyParser()
+            var buffer = ByteBuffer(string: stream)
+            #expect(throws: RESPError(kind), "\(stream.debugDescription)") { try parser.next(&buffer) }
+            #expect(RESPError(kind).isFatal)
+            var again = ByteBuffer(string: "+OK\r\n")
+            #expect(throws: RESPError(kind)) { try parser.next(&again) }
+        }
+    }
+
+    @Test func nestingIsBounded() throws {
+        var limits = RESPReplyParser.Limits()
+        limits.nestingMax = 3
+        var parser = RESPReplyParser(limits: limits)
+        var ok = ByteBuffer(string: "*1\r\n*1\r\n*1\r\n:1\r\n")
+        #expect(try parser.next(&ok) == .array([.array([.array([.integer(1)])])]))
+        var deep = ByteBuffer(string: "*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n")
+        #expect(throws: RESPError(.replyNestedTooDeep(limit: 3))) { try parser.next(&deep) }
+    }
+
+    @Test func lineLengthIsBounded() {
+        var limits = RESPReplyParser.Limits()
+        limits.lineBytesMax = 4
+        var parser = RESPReplyParser(limits: limits)
+        var long = ByteBuffer(string: "+abcdefgh")
+        #expect(throws: RESPError(.replyLineTooLong)) { try parser.next(&long) }
+    }
+}

@@ -46,6 +46,9 @@ public struct RESPReplyParser: Sendable {
         }
     }
 
+    /// The RESP2 type bytes: simple string, error, integer, bulk string, array.
+    private static let types: [UInt8] = Array("+-:$*".utf8)
+
     private enum Parsed {
         case value(RESPValue)
         case incomplete
@@ -82,6 +85,8 @@ public struct RESPReplyParser: Sendable {
     /// Parses the value at `offset` and moves `offset` past it.
     private func parse(_ buffer: ByteBuffer, _ offset: inout Int, depth: Int) -> Parsed {
         guard let type = buffer.getInteger(at: buffer.readerIndex &+ offset, as: UInt8.self) else { return .incomplete }
+        // Judge the type byte before waiting for its line, so garbage fails at once.
+        guard Self.types.contains(type) else { return .failed(.invalidReplyType(got: type)) }
         let range: Range<Int>
         let end: Int
         switch line(buffer, from: offset &+ 1) {

@@ -61,3 +61,11 @@ struct ReplyParserTests {
         #expect(throws: RESPError(.replyLineTooLong)) { try parser.next(&long) }
     }
 }
+
+extension ReplyParserTests {
+    @Test func unknownTypeFailsBeforeItsLineEnds() {
+        var parser = RESPReplyParser()
+        var buffer = ByteBuffer(string: "%2")  // a RESP3 map: not spoken here
+        #expect(throws: RESPError(.invalidReplyType(got: UInt8(ascii: "%")))) { try parser.next(&buffer) }
+    }
+}

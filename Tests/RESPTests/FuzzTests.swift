@@ -21,32 +21,62 @@ struct FuzzTests {
         return UInt8.random(in: 0...255, using: &random)
     }
 
+    /// A request the generator wrote: its arguments, and whether it was sent inline.
+    struct Request {
+        var arguments: [[UInt8]]
+        var isInline: Bool
+    }
+
     /// A stream of valid requests: arrays, inline lines (some quoted), blank lines, empty arrays.
     static func validStream(_ random: inout SplitMix) -> (stream: [UInt8], commands: [[[UInt8]]]) {
+        let (stream, requests) = validRequests(&random)
+        return (stream, requests.map(\.arguments))
+    }
+
+    static func validRequests(_ random: inout SplitMix) -> (stream: [UInt8], requests: [Request]) {
         var stream: [UInt8] = []
-        var commands: [[[UInt8]]] = []
+        var requests: [Request] = []
         for _ in 0..<Int.random(in: 1...4, using: &random) {
             switch Int.random(in: 0...5, using: &random) {
             case 0, 1, 2:
-                let args = (0..<Int.random(in: 1...3, using: &random)).map { _ in
-                    (0..<Int.random(in: 0...12, using: &random)).map { _ in randomByte(&random) }
+                let args = (0..<Int.random(in: 1...6, using: &random)).map { _ in
+                    (0..<Int.random(in: 0...24, using: &random)).map { _ in randomByte(&random) }
                 }
                 stream += encodeCommands([args])
-                commands.append(args)
+                requests.append(Request(arguments: args, isInline: false))
             case 3:
-                let words = (0..<Int.random(in: 1...3, using: &random)).map { _ in
-                    (0..<Int.random(in: 1...6, using: &random)).map { _ in UInt8.random(in: 97...122, using: &random) }
+                let words = (0..<Int.random(in: 1...5, using: &random)).map { _ in
+                    (0..<Int.random(in: 1...4, using: &random)).map { _ in UInt8.random(in: 97...122, using: &random) }
                 }
                 stream += Array(words.joined(separator: [32])) + bytes(Bool.random(using: &random) ? "\r\n" : "\n")
-                commands.append(words)
+                requests.append(Request(arguments: words, isInline: true))
             case 4:
                 stream += bytes(#"ECHO "a\x41\n" 'b c'"# + "\r\n")
-                commands.append([bytes("ECHO"), bytes("aA\n"), bytes("b c")])
+                requests.append(Request(arguments: [bytes("ECHO"), bytes("aA\n"), bytes("b c")], isInline: true))
             default:
                 stream += bytes(Bool.random(using: &random) ? "*0\r\n" : "\r\n")
             }
         }
-        return (stream, commands)
+        return (stream, requests)
+    }
+
+    /// What the parser must make of a well-framed request under `limits`: the command, or the
+    /// one non-fatal refusal (the naive oracle for the parser's limit checks).
+    static func expectedOutcome(_ request: Request, _ limits: RESPLimits) -> Outcome {
+        let args = request.arguments
+        if args.count > limits.argumentsMax {
+            let counted = request.isInline ? limits.argumentsMax + 1 : args.count
+            return errorOutcome(.tooManyArguments(count: Int64(counted), limit: limits.argumentsMax))
+        }
+        var total = 0
+        for arg in args where !request.isInline {
+            if arg.count > limits.bulkBytesMax {
+                return errorOutcome(.bulkTooLong(length: Int64(arg.count), limit: limits.bulkBytesMax))
+            }
+            total += arg.count
+            if total > limits.requestBytesMax { return errorOutcome(.requestTooLarge(limit: limits.requestBytesMax)) }
+        }
+        return .command(args)
     }
 
     static func mutate(_ stream: [UInt8], _ random: inout SplitMix) -> [UInt8] {
@@ -71,6 +101,22 @@ struct FuzzTests {
             #expect(result.outcomes == commands.map { .command($0) }, "round \(round)")
             #expect(!result.isWithinRequest)
         }
+    }
+
+    /// Each well-framed request gives exactly one outcome, a command or a non-fatal refusal,
+    /// so a refusal never swallows or splits its neighbours.
+    @Test func wellFramedRequestsOverTheLimitsAreRefusedOneByOne() {
+        var random = SplitMix(seed: 15)
+        var refusals = 0
+        for round in 0..<1000 {
+            let (stream, requests) = Self.validRequests(&random)
+            let expected = requests.map { Self.expectedOutcome($0, Self.smallLimits) }
+            let result = parseEverySplit(stream, limits: Self.smallLimits, seed: UInt64(round))
+            #expect(result.outcomes == expected, "round \(round)")
+            #expect(!result.isWithinRequest)
+            refusals += expected.filter { if case .error = $0 { true } else { false } }.count
+        }
+        #expect(refusals > 300)
     }
 
     @Test func randomBytesNeverCrashAndAgreeAcrossSplits() {

@@ -19,6 +19,6 @@
 /// after errors inside a well-framed request) the documentation says so.
 public enum RESP {
     /// Byte values the parsers compare against.
-    @usableFromInline static let cr: UInt8 = 13
-    @usableFromInline static let lf: UInt8 = 10
+    static let cr: UInt8 = 13
+    static let lf: UInt8 = 10
 }

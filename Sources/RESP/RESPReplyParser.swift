@@ -3,11 +3,12 @@ import NIOCore
 /// Parses replies (`RESPValue`s) out of a cumulated buffer, one per call: the client side of
 /// the protocol, for our CLI and for tests.
 ///
-/// Same contract as `RESPCommandParser`: nil and an untouched reader index on a partial
-/// reply. Unlike the command parser it keeps no progress between calls and rescans a partial
-/// reply from its start; replies a client waits for are small next to the reads that carry
-/// them, and this keeps the parser a plain function of the bytes. Every error is fatal: a
-/// client that cannot parse its server's reply cannot trust the connection.
+/// Like `RESPCommandParser`, it returns nil when more bytes are needed and never depends on
+/// how the stream was split. One difference: inside a partially received array, the elements
+/// that are complete are consumed (the reader index moves past them) and held, so a long reply
+/// (`KEYS` over a large map) arriving in many reads is parsed once, not rescanned on every
+/// read. A partial scalar (a bulk string still arriving) is left in the buffer. Every error is
+/// fatal: a client that cannot parse its server's reply cannot trust the connection.
 public struct RESPReplyParser: Sendable {
     public struct Limits: Hashable, Sendable {
         /// The largest bulk string accepted.
@@ -24,136 +25,142 @@ public struct RESPReplyParser: Sendable {
 
     public let limits: Limits
     private var failure: RESPError?
+    /// The arrays being filled, outermost first; at most `limits.nestingMax` of them.
+    private var openArrays: [OpenArray] = []
+
+    private struct OpenArray {
+        var remaining: Int
+        var elements: [RESPValue]
+    }
 
     public init(limits: Limits = Limits()) {
         self.limits = limits
     }
 
+    /// Whether part of a reply has been consumed and is held, waiting for the rest.
+    public var isWithinReply: Bool { !openArrays.isEmpty }
+
     /// The next complete reply, or nil when more bytes are needed.
     public mutating func next(_ buffer: inout ByteBuffer) throws(RESPError) -> RESPValue? {
         if let failure { throw failure }
-        var offset = 0
-        switch parse(buffer, &offset, depth: 0) {
-        case .incomplete:
-            return nil
-        case .failed(let kind):
-            let error = RESPError(kind)
-            failure = error
-            throw error
-        case .value(let value):
-            buffer.moveReaderIndex(forwardBy: offset)
-            return value
+        // Each pass consumes a scalar or an array header (at least 3 bytes), or returns.
+        while true {
+            let item = buffer.withUnsafeReadableBytes { scanItem($0) }
+            switch item {
+            case .incomplete:
+                return nil
+            case .failed(let kind):
+                let error = RESPError(kind)
+                failure = error
+                openArrays = []
+                throw error
+            case .scalar(let value, let length):
+                let payload: RESPValue
+                if case .bulk(let start, let count) = value {
+                    guard let slice = buffer.getSlice(at: buffer.readerIndex &+ start, length: count) else {
+                        preconditionFailure("bulk reply \(start)+\(count) outside \(buffer.readableBytes) readable bytes")
+                    }
+                    payload = .bulkString(slice)
+                } else {
+                    payload = value.value
+                }
+                buffer.moveReaderIndex(forwardBy: length)
+                if let complete = close(with: payload) { return complete }
+            case .arrayHeader(let count, let length):
+                buffer.moveReaderIndex(forwardBy: length)
+                if count <= 0 {
+                    if let complete = close(with: count < 0 ? .nullArray : .array([])) { return complete }
+                } else {
+                    guard openArrays.count < limits.nestingMax else {
+                        let error = RESPError(.replyNestedTooDeep(limit: limits.nestingMax))
+                        failure = error
+                        openArrays = []
+                        throw error
+                    }
+                    var elements: [RESPValue] = []
+                    elements.reserveCapacity(min(count, 1024))
+                    openArrays.append(OpenArray(remaining: count, elements: elements))
+                }
+            }
         }
+    }
+
+    /// Adds a finished value to the innermost open array, closing every array it completes.
+    /// Returns the top-level value once there is one.
+    private mutating func close(with value: RESPValue) -> RESPValue? {
+        var finished = value
+        while !openArrays.isEmpty {
+            let last = openArrays.count &- 1
+            openArrays[last].elements.append(finished)
+            openArrays[last].remaining &-= 1
+            guard openArrays[last].remaining == 0 else { return nil }
+            finished = .array(openArrays.removeLast().elements)
+        }
+        return finished
     }
 
     /// The RESP2 type bytes: simple string, error, integer, bulk string, array.
     private static let types: [UInt8] = Array("+-:$*".utf8)
 
-    private enum Parsed {
+    private enum Scalar {
         case value(RESPValue)
-        case incomplete
-        case failed(RESPError.Kind)
-    }
+        /// A bulk string's payload: offset and length from the reader index.
+        case bulk(start: Int, count: Int)
 
-    private enum Line {
-        case incomplete
-        case tooLong
-        /// The line's content (offsets from the reader index) and the offset past its CRLF.
-        case line(Range<Int>, end: Int)
-    }
-
-    /// The line starting at `start` (just after the type byte).
-    private func line(_ buffer: ByteBuffer, from start: Int) -> Line {
-        let limit = limits.lineBytesMax
-        return buffer.withUnsafeReadableBytes { bytes in
-            let searchEnd = min(bytes.count, start &+ limit &+ 2)
-            guard let cr = RESPScanning.crlf(bytes, from: start, to: searchEnd) else {
-                return bytes.count &- start > limit &+ 1 ? .tooLong : .incomplete
-            }
-            return .line(start..<cr, end: cr &+ 2)
+        var value: RESPValue {
+            if case .value(let value) = self { return value }
+            return .nullBulkString
         }
     }
 
-    private func integer(_ buffer: ByteBuffer, _ range: Range<Int>) -> Int64? {
-        buffer.withUnsafeReadableBytes { RESPScanning.integer($0, range) }
+    private enum Item {
+        case incomplete
+        case failed(RESPError.Kind)
+        /// A complete scalar and its encoded length.
+        case scalar(Scalar, length: Int)
+        /// An array header (-1 for the null array) and its encoded length.
+        case arrayHeader(count: Int, length: Int)
     }
 
-    private func text(_ buffer: ByteBuffer, _ range: Range<Int>) -> String {
-        buffer.withUnsafeReadableBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[range]), as: UTF8.self) }
-    }
-
-    /// Parses the value at `offset` and moves `offset` past it.
-    private func parse(_ buffer: ByteBuffer, _ offset: inout Int, depth: Int) -> Parsed {
-        guard let type = buffer.getInteger(at: buffer.readerIndex &+ offset, as: UInt8.self) else { return .incomplete }
+    /// Reads the item at the start of `bytes`.
+    private func scanItem(_ bytes: UnsafeRawBufferPointer) -> Item {
+        guard let type = bytes.first else { return .incomplete }
         // Judge the type byte before waiting for its line, so garbage fails at once.
         guard Self.types.contains(type) else { return .failed(.invalidReplyType(got: type)) }
-        let range: Range<Int>
-        let end: Int
-        switch line(buffer, from: offset &+ 1) {
-        case .incomplete: return .incomplete
-        case .tooLong:
+        let limit = limits.lineBytesMax
+        let searchEnd = min(bytes.count, 1 &+ limit &+ 2)
+        guard let cr = RESPScanning.crlf(bytes, from: 1, to: searchEnd) else {
+            guard bytes.count &- 1 > limit &+ 1 else { return .incomplete }
             switch type {
             case UInt8(ascii: "$"): return .failed(.bulkCountTooLong)
             case UInt8(ascii: "*"): return .failed(.multibulkCountTooLong)
             default: return .failed(.replyLineTooLong)
             }
-        case .line(let content, let lineEnd): (range, end) = (content, lineEnd)
         }
+        let line = 1..<cr
+        let end = cr &+ 2
         switch type {
         case UInt8(ascii: "+"):
-            offset = end
-            return .value(.simpleString(text(buffer, range)))
+            return .scalar(.value(.simpleString(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[line]), as: UTF8.self))), length: end)
         case UInt8(ascii: "-"):
-            offset = end
-            return .value(.error(text(buffer, range)))
+            return .scalar(.value(.error(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[line]), as: UTF8.self))), length: end)
         case UInt8(ascii: ":"):
-            guard let value = integer(buffer, range) else { return .failed(.invalidInteger) }
-            offset = end
-            return .value(.integer(value))
+            guard let value = RESPScanning.integer(bytes, line) else { return .failed(.invalidInteger) }
+            return .scalar(.value(.integer(value)), length: end)
         case UInt8(ascii: "$"):
-            return parseBulk(buffer, &offset, length: integer(buffer, range), payloadStart: end)
-        case UInt8(ascii: "*"):
-            return parseArray(buffer, &offset, count: integer(buffer, range), elementsStart: end, depth: depth)
-        default:
-            return .failed(.invalidReplyType(got: type))
-        }
-    }
-
-    private func parseBulk(_ buffer: ByteBuffer, _ offset: inout Int, length: Int64?, payloadStart: Int) -> Parsed {
-        guard let length, length >= -1, length <= Int64(limits.bulkBytesMax) else { return .failed(.invalidBulkLength) }
-        guard length >= 0 else {
-            offset = payloadStart
-            return .value(.nullBulkString)
-        }
-        let payloadEnd = payloadStart &+ Int(length)
-        guard buffer.readableBytes &- payloadEnd >= 2 else { return .incomplete }
-        let start = buffer.readerIndex
-        guard buffer.getInteger(at: start &+ payloadEnd, as: UInt16.self) == 0x0d0a else { return .failed(.bulkNotTerminated) }
-        guard let payload = buffer.getSlice(at: start &+ payloadStart, length: Int(length)) else {
-            preconditionFailure("bulk reply \(payloadStart)..<\(payloadEnd) outside \(buffer.readableBytes) readable bytes")
-        }
-        offset = payloadEnd &+ 2
-        return .value(.bulkString(payload))
-    }
-
-    private func parseArray(_ buffer: ByteBuffer, _ offset: inout Int, count: Int64?, elementsStart: Int, depth: Int) -> Parsed {
-        guard let count, count >= -1, count <= Int64(limits.elementsMax) else { return .failed(.invalidMultibulkLength) }
-        guard count >= 0 else {
-            offset = elementsStart
-            return .value(.nullArray)
-        }
-        guard depth < limits.nestingMax else { return .failed(.replyNestedTooDeep(limit: limits.nestingMax)) }
-        var cursor = elementsStart
-        var elements: [RESPValue] = []
-        elements.reserveCapacity(min(Int(count), 1024))
-        for _ in 0..<Int(count) {
-            switch parse(buffer, &cursor, depth: depth &+ 1) {
-            case .value(let element): elements.append(element)
-            case .incomplete: return .incomplete
-            case .failed(let kind): return .failed(kind)
+            guard let length = RESPScanning.integer(bytes, line), length >= -1, length <= Int64(limits.bulkBytesMax) else {
+                return .failed(.invalidBulkLength)
             }
+            guard length >= 0 else { return .scalar(.value(.nullBulkString), length: end) }
+            let payloadEnd = end &+ Int(length)
+            guard bytes.count &- payloadEnd >= 2 else { return .incomplete }
+            guard bytes[payloadEnd] == RESP.cr, bytes[payloadEnd &+ 1] == RESP.lf else { return .failed(.bulkNotTerminated) }
+            return .scalar(.bulk(start: end, count: Int(length)), length: payloadEnd &+ 2)
+        default:  // "*"
+            guard let count = RESPScanning.integer(bytes, line), count >= -1, count <= Int64(limits.elementsMax) else {
+                return .failed(.invalidMultibulkLength)
+            }
+            return .arrayHeader(count: Int(count), length: end)
         }
-        offset = cursor
-        return .value(.array(elements))
     }
 }

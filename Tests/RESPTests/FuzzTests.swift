@@ -145,21 +145,43 @@ struct FuzzTests {
         #expect(commands > 1000)
     }
 
-    @Test func replyParserSurvivesMutatedReplies() {
+    enum ReplyOutcome: Equatable {
+        case value(RESPValue)
+        case error(RESPError)
+    }
+
+    /// Replies and the first error of a stream fed in chunks.
+    static func replyOutcomes(_ stream: [UInt8], chunk: Int) -> [ReplyOutcome] {
+        var parser = RESPReplyParser()
+        var buffer = ByteBuffer()
+        var outcomes: [ReplyOutcome] = []
+        for start in stride(from: 0, to: stream.count, by: chunk) {
+            buffer.writeBytes(stream[start..<min(start + chunk, stream.count)])
+            // Each successful call consumes at least one byte.
+            for _ in 0...buffer.readableBytes {
+                do {
+                    guard let value = try parser.next(&buffer) else { break }
+                    outcomes.append(.value(value))
+                } catch {
+                    outcomes.append(.error(error))
+                    return outcomes
+                }
+            }
+        }
+        return outcomes
+    }
+
+    @Test func replyParserSurvivesMutatedRepliesAndAgreesAcrossSplits() {
         var random = SplitMix(seed: 14)
-        for _ in 0..<1000 {
+        for round in 0..<1000 {
             var buffer = ByteBuffer()
             for _ in 0..<Int.random(in: 1...3, using: &random) {
                 EncoderTests.randomValue(&random, depth: 2).encode(into: &buffer)
             }
             let stream = Self.mutate(Array(buffer.readableBytesView), &random)
-            var parser = RESPReplyParser()
-            var input = ByteBuffer(bytes: stream)
-            // Each successful call consumes at least one byte.
-            for _ in 0...stream.count {
-                guard let value = try? parser.next(&input) else { break }
-                _ = value
-            }
+            let whole = Self.replyOutcomes(stream, chunk: max(1, stream.count))
+            #expect(Self.replyOutcomes(stream, chunk: 1) == whole, "round \(round)")
+            #expect(Self.replyOutcomes(stream, chunk: 7) == whole, "round \(round)")
         }
     }
 }

@@ -13,14 +13,35 @@ struct ReplyParserTests {
         ])
     }
 
-    @Test func partialReplyLeavesTheReaderIndexAlone() throws {
+    @Test func partialScalarStaysInTheBufferCompleteElementsAreHeld() throws {
         var parser = RESPReplyParser()
-        var buffer = ByteBuffer(string: "*2\r\n$1\r\na\r\n:1")
+        var buffer = ByteBuffer(string: "*2\r\n$1\r\na\r\n$3\r\nbc")
         #expect(try parser.next(&buffer) == nil)
-        #expect(buffer.readerIndex == 0)
-        buffer.writeString("\r\n")
-        #expect(try parser.next(&buffer) == .array([.bulk("a"), .integer(1)]))
+        #expect(String(buffer: buffer) == "$3\r\nbc", "the array header and its first element are consumed")
+        #expect(parser.isWithinReply)
+        buffer.writeString("d\r\n+OK\r\n")
+        #expect(try parser.next(&buffer) == .array([.bulk("a"), .bulk("bcd")]))
+        #expect(!parser.isWithinReply)
+        #expect(try parser.next(&buffer) == .ok)
         #expect(buffer.readableBytes == 0)
+    }
+
+    @Test func longArrayInManyReadsIsParsedOnce() throws {
+        var parser = RESPReplyParser()
+        var encoded = ByteBuffer()
+        let keys = (0..<20_000).map { "key:\($0)" }
+        RESPValue.bulkArray(keys).encode(into: &encoded)
+        var buffer = ByteBuffer()
+        var replies: [RESPValue] = []
+        while encoded.readableBytes > 0 {
+            var chunk = encoded.readSlice(length: min(1000, encoded.readableBytes))!
+            buffer.writeBuffer(&chunk)
+            if let reply = try parser.next(&buffer) { replies.append(reply) }
+            // Only an incomplete element, never the whole reply so far, stays in the buffer.
+            #expect(buffer.readableBytes < 1000 + 32)
+            buffer.discardReadBytes()
+        }
+        #expect(replies == [.bulkArray(keys)])
     }
 
     @Test func malformedRepliesAreFatalErrors() {

@@ -126,6 +126,10 @@ extension RESPCommandParser {
         case complete
         case incomplete
         case failed(RESPError.Kind)
+        /// `*0` or `*-1`, to skip: the offset past the header.
+        case emptyArray(end: Int)
+        /// A header announcing more than `argumentsMax` elements.
+        case tooManyArguments(count: Int64, end: Int)
         /// A refused element: its length and the offset just past its header.
         case refused(RESPError.Kind, length: Int, payloadStart: Int)
     }
@@ -136,45 +140,35 @@ extension RESPCommandParser {
             frame = current
             self.frame = nil  // keep `frame.spans` uniquely referenced while appending
         } else {
-            let header = buffer.withUnsafeReadableBytes {
-                RESPScanning.header($0, from: 1, lineBytesMax: limits.inlineBytesMax)
-            }
-            let count: Int64
-            let end: Int
-            switch header {
-            case .incomplete: return .needMoreBytes
-            case .tooLong: throw failed(.multibulkCountTooLong)
-            case .invalid: throw failed(.invalidMultibulkLength)
-            case .value(let value, let headerEnd): (count, end) = (value, headerEnd)
-            }
-            guard count >= -1, count <= Int64(Int32.max) else { throw failed(.invalidMultibulkLength) }
-            guard count > 0 else {
-                buffer.moveReaderIndex(forwardBy: end)
-                return .skipped
-            }
-            guard count <= Int64(limits.argumentsMax) else {
-                buffer.moveReaderIndex(forwardBy: end)
-                discard = Discard(bytesToSkip: 0, isAwaitingCRLF: false, elementsRemaining: count)
-                throw failed(.tooManyArguments(count: count, limit: limits.argumentsMax))
-            }
-            var spans = spanStorage
+            // `expected == 0`: the header is still to be read.
+            frame = Frame(expected: 0, scanned: 0, argumentBytes: 0, spans: spanStorage)
             spanStorage = []
-            spans.removeAll(keepingCapacity: true)
-            frame = Frame(expected: Int(count), scanned: end, argumentBytes: 0, spans: spans)
         }
-
-        let scan = buffer.withUnsafeReadableBytes { bytes in scanElements(bytes, &frame) }
+        // One pass over the readable bytes reads the header (for a new frame) and every
+        // element that has arrived.
+        let scan = buffer.withUnsafeReadableBytes { bytes in
+            frame.expected == 0 ? scanHeader(bytes, &frame) : scanElements(bytes, &frame)
+        }
         switch scan {
         case .incomplete:
-            self.frame = frame
+            if frame.expected > 0 { self.frame = frame } else { recycle(&frame.spans) }
             return .needMoreBytes
+        case .emptyArray(let end):
+            recycle(&frame.spans)
+            buffer.moveReaderIndex(forwardBy: end)
+            return .skipped
+        case .tooManyArguments(let count, let end):
+            recycle(&frame.spans)
+            buffer.moveReaderIndex(forwardBy: end)
+            discard = Discard(bytesToSkip: 0, isAwaitingCRLF: false, elementsRemaining: count)
+            throw failed(.tooManyArguments(count: count, limit: limits.argumentsMax))
         case .failed(let kind):
             throw failed(kind)
         case .refused(let kind, let length, let payloadStart):
             buffer.moveReaderIndex(forwardBy: payloadStart)
             let remaining = frame.expected &- frame.spans.count &- 1
             discard = Discard(bytesToSkip: length, isAwaitingCRLF: true, elementsRemaining: Int64(remaining))
-            recycle(frame.spans)
+            recycle(&frame.spans)
             throw failed(kind)
         case .complete:
             let start = buffer.readerIndex
@@ -187,14 +181,34 @@ extension RESPCommandParser {
                 arguments.append(slice)
             }
             buffer.moveReaderIndex(forwardBy: frame.scanned)
-            recycle(frame.spans)
+            recycle(&frame.spans)
             return .command(RESPCommand(arguments))
         }
     }
 
-    private mutating func recycle(_ spans: [Span]) {
+    /// Keeps a frame's span storage for the next frame (taking it from `spans`, which must be
+    /// the only reference so that emptying it does not copy).
+    private mutating func recycle(_ spans: inout [Span]) {
         // Do not keep the storage of a huge request around for the connection's lifetime.
-        if spans.capacity <= 1024 { spanStorage = spans }
+        guard spans.capacity <= 1024 else { return }
+        spans.removeAll(keepingCapacity: true)
+        swap(&spanStorage, &spans)
+    }
+
+    /// Reads the `*<count>\r\n` header of a new frame, then its elements.
+    private func scanHeader(_ bytes: UnsafeRawBufferPointer, _ frame: inout Frame) -> ElementScan {
+        switch RESPScanning.header(bytes, from: 1, lineBytesMax: limits.inlineBytesMax) {
+        case .incomplete: return .incomplete
+        case .tooLong: return .failed(.multibulkCountTooLong)
+        case .invalid: return .failed(.invalidMultibulkLength)
+        case .value(let count, let end):
+            guard count >= -1, count <= Int64(Int32.max) else { return .failed(.invalidMultibulkLength) }
+            guard count > 0 else { return .emptyArray(end: end) }
+            guard count <= Int64(limits.argumentsMax) else { return .tooManyArguments(count: count, end: end) }
+            frame.expected = Int(count)
+            frame.scanned = end
+            return scanElements(bytes, &frame)
+        }
     }
 
     /// Scans `$<length>\r\n<payload>\r\n` elements from `frame.scanned` until the frame is

@@ -32,7 +32,10 @@ import NIOCore
 /// - The verdict never depends on how the stream was split into reads: the same bytes give
 ///   the same commands and errors whether they arrive at once or one byte at a time.
 public struct RESPCommandParser: Sendable {
-    public let limits: RESPLimits
+    /// May be changed between calls; the new limits apply from the next header read. A server
+    /// that requires `AUTH` starts a connection with `RESPLimits.unauthenticated` and switches
+    /// to its full limits once the client has authenticated.
+    public var limits: RESPLimits
 
     /// Set by a fatal error; every later call throws it again.
     private var failure: RESPError?
@@ -73,8 +76,9 @@ public struct RESPCommandParser: Sendable {
         }
     }
 
-    /// Whether the parser holds part of a request (used to tell a clean end of stream from a
-    /// client that hung up mid-request).
+    /// Whether the parser holds part of a request: an array whose header it has read, or a
+    /// refused request it is skipping. A client that hung up mid-request leaves this true or
+    /// unread bytes in the buffer.
     public var isWithinRequest: Bool { frame != nil || discard != nil }
 
     enum Outcome {

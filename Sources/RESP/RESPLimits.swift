@@ -55,6 +55,19 @@ public struct RESPLimits: Hashable, Sendable {
         self.pendingRequestsMax = pendingRequestsMax
     }
 
+    /// Small limits for a connection that has not yet authenticated (when the server requires
+    /// a password), so that a stranger cannot make it buffer much: 10 arguments, 16 KiB per
+    /// argument, and a larger bulk string is not skipped but treated as garbage (fatal), as
+    /// Redis does for unauthenticated clients.
+    public static let unauthenticated = RESPLimits(
+        bulkBytesMax: 16 * 1024,
+        argumentsMax: 10,
+        inlineBytesMax: 16 * 1024,
+        requestBytesMax: 64 * 1024,
+        discardBulkBytesMax: 16 * 1024,
+        pendingRequestsMax: 16
+    )
+
     /// The limits for a server whose largest value is `valueBytesMax` bytes: bulk strings may
     /// be 64 KiB longer (key and options), other limits keep their defaults.
     public static func forValues(upTo valueBytesMax: Int) -> RESPLimits {

@@ -176,6 +176,23 @@ struct ParserLimitTests {
         #expect(RESPLimits.forValues(upTo: 4 * 1024 * 1024).bulkBytesMax == 4 * 1024 * 1024 + 64 * 1024)
     }
 
+    @Test func limitsTightBeforeAuthAndLooseAfter() throws {
+        var parser = RESPCommandParser(limits: .unauthenticated)
+        let value = [UInt8](repeating: 1, count: 20_000)
+        var buffer = ByteBuffer(bytes: encodeCommands([[bytes("AUTH"), bytes("pw")], [bytes("SET"), bytes("k"), value]]))
+        #expect(try parser.next(&buffer) == RESPCommand(strings: ["AUTH", "pw"]))
+        parser.limits = RESPLimits()
+        let set = try #require(try parser.next(&buffer))
+        #expect(set.count == 3 && set[2].readableBytes == 20_000)
+
+        var stranger = RESPCommandParser(limits: .unauthenticated)
+        var big = ByteBuffer(bytes: encodeCommands([[bytes("SET"), bytes("k"), value]]))
+        #expect(throws: RESPError(.invalidBulkLength)) { try stranger.next(&big) }
+        var many = ByteBuffer(bytes: encodeCommands([Array(repeating: bytes("x"), count: 11)]))
+        var other = RESPCommandParser(limits: .unauthenticated)
+        #expect(throws: RESPError(.tooManyArguments(count: 11, limit: 10))) { try other.next(&many) }
+    }
+
     @Test func pendingRequestsCountUpToTheLimit() {
         var pending = RESPPendingRequests(limits: RESPLimits(pendingRequestsMax: 2))
         #expect(!pending.isFull)

@@ -90,3 +90,12 @@ extension ReplyParserTests {
         #expect(throws: RESPError(.invalidReplyType(got: UInt8(ascii: "%")))) { try parser.next(&buffer) }
     }
 }
+
+extension ReplyParserTests {
+    @Test func replyErrorMessages() {
+        #expect(RESPError(.invalidReplyType(got: UInt8(ascii: "%"))).message == "Protocol error: invalid reply type '%'")
+        #expect(RESPError(.invalidInteger).message == "Protocol error: invalid integer reply")
+        #expect(RESPError(.replyLineTooLong).message == "Protocol error: reply line too long")
+        #expect(RESPError(.replyNestedTooDeep(limit: 64)).message == "Protocol error: reply nested deeper than 64 arrays")
+    }
+}

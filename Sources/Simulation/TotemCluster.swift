@@ -125,8 +125,9 @@ public struct TotemCluster {
 
     /// Processes events up to and including `time`; control events are returned to the
     /// caller through `onControl`.
-    public mutating func run(until time: Instant, onControl: (inout TotemCluster, UInt64) -> Void) {
-        while let next = queue.nextTime, next <= time {
+    public mutating func run(until time: Instant, eventLimit: UInt64 = .max,
+                             onControl: (inout TotemCluster, UInt64) -> Void) {
+        while let next = queue.nextTime, next <= time, eventsProcessed < eventLimit {
             guard let (_, event) = queue.popNext() else { break }
             if case .control(let tag) = event {
                 hash.mix(0xC0 ^ tag)

@@ -14,6 +14,9 @@ public struct TotemSimulation {
         public var canary: TotemInstance.TestingCanary?
         /// Overrides the drawn profile (regression tests, the benchmark).
         public var profile: FaultProfile?
+        /// A run that processes more events than this stops and fails (a livelock or a
+        /// packet storm is a bug too).
+        public var eventLimit: UInt64 = 3_000_000
         public init() {}
     }
 
@@ -27,6 +30,8 @@ public struct TotemSimulation {
         public var deliveries: UInt64
         public var submissions: Int
         public var formationBoundMilliseconds: UInt64
+        /// Each node's counters at the end of the run (nil for a node that is down).
+        public var nodeStats: [TotemStats?]
         public var passed: Bool { violations.isEmpty }
 
         /// The trace lines within `window` ms of a violation, at most `limit`.
@@ -68,9 +73,13 @@ public struct TotemSimulation {
                             faultPhaseEnd: Instant.milliseconds(settings.faultPhaseMilliseconds))
         driver.begin(&cluster)
         let end = driver.endTime
-        cluster.run(until: end) { cluster, tag in driver.control(tag, &cluster) }
+        cluster.run(until: end, eventLimit: settings.eventLimit) { cluster, tag in driver.control(tag, &cluster) }
 
         var violations = driver.livenessViolations
+        if cluster.eventsProcessed >= settings.eventLimit {
+            violations.append(Violation(rule: "event-budget", time: cluster.now,
+                                        detail: "more than \(settings.eventLimit) events (queue \(cluster.queue.count))"))
+        }
         var survivors = Set<NodeIncarnation>()
         for i in 0..<cluster.nodeCount where cluster.isUp(i) { survivors.insert(cluster.incarnation(i)) }
         violations += TotemOrderChecker.check(records: cluster.records, submissions: driver.submissions,
@@ -81,7 +90,8 @@ public struct TotemSimulation {
         return Result(seed: seed, profile: profile, traceHash: hash, violations: violations,
                       trace: cluster.trace, eventsProcessed: cluster.eventsProcessed,
                       deliveries: cluster.deliveriesRecorded, submissions: driver.submissions.count,
-                      formationBoundMilliseconds: formationBoundMilliseconds(options))
+                      formationBoundMilliseconds: formationBoundMilliseconds(options),
+                      nodeStats: (0..<cluster.nodeCount).map { cluster.instance($0)?.stats })
     }
 
     /// The scenario: workload and faults during the fault phase, then healing and checks.

@@ -88,6 +88,7 @@ extension TotemInstance {
         } else if failedSet.contains(sender) {
             // Given up on the sender.
         } else {
+            let before = (procSet, failedSet)
             procSet.formUnion(theirProc)
             if theirFailed.contains(nodeID) {
                 // Failure is made symmetric.
@@ -95,8 +96,15 @@ extension TotemInstance {
             } else if members.contains(sender) {
                 failedSet.formUnion(theirFailed)
             }
-            enterGather()
-            return
+            // Deviation: corosync re-enters GATHER even when nothing was merged (the
+            // sender's failed set is ignored when it is not of my ring). Two such nodes
+            // then answer each other's JOINs forever, and each GATHER entry restarts the
+            // consensus timer, so it never expires: a JOIN storm the simulator found
+            // (seed 8). Only a change of my sets re-enters GATHER here.
+            if before != (procSet, failedSet) || state == .operational {
+                enterGather()
+                return
+            }
         }
         if state == .operational { enterGather() }
     }

@@ -19,8 +19,16 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Virtual milliseconds of the fault phase per seed.")
     var faultPhase: UInt64 = 6_000
 
+    enum Canary: String, ExpressibleByArgument, CaseIterable { case earlyDelivery = "early-delivery", skipGaps = "skip-gaps" }
+
+    @Option(help: "Plant a deliberate bug on node 1 (the checkers must report failures).")
+    var canary: Canary?
+
     @Flag(help: "Print a line for every seed, not only failures.")
     var verbose = false
+
+    @Flag(help: "Print every node's counters and the whole trace after each seed.")
+    var debug = false
 
     func validate() throws {
         _ = try seedRange()
@@ -41,10 +49,19 @@ struct SimulateCommand: ParsableCommand {
         var settings = TotemSimulation.Settings()
         if let nodes { settings.nodeCountRange = nodes...nodes }
         settings.faultPhaseMilliseconds = faultPhase
+        switch canary {
+        case .earlyDelivery: settings.canary = .deliverOwnMessagesEarly
+        case .skipGaps: settings.canary = .skipGaps
+        case nil: break
+        }
         var failed: [UInt64] = []
         let range = try seedRange()
         for seed in range {
             let result = TotemSimulation.run(seed: seed, settings: settings)
+            if debug {
+                for (i, stats) in result.nodeStats.enumerated() { print("node \(i + 1): \(stats.map { "\($0)" } ?? "down")") }
+                for entry in result.trace { print("  \(entry.time) \(entry.line)") }
+            }
             if result.passed {
                 if verbose {
                     print("seed \(seed) ok: hash \(result.traceHash), \(result.eventsProcessed) events, "

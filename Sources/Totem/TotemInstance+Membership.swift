@@ -24,8 +24,6 @@ extension TotemInstance {
             cancelTimer(.sendJoin)
             joinPending = false
             sendJoinMessage()
-            // corosync receives its own JOIN back; processing it is this check.
-            checkConsensus(mayCommit: true)
         }
     }
 

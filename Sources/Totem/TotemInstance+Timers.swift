@@ -35,6 +35,9 @@ extension TotemInstance {
             if state == .gather {
                 sendJoinMessage()
                 startTimer(.join, after: options.join)
+                // corosync receives its own JOIN back after a network round; this is that
+                // receipt. It lets a node that nobody answers form a ring alone.
+                checkConsensus(mayCommit: true)
             }
         case .consensus:
             if state == .gather { consensusTimeout() }
@@ -48,7 +51,6 @@ extension TotemInstance {
             if state == .gather && joinPending {
                 joinPending = false
                 sendJoinMessage()
-                checkConsensus(mayCommit: true)
             }
         }
     }

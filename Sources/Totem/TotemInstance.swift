@@ -16,10 +16,11 @@ import TotemConfig
 /// `+Mcast` reception and delivery, `+Membership` GATHER and JOIN, `+Commit` the commit
 /// token and RECOVERY, `+Operational` the EVS entry into OPERATIONAL, `+Timers` the timers.
 ///
-/// Differences from corosync: sequence numbers are 64-bit and never wrap; a JOIN that the
-/// node broadcasts is also processed locally at once (corosync receives its own multicast
-/// back); the regular sort queue only accepts messages of the ring it belongs to; the
-/// `send_join` delay is a timer instead of a sleep; `window_size - fcc` saturates at 0.
+/// Differences from corosync: sequence numbers are 64-bit and never wrap; the node's own
+/// JOIN is "received back" when the join timer fires (corosync gets its multicast back
+/// from the network); a JOIN that merges nothing does not re-enter GATHER (JOIN storm);
+/// the regular sort queue only accepts messages of the ring it belongs to; the `send_join`
+/// delay is a timer instead of a sleep; `window_size - fcc` saturates at 0.
 public struct TotemInstance: Sendable {
     public enum State: Hashable, Sendable {
         /// Created, not started yet.

@@ -36,7 +36,7 @@ public enum CMapSnapshot {
     /// Magic, format version, header length.
     static let prefixBytes = 16
     static let maxVoters = 1024
-    /// Fixed header fields before the voter list.
+    /// Fixed header fields, up to and including the voter count.
     static let fixedHeaderBytes = 8 * 7 + 4 * 3
     /// Smallest encoded entry (1-byte key: length, key, type, 1-byte value, version) and record.
     static let minEntryBytes = 1 + 1 + 1 + 1 + 8
@@ -127,7 +127,7 @@ public enum CMapSnapshot {
             let version = try r.u32()
             guard version == formatVersion else { throw SnapshotError.unsupportedFormatVersion(version) }
             let length = Int(try r.u32())
-            guard length >= fixedHeaderBytes + 4, length <= fixedHeaderBytes + 4 + 8 * maxVoters else {
+            guard length >= fixedHeaderBytes, length <= fixedHeaderBytes + 8 * maxVoters else {
                 throw SnapshotError.corruptHeader("header length \(length) is impossible")
             }
             guard bytes.count >= prefixBytes + length + 4 else {
@@ -149,7 +149,7 @@ public enum CMapSnapshot {
             h.rawBodyCRC = try r.u32()
             h.compressedBodyCRC = try r.u32()
             let voterCount = Int(try r.u32())
-            guard length == fixedHeaderBytes + 4 + 8 * voterCount else {
+            guard length == fixedHeaderBytes + 8 * voterCount else {
                 throw SnapshotError.corruptHeader("header length \(length) does not fit \(voterCount) voters")
             }
             for _ in 0..<voterCount {

@@ -22,7 +22,7 @@ public enum CMapCodec {
         case .getOrDefault(let k, let v):
             w.u8(2); w.key(k); w.value(v)
         case .set(let k, let v):
-            w.bytes.reserveCapacity(16 + k.bytes.count + v.byteCount)
+            w.bytes.reserveCapacity(16 + k.count + v.byteCount)
             w.u8(3); w.key(k); w.value(v)
         case .delete(let k):
             w.u8(4); w.key(k)
@@ -85,8 +85,8 @@ public enum CMapCodec {
 
 extension ByteWriter {
     mutating func key(_ k: CMapKey) {
-        u8(UInt8(k.bytes.count))
-        raw(k.bytes)
+        u8(UInt8(k.count))
+        k.appendBytes(to: &bytes)
     }
 
     mutating func optionalKey(_ k: CMapKey?) {

@@ -8,15 +8,26 @@ public struct CMapKey: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static let minBytes = 1
     public static let maxBytes = 255
 
-    /// The key's bytes (ASCII, so also valid UTF-8).
-    public let bytes: [UInt8]
+    // Representation: the first 24 bytes inline as three big-endian words (zero-padded), the
+    // rest in `tail`. Comparing two keys then reads no heap memory unless they share their
+    // first 24 bytes, which keeps a B-tree search inside the node's own array instead of
+    // chasing one pointer per comparison (the cache misses dominated the apply benchmark).
+    // Padding with zeros preserves bytewise order because a key never contains a zero byte.
+    @usableFromInline let w0: UInt64
+    @usableFromInline let w1: UInt64
+    @usableFromInline let w2: UInt64
+    @usableFromInline let tail: [UInt8]
+    /// Length in bytes (an internal bound of a prefix may be 256 bytes long).
+    public let count: Int
+
+    static let inlineBytes = 24
 
     /// Validates `bytes`; throws `CMapError.invalidKey` saying what is wrong.
     public init(validating bytes: [UInt8]) throws(CMapError) {
         if let reason = CMapKey.problem(with: bytes, allowEmpty: false) {
             throw CMapError.invalidKey(reason)
         }
-        self.bytes = bytes
+        self.init(unchecked: bytes)
     }
 
     public init(validating string: String) throws(CMapError) {
@@ -32,19 +43,71 @@ public struct CMapKey: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Used by the codecs after they checked the bytes themselves.
-    init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+    /// Used by the codecs after they checked the bytes themselves, and for search bounds.
+    init(unchecked bytes: [UInt8]) {
+        func word(_ at: Int) -> UInt64 {
+            var w: UInt64 = 0
+            for i in at..<(at + 8) { w = (w << 8) | UInt64(i < bytes.count ? bytes[i] : 0) }
+            return w
+        }
+        w0 = word(0)
+        w1 = word(8)
+        w2 = word(16)
+        tail = bytes.count > Self.inlineBytes ? Array(bytes[Self.inlineBytes...]) : []
+        count = bytes.count
+    }
+
+    /// The key's bytes (ASCII, so also valid UTF-8).
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        appendBytes(to: &out)
+        return out
+    }
+
+    /// Appends the key's bytes without building an intermediate array.
+    func appendBytes(to out: inout [UInt8]) {
+        let inline = min(count, Self.inlineBytes)
+        for i in 0..<inline { out.append(byte(at: i)) }
+        out.append(contentsOf: tail)
+    }
+
+    @inline(__always)
+    func byte(at i: Int) -> UInt8 {
+        if i >= Self.inlineBytes { return tail[i - Self.inlineBytes] }
+        let w = i < 8 ? w0 : (i < 16 ? w1 : w2)
+        return UInt8(truncatingIfNeeded: w >> UInt64(56 - 8 * (i & 7)))
+    }
 
     public var description: String { String(decoding: bytes, as: UTF8.self) }
 
+    @inline(__always)
     public static func < (a: CMapKey, b: CMapKey) -> Bool {
-        compareBytes(a.bytes, b.bytes) < 0
+        if a.w0 != b.w0 { return a.w0 < b.w0 }
+        if a.w1 != b.w1 { return a.w1 < b.w1 }
+        if a.w2 != b.w2 { return a.w2 < b.w2 }
+        // Equal first 24 bytes: both are at least 24 bytes long, or both are equal.
+        if a.tail.isEmpty && b.tail.isEmpty { return false }
+        return compareBytes(a.tail, b.tail) < 0
     }
 
-    public static func == (a: CMapKey, b: CMapKey) -> Bool { a.bytes == b.bytes }
+    @inline(__always)
+    public static func == (a: CMapKey, b: CMapKey) -> Bool {
+        a.w0 == b.w0 && a.w1 == b.w1 && a.w2 == b.w2 && a.count == b.count && a.tail == b.tail
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(w0)
+        hasher.combine(w1)
+        hasher.combine(w2)
+        hasher.combine(tail)
+    }
 
     public func hasPrefix(_ prefix: CMapPrefix) -> Bool {
-        bytes.count >= prefix.bytes.count && bytes.starts(with: prefix.bytes)
+        let p = prefix.bytes
+        guard count >= p.count else { return false }
+        for i in 0..<p.count where byte(at: i) != p[i] { return false }
+        return true
     }
 
     static func isKeyByte(_ b: UInt8) -> Bool {

@@ -89,15 +89,21 @@ extension CMapState {
         return CMapApplied(result: .value(value, version: version), change: change)
     }
 
-    /// Writes the value unless identical; returns the change, or nil for a no-op.
+    /// Writes the value unless identical; returns the change, or nil for a no-op. One
+    /// descent of the tree in the common case; an identical value is put back (rare).
     private mutating func store(_ key: CMapKey, _ value: CMapValue, at index: LogIndex) -> CMapChange? {
         let new = CMapEntry(value: value, version: index)
-        let old = entries[key]
-        if let old, old.value == value { return nil }
-        entries.updateValue(new, forKey: key)
-        if let old { entriesHash &-= StateHash.ofEntry(key: key, old) }
+        guard let old = entries.updateValue(new, forKey: key) else {
+            entriesHash &+= StateHash.ofEntry(key: key, new)
+            return CMapChange(kind: .added, key: key, oldValue: nil, newValue: value, index: index)
+        }
+        if old.value == value {
+            entries.updateValue(old, forKey: key)
+            return nil
+        }
+        entriesHash &-= StateHash.ofEntry(key: key, old)
         entriesHash &+= StateHash.ofEntry(key: key, new)
-        return CMapChange(kind: old == nil ? .added : .modified, key: key, oldValue: old?.value, newValue: value, index: index)
+        return CMapChange(kind: .modified, key: key, oldValue: old.value, newValue: value, index: index)
     }
 
     /// Redis INCRBY on a missing key or a decimal string (overflow refused, the type stays

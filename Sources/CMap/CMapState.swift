@@ -100,7 +100,7 @@ public struct CMapState: Sendable {
         var hasMore = false
         let start: CMapKey
         let inclusive: Bool
-        if let cursor, cursor.bytes.lexicographicallyPrecedes(prefix.bytes) == false {
+        if let cursor, !(cursor < CMapKey(unchecked: prefix.lowerBound)) {
             start = cursor
             inclusive = false
         } else {

@@ -39,6 +39,31 @@ import Testing
             #expect(compareBytes(a, b) == expected)
         }
     }
+
+    /// Keys keep 24 bytes inline and the rest in a tail; order, equality, hashing and the
+    /// bytes must be those of the plain byte strings, across the 24-byte boundary.
+    @Test func inlineKeysBehaveLikeByteStrings() {
+        var rng = SeededGenerator(seed: 6)
+        let alphabet = Array("ab.Z".utf8)
+        func randomKey() -> [UInt8] {
+            let n = [Int.random(in: 1...30, using: &rng), Int.random(in: 22...26, using: &rng), 255][Int.random(in: 0...2, using: &rng)]
+            let shared = Array(repeating: UInt8(ascii: "a"), count: Int.random(in: 0...n, using: &rng))
+            return shared + (0..<(n - shared.count)).map { _ in alphabet[Int.random(in: 0...3, using: &rng)] }
+        }
+        for _ in 0..<5000 {
+            let a = randomKey()
+            let b = Bool.random(using: &rng) ? a : randomKey()
+            let ka = CMapKey(unchecked: a)
+            let kb = CMapKey(unchecked: b)
+            #expect(ka.bytes == a && ka.count == a.count)
+            #expect((ka < kb) == a.lexicographicallyPrecedes(b))
+            #expect((ka == kb) == (a == b))
+            if a == b { #expect(ka.hashValue == kb.hashValue) }
+            let p = Array(a.prefix(Int.random(in: 0...a.count, using: &rng)))
+            #expect(ka.hasPrefix(CMapPrefix(unchecked: p)))
+            #expect(kb.hasPrefix(CMapPrefix(unchecked: p)) == b.starts(with: p))
+        }
+    }
 }
 
 @Suite struct CodecTests {

@@ -22,7 +22,19 @@ enum StateHash {
         var h = mix(client.rawValue ^ 0x1319_8A2E_0370_7344)
         h = mix(h ^ record.requestID)
         h = mix(h ^ record.index.rawValue)
-        return mix(h ^ bytes(CMapCodec.encode(record.result), seed: 0xA409_3822_299F_31D0))
+        return mix(h ^ ofResult(record.result))
+    }
+
+    /// The results writes give are hashed directly; the rare others through their encoding.
+    static func ofResult(_ result: CMapResult) -> UInt64 {
+        switch result {
+        case .ok: mix(0x0101)
+        case .notFound: mix(0x0303)
+        case .integer(let i): mix(0x0404 ^ mix(UInt64(bitPattern: i)))
+        case .versionMismatch(let current): mix(0x0707 ^ mix(current.rawValue))
+        case .value(let v, let version): mix(0x0202 ^ mix(ofValue(v) ^ mix(version.rawValue ^ UInt64(v.type.rawValue))))
+        default: bytes(CMapCodec.encode(result), seed: 0xA409_3822_299F_31D0)
+        }
     }
 
     static func ofValue(_ value: CMapValue) -> UInt64 {

@@ -146,7 +146,7 @@ if runs("snapshot") {
     captured.forEach { k, e in payloadBytes += k.count + e.value.byteCount; return true }
     for level: Int32 in [1, 3] {
         let (bytes, encode) = try measure {
-            try CMapSnapshot.encode(captured, epoch: Epoch(1), voters: [Voter(nodeID: NodeID(1), votes: 1)], compressionLevel: level)
+            try CMapSnapshot.encode(captured, epoch: Epoch(1), voters: [SnapshotVoter(nodeID: NodeID(1), votes: 1)], compressionLevel: level)
         }
         let header = try CMapSnapshot.decodeHeader(bytes).header
         let ((_, loaded), decode) = try measure { try CMapSnapshot.decode(bytes) }

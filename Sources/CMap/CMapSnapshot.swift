@@ -2,7 +2,7 @@ import Basics
 import Zstd
 
 /// A voter of the configuration a snapshot was taken in (nodelist votes).
-public struct Voter: Equatable, Sendable {
+public struct SnapshotVoter: Equatable, Sendable {
     public var nodeID: NodeID
     public var votes: UInt32
     public init(nodeID: NodeID, votes: UInt32) {
@@ -17,7 +17,7 @@ public struct CMapSnapshotHeader: Equatable, Sendable {
     public var index: LogIndex
     /// The epoch of the entry at `index`.
     public var epoch: Epoch
-    public var voters: [Voter]
+    public var voters: [SnapshotVoter]
     public var entryCount: UInt64
     public var duplicateCount: UInt64
     public var stateHash: UInt64
@@ -50,7 +50,7 @@ public enum CMapSnapshot {
 
     /// Encodes the state (all of it, at `state.appliedIndex`). Throws only if zstd fails.
     public static func encode(
-        _ state: CMapState, epoch: Epoch, voters: [Voter], compressionLevel: Int32 = defaultCompressionLevel
+        _ state: CMapState, epoch: Epoch, voters: [SnapshotVoter], compressionLevel: Int32 = defaultCompressionLevel
     ) throws -> [UInt8] {
         precondition(voters.count <= maxVoters, "snapshot: \(voters.count) voters, at most \(maxVoters)")
         let compressor = try ZstdCompressor(level: compressionLevel)
@@ -156,7 +156,7 @@ public enum CMapSnapshot {
                 throw SnapshotError.corruptHeader("header length \(length) does not fit \(voterCount) voters")
             }
             for _ in 0..<voterCount {
-                h.voters.append(Voter(nodeID: NodeID(try r.u32()), votes: try r.u32()))
+                h.voters.append(SnapshotVoter(nodeID: NodeID(try r.u32()), votes: try r.u32()))
             }
             return (h, prefixBytes + length + 4)
         } catch let e as SnapshotError {

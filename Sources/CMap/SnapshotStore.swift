@@ -26,12 +26,11 @@ public struct SnapshotStore: Sendable {
         public var path: String
     }
 
-    /// The newest valid snapshot, and the newer files that were rejected.
+    /// A snapshot that decoded and verified.
     public struct Loaded: Sendable {
         public var header: CMapSnapshotHeader
         public var state: CMapState
         public var file: File
-        public var rejected: [(file: File, error: SnapshotError)]
     }
 
     /// Creates the directory if needed.
@@ -143,7 +142,7 @@ public struct SnapshotStore: Sendable {
                 guard header.index == file.index else {
                     throw SnapshotError.corruptHeader("file named for index \(file.index) holds index \(header.index)")
                 }
-                return (Loaded(header: header, state: state, file: file, rejected: rejected), rejected)
+                return (Loaded(header: header, state: state, file: file), rejected)
             } catch {
                 rejected.append((file, error))
             }

@@ -4,7 +4,7 @@ import Zstd
 @testable import CMap
 
 @Suite struct SnapshotTests {
-    let voters = [Voter(nodeID: NodeID(1), votes: 1), Voter(nodeID: NodeID(2), votes: 1), Voter(nodeID: NodeID(7), votes: 3)]
+    let voters = [SnapshotVoter(nodeID: NodeID(1), votes: 1), SnapshotVoter(nodeID: NodeID(2), votes: 1), SnapshotVoter(nodeID: NodeID(7), votes: 3)]
 
     /// load(save(s)) == s over many random states, with the header describing them.
     @Test func randomStatesRoundTrip() throws {

@@ -107,8 +107,10 @@ public struct CMapState: Sendable {
             start = CMapKey(unchecked: prefix.lowerBound)
             inclusive = true
         }
+        // Every key from the start up to this bound has the prefix: one comparison per key.
+        let end = CMapKey(unchecked: prefix.upperBound)
         entries.forEach(from: start, inclusive: inclusive) { key, entry in
-            guard key.hasPrefix(prefix) else { return false }
+            guard key < end else { return false }
             if items.count == limit {
                 hasMore = true
                 return false

@@ -193,4 +193,29 @@ import Testing
         #expect(s == twin)
         #expect(s.entries.invariantViolation() == nil)
     }
+
+    /// Paging through any prefix with any page size yields exactly the keys with that prefix,
+    /// in order, and count agrees (against a filter over all entries).
+    @Test(arguments: [21, 22, 23])
+    func listAndCountMatchAFilter(seed: UInt64) {
+        var r = RandomOps(seed: seed, keySpace: 400)
+        let s = r.state(steps: 1500)
+        let all = allEntries(s)
+        for _ in 0..<60 {
+            let prefix = r.prefix()
+            let expected = all.filter { $0.0.bytes.starts(with: prefix.bytes) }.map(\.0)
+            #expect(s.count(prefix: prefix) == expected.count)
+            let limit = r.int(1...40)
+            var cursor: CMapKey? = nil
+            var seen: [CMapKey] = []
+            for _ in 0...(expected.count / limit + 1) {
+                let page = s.list(prefix: prefix, after: cursor, limit: limit)
+                seen += page.items.map(\.key)
+                guard let next = page.nextCursor else { break }
+                #expect(page.items.count == limit)
+                cursor = next
+            }
+            #expect(seen == expected, "prefix \(prefix) limit \(limit)")
+        }
+    }
 }

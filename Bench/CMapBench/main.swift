@@ -87,6 +87,14 @@ if runs("apply") {
         let i = Int(rng.next() % UInt64(keyCount))
         return .set(key(i), .string(value(i, 1, &rng)))
     }
+    // Lookups of the same random keys: the cost of the tree walk alone.
+    let (found, lookups) = measure {
+        var found = 0
+        for case .set(let k, _) in ops where state.entry(for: k) != nil { found += 1 }
+        return found
+    }
+    print("get: \(found) lookups of random existing keys: \(lookups.rate(n))")
+
     let (_, overwrite) = measure {
         for op in ops {
             index += 1

@@ -44,8 +44,8 @@ public enum CMapSnapshot {
     /// Default bound on the decompressed body: 16 GiB.
     public static let defaultMaxRawBodyBytes = 16 << 30
     static let chunkBytes = 1 << 20
-    /// zstd level 1: on 1M 100-byte text values it is about 3 times faster than level 3 for a
-    /// file only 5 % larger (Bench/results/cmap-2026-11-25.md).
+    /// zstd level 1: on 1M 100-byte text values it encodes 1.5 to 3 times faster than level 3
+    /// (depending on the machine's load) for a file 4 % larger (Bench/results/cmap-2026-11-25.md).
     public static let defaultCompressionLevel: Int32 = 1
 
     /// Encodes the state (all of it, at `state.appliedIndex`). Throws only if zstd fails.

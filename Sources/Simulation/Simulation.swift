@@ -1,2 +1,0 @@
-/// The deterministic simulator. See the files of this target.
-public enum Simulator {}

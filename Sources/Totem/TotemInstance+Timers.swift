@@ -1,0 +1,98 @@
+import Basics
+
+extension TotemInstance {
+    mutating func startTimer(_ kind: TotemTimerKind, after milliseconds: UInt32) {
+        let k = Int(kind.rawValue)
+        timerGenerations[k] &+= 1
+        timerArmed[k] = true
+        out.append(.startTimer(kind, TimerGeneration(timerGenerations[k]), after: Milliseconds(milliseconds)))
+    }
+
+    mutating func cancelTimer(_ kind: TotemTimerKind) {
+        let k = Int(kind.rawValue)
+        guard timerArmed[k] else { return }
+        timerArmed[k] = false
+        timerGenerations[k] &+= 1
+        out.append(.cancelTimer(kind))
+    }
+
+    func isTimerArmed(_ kind: TotemTimerKind) -> Bool { timerArmed[Int(kind.rawValue)] }
+
+    mutating func resetTokenTimers() {
+        startTimer(.tokenLoss, after: options.token)
+        startTimer(.tokenRetransmit, after: options.tokenRetransmit)
+    }
+
+    mutating func timerFired(_ kind: TotemTimerKind) {
+        switch kind {
+        case .tokenLoss: tokenLossTimeout()
+        case .tokenRetransmit:
+            retransmitSavedToken()
+        case .tokenHold:
+            // timer_function_token_hold_retransmit_timeout: the held token goes on.
+            if state == .operational { releaseHeldToken() }
+        case .join:
+            if state == .gather {
+                sendJoinMessage()
+                startTimer(.join, after: options.join)
+                // corosync receives its own JOIN back after a network round; this is that
+                // receipt. It lets a node that nobody answers form a ring alone.
+                checkConsensus(mayCommit: true)
+            }
+        case .consensus:
+            if state == .gather { consensusTimeout() }
+        case .merge:
+            // timer_function_merge_detect_timeout: an idle representative announces its ring.
+            if state == .operational && ringID.representative == nodeID {
+                stats.mergeDetectsSent += 1
+                broadcast(.mergeDetect(MergeDetect(ringID: ringID)))
+            }
+        case .sendJoin:
+            if state == .gather && joinPending {
+                joinPending = false
+                sendJoinMessage()
+            }
+        }
+    }
+
+    /// timer_function_token_retransmit_timeout: resend the saved token every
+    /// `token_retransmit` ms until a newer token arrives.
+    mutating func retransmitSavedToken() {
+        guard state == .operational || state == .commit || state == .recovery,
+              let packet = savedToken else { return }
+        stats.tokenRetransmits += 1
+        out.append(.send(packet, to: .node(savedTokenTarget)))
+        startTimer(.tokenRetransmit, after: options.tokenRetransmit)
+    }
+
+    /// Sends a token the representative kept back while the ring was idle.
+    mutating func releaseHeldToken() {
+        cancelTimer(.tokenHold)
+        seqUnchangedCount = 0
+        isTokenHeld = false
+        retransmitSavedToken()
+    }
+
+    /// timer_function_orf_token_timeout (totem-notes 2.4).
+    mutating func tokenLossTimeout() {
+        switch state {
+        case .operational:
+            stats.tokenLostOperational += 1
+            enterGather()
+        case .gather:
+            // Armed in GATHER only after a consensus timeout found agreement and the commit
+            // token did not come.
+            stats.tokenLostGather += 1
+            consensusTimeout()
+        case .commit:
+            stats.tokenLostCommit += 1
+            enterGather()
+        case .recovery:
+            stats.tokenLostRecovery += 1
+            restoreOldRingState()
+            enterGather()
+        case .idle, .left:
+            break
+        }
+    }
+}

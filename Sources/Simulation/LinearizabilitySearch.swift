@@ -16,6 +16,18 @@
 // never needed the search ends without it: "may or may not have happened". Leaving it out
 // is the same as taking effect after every other operation.
 //
+// Many unknown operations make the plain search exponential (every subset of them is a
+// candidate prefix at every point), so two rules keep only canonical linearizations. Both
+// rest on one fact: moving an unknown operation later, even to the very end, never breaks
+// real-time order (nothing has to follow it) and never breaks its own check (any output is
+// accepted). Hence, if any linearization exists, one exists in which
+//   1. no unknown operation is placed where it leaves the value unchanged (move it to the
+//      end instead), and
+//   2. an unknown blind write (set, delete) directly follows an unknown operation never
+//      (move the operations it overwrites to the end instead).
+// The memo key records whether the last operation placed was unknown, since rule 2 depends
+// on it.
+//
 // Ties: a call and a return at the same instant count as concurrent (calls sort first), so
 // a coarse clock can cause a missed violation, never a false one.
 
@@ -67,6 +79,7 @@ struct LinearizedSet: Hashable, Sendable {
 private struct MemoKey: Hashable {
     var linearized: LinearizedSet
     var value: RegisterValue
+    var isAfterUnknown: Bool
 }
 
 /// How many operations of the deepest prefix a failure report keeps.
@@ -97,9 +110,11 @@ func searchLinearization(_ operations: [RegisterOperation], budget: Linearizabil
         if list.isCall(entry) {
             let operation = operations[operationIndex]
             let (next, output) = operation.command.apply(to: value)
-            if operation.observed == nil || operation.observed == output {
+            let isAfterUnknown = stack.last.map { operations[$0.operation].isOutcomeUnknown } ?? false
+            if isCandidate(operation, output: output, valueChanges: next != value, isAfterUnknown: isAfterUnknown) {
                 linearized.insert(operationIndex)
-                if memo.insert(MemoKey(linearized: linearized, value: next)).inserted {
+                let key = MemoKey(linearized: linearized, value: next, isAfterUnknown: operation.isOutcomeUnknown)
+                if memo.insert(key).inserted {
                     guard memo.count <= memoEntriesMax else {
                         return .unknown(reason: "search memo exceeded \(budget.memoBytesMax) bytes", steps: steps)
                     }
@@ -142,6 +157,19 @@ func searchLinearization(_ operations: [RegisterOperation], budget: Linearizabil
         rest = list.next(rest)
     }
     return .linearizable(order: order, steps: steps)
+}
+
+/// Whether the search should try `operation` next: its output must match what the client
+/// saw, and an unknown operation must obey the canonical-form rules at the top of the file.
+private func isCandidate(
+    _ operation: RegisterOperation, output: RegisterOutput, valueChanges: Bool, isAfterUnknown: Bool
+) -> Bool {
+    guard let observed = operation.observed else {
+        if !valueChanges { return false }
+        if case .write = operation.command, isAfterUnknown { return false }
+        return true
+    }
+    return observed == output
 }
 
 /// The call and return entries of a key's operations, sorted by time, in a doubly linked list

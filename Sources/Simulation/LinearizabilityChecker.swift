@@ -85,8 +85,37 @@ public struct LinearizabilityChecker: Sendable {
         case .unknown(let reason, let steps):
             report.stepsMaxPerKey = max(report.stepsMaxPerKey, steps)
             report.staleReads.unclassified += staleReads.count
-            report.undecidedKeys.append(UndecidedKey(key: key, reason: reason))
+            // The search gave up; a read of a value that nothing wrote still settles it.
+            if let read = firstReadOfUnwrittenValue(checked) {
+                report.violations.append(
+                    unwrittenValueViolation(key: key, read: read, checked: checked, operations: operations))
+            } else {
+                report.undecidedKeys.append(UndecidedKey(key: key, reason: reason))
+            }
         }
+    }
+
+    /// The linearizable read that responds first among those returning a value that no
+    /// operation on the key could have produced (not absent, not written by `set` or `cas`,
+    /// and not an integer while an `incr` exists): a violation that needs no search.
+    private func firstReadOfUnwrittenValue(_ checked: [RegisterOperation]) -> Int? {
+        var written: Set<RegisterValue> = [.absent]
+        var hasIncrement = false
+        for operation in checked {
+            switch operation.command {
+            case .read: break
+            case .write(let value): written.insert(value)
+            case .increment: hasIncrement = true
+            case .compareAndSet(_, let new): written.insert(new)
+            }
+        }
+        func isUnwritten(_ operation: RegisterOperation) -> Bool {
+            guard case .read = operation.command, case .value(let value)? = operation.observed else { return false }
+            if case .integer = value, hasIncrement { return false }
+            return !written.contains(value)
+        }
+        return checked.indices.filter { isUnwritten(checked[$0]) }
+            .min { (checked[$0].respondedAt, $0) < (checked[$1].respondedAt, $1) }
     }
 
     private func violation(
@@ -101,10 +130,26 @@ public struct LinearizabilityChecker: Sendable {
             .sorted { (checked[$0].invokedAt, $0) < (checked[$1].invokedAt, $1) }
             .prefix(LinearizabilityViolation.concurrentCountMax)
         return LinearizabilityViolation(
-            key: key, linearizedCount: failure.prefixCount, operationCount: checked.count,
+            key: key, kind: .noLinearization, linearizedCount: failure.prefixCount, operationCount: checked.count,
             valueAfterPrefix: interner.string(failure.valueAfterPrefix),
             prefixTail: failure.prefixTail.map { operations[checked[$0].historyIndex] },
             failingOperation: operations[stuck.historyIndex],
             concurrentOperations: concurrent.map { operations[checked[$0].historyIndex] })
+    }
+
+    private func unwrittenValueViolation(
+        key: String, read: Int, checked: [RegisterOperation], operations: [HistoryOperation]
+    ) -> LinearizabilityViolation {
+        let overlapping = checked.indices
+            .filter {
+                $0 != read && checked[$0].invokedAt <= checked[read].respondedAt
+                    && checked[$0].respondedAt >= checked[read].invokedAt
+            }
+            .sorted { (checked[$0].invokedAt, $0) < (checked[$1].invokedAt, $1) }
+            .prefix(LinearizabilityViolation.concurrentCountMax)
+        return LinearizabilityViolation(
+            key: key, kind: .readOfUnwrittenValue, linearizedCount: 0, operationCount: checked.count,
+            valueAfterPrefix: nil, prefixTail: [], failingOperation: operations[checked[read].historyIndex],
+            concurrentOperations: overlapping.map { operations[checked[$0].historyIndex] })
     }
 }

@@ -72,7 +72,16 @@ public struct UndecidedKey: Hashable, Sendable {
 /// A key whose sub-history has no linearization, with the operations around the point where
 /// the search failed, each printed as a line of the history format (HistoryFormat.swift).
 public struct LinearizabilityViolation: Sendable, CustomStringConvertible {
+    public enum Kind: Hashable, Sendable {
+        /// The search tried every order: none explains the key's sub-history.
+        case noLinearization
+        /// The search ran out of budget, but a read returned a value that no operation on the
+        /// key wrote, which no order can explain. The prefix fields are empty.
+        case readOfUnwrittenValue
+    }
+
     public var key: String
+    public var kind: Kind
     /// The longest prefix of the key's operations that could be linearized, and its size.
     public var linearizedCount: Int
     public var operationCount: Int
@@ -82,25 +91,37 @@ public struct LinearizabilityViolation: Sendable, CustomStringConvertible {
     public var prefixTail: [HistoryOperation]
     /// The operation that responded when no remaining order could make it take effect.
     public var failingOperation: HistoryOperation
-    /// Operations not in the prefix that were invoked before `failingOperation` responded
-    /// (the candidates the search tried), in invocation order, at most `concurrentCountMax`.
+    /// For `.noLinearization`: operations not in the prefix that were invoked before
+    /// `failingOperation` responded (the candidates the search tried). For
+    /// `.readOfUnwrittenValue`: operations overlapping the read. In invocation order, at most
+    /// `concurrentCountMax`.
     public var concurrentOperations: [HistoryOperation]
 
     public static let concurrentCountMax = 12
 
     public var description: String {
-        var lines = [
-            "key \(quoted(key)): the longest linearizable prefix has \(linearizedCount) of \(operationCount) operations;"
-                + " after it the key is \(valueAfterPrefix.map(quoted) ?? "absent")"
-        ]
-        if !prefixTail.isEmpty {
-            lines.append("  last operations of that prefix, in linearization order:")
-            lines += prefixTail.map { "    " + $0.formatted() }
+        var lines: [String] = []
+        switch kind {
+        case .noLinearization:
+            lines.append(
+                "key \(quoted(key)): the longest linearizable prefix has \(linearizedCount) of \(operationCount) operations;"
+                    + " after it the key is \(valueAfterPrefix.map(quoted) ?? "absent")")
+            if !prefixTail.isEmpty {
+                lines.append("  last operations of that prefix, in linearization order:")
+                lines += prefixTail.map { "    " + $0.formatted() }
+            }
+            lines.append("  this operation responded with no way left to take effect before it:")
+        case .readOfUnwrittenValue:
+            lines.append(
+                "key \(quoted(key)): the search of \(operationCount) operations ran out of budget, but this read"
+                    + " returned a value that no operation on the key wrote:")
         }
-        lines.append("  this operation responded with no way left to take effect before it:")
         lines.append("    " + failingOperation.formatted())
         if !concurrentOperations.isEmpty {
-            lines.append("  operations outside the prefix invoked before that response:")
+            lines.append(
+                kind == .noLinearization
+                    ? "  operations outside the prefix invoked before that response:"
+                    : "  operations overlapping that read:")
             lines += concurrentOperations.map { "    " + $0.formatted() }
         }
         return lines.joined(separator: "\n")

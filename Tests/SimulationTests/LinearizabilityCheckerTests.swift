@@ -342,4 +342,21 @@ struct LinearizabilityCheckerTests {
         #expect(reason.contains("5 steps"))
         #expect(try checkLines(lines).isLinearizable)
     }
+
+    @Test func overBudgetAReadOfAnUnwrittenValueIsStillAViolation() throws {
+        var lines = ""
+        for client in 0..<10 { lines += "\(client) \(client) lin 0 100 incr \"n\" 1 ok \(10 - client)\n" }
+        lines += "10 10 lin 200 210 get \"n\" ok \"ten\"\n"
+        let report = try checkLines(lines, budget: LinearizabilityBudget(stepsMax: 5))
+        guard case .violation(let violation) = report.verdict else {
+            Issue.record("expected a violation, got \(report)")
+            return
+        }
+        #expect(violation.kind == .readOfUnwrittenValue)
+        #expect(violation.failingOperation.id == OperationID(10))
+        #expect(report.undecidedKeys.isEmpty)
+        // An integer could come from the increments: then the verdict stays unknown.
+        let integer = try checkLines(lines.replacing("\"ten\"", with: "\"11\""), budget: LinearizabilityBudget(stepsMax: 5))
+        #expect(integer.undecidedKeys.map(\.key) == ["n"])
+    }
 }

@@ -51,6 +51,28 @@ struct HistoryFormatTests {
         #expect(Self.everyShape[9].formatted() == #"9 0 lin 51 - cas "x" "a" "b" unknown"#)
     }
 
+    @Test func theExampleInTheDocsParsesAndIsLinearizable() throws {
+        // Keep in step with docs/consistency-checking.md, "The text format".
+        let report = try checkHistoryFile(
+            """
+            totemkv-history 1
+            # id client mode invoked-ns responded-ns operation... outcome...
+            0 1 lin 1000 2500 set "x" "one" ok
+            1 2 stale 1200 3000 get "x" ok "one"
+            2 2 lin 3100 3300 get "x" ok "one"
+            3 1 lin 2600 - incr "n" 5 unknown
+            4 3 lin 3400 3500 incr "n" 1 ok 6
+            5 3 lin 3600 3700 incr "x" 1 ok not-integer
+            6 1 lin 3600 3900 cas "x" nil "2" ok false
+            7 1 lin 4000 4100 del "x" failed "NOQUORUM"
+            """)
+        #expect(report.isLinearizable, "\(report)")
+        #expect(report.keysChecked == 2)
+        #expect(report.unknownOutcomeOperations == 1)
+        #expect(report.failedOperationsRemoved == 1)
+        #expect(report.staleReads.fresh == 1)
+    }
+
     @Test func commentsBlankLinesAndCRLFAreAccepted() throws {
         let text = "# saved by a test\r\n\r\ntotemkv-history 1\r\n  # indented comment\n0 1 lin 0 10 set \"x\" \"1\" ok\r\n\n"
         let history = try History(parsing: text)

@@ -14,6 +14,8 @@ struct LinearizableWorkload {
     var unknownChance = 0.05
     var failedChance = 0.05
     var staleReadChance = 0.2
+    /// Relative weights of get, set, delete, increment and compare-and-set.
+    var operationWeights = [35, 25, 5, 15, 20]
 
     private struct Planned {
         var client: UInt64
@@ -128,11 +130,17 @@ struct LinearizableWorkload {
             uniqueValue += 1
             return "v\(uniqueValue)"
         }
-        switch Int.random(in: 0..<100, using: &generator) {
-        case 0..<35: return .get(key: key)
-        case 35..<60: return .set(key: key, value: value())
-        case 60..<65: return .delete(key: key)
-        case 65..<80: return .increment(key: key, by: Int64.random(in: -3...3, using: &generator))
+        var draw = Int.random(in: 0..<max(1, operationWeights.reduce(0, +)), using: &generator)
+        var kind = 0
+        while kind < operationWeights.count - 1, draw >= operationWeights[kind] {
+            draw -= operationWeights[kind]
+            kind += 1
+        }
+        switch kind {
+        case 0: return .get(key: key)
+        case 1: return .set(key: key, value: value())
+        case 2: return .delete(key: key)
+        case 3: return .increment(key: key, by: Int64.random(in: -3...3, using: &generator))
         default:
             let expected: String? = generator.chance(0.3) ? nil : ["a", "b", "1", "2"].randomElement(using: &generator)
             return .compareAndSet(key: key, expected: expected, new: value())

@@ -61,6 +61,13 @@ public struct LinearizabilityChecker: Sendable {
         report.operationsChecked += checked.count
         report.staleReads.total += staleReads.count
 
+        // A read of a value that nothing wrote needs no search, and the search would have to
+        // try every order before giving up on it.
+        if let read = firstReadOfUnwrittenValue(checked) {
+            report.staleReads.unclassified += staleReads.count
+            report.violations.append(unwrittenValueViolation(key: key, read: read, checked: checked, operations: operations))
+            return
+        }
         switch searchLinearization(checked, budget: budget) {
         case .linearizable(let order, let steps):
             report.stepsMaxPerKey = max(report.stepsMaxPerKey, steps)
@@ -85,13 +92,7 @@ public struct LinearizabilityChecker: Sendable {
         case .unknown(let reason, let steps):
             report.stepsMaxPerKey = max(report.stepsMaxPerKey, steps)
             report.staleReads.unclassified += staleReads.count
-            // The search gave up; a read of a value that nothing wrote still settles it.
-            if let read = firstReadOfUnwrittenValue(checked) {
-                report.violations.append(
-                    unwrittenValueViolation(key: key, read: read, checked: checked, operations: operations))
-            } else {
-                report.undecidedKeys.append(UndecidedKey(key: key, reason: reason))
-            }
+            report.undecidedKeys.append(UndecidedKey(key: key, reason: reason))
         }
     }
 

@@ -75,8 +75,8 @@ public struct LinearizabilityViolation: Sendable, CustomStringConvertible {
     public enum Kind: Hashable, Sendable {
         /// The search tried every order: none explains the key's sub-history.
         case noLinearization
-        /// The search ran out of budget, but a read returned a value that no operation on the
-        /// key wrote, which no order can explain. The prefix fields are empty.
+        /// A read returned a value that no operation on the key wrote, which no order can
+        /// explain; found before any search. The prefix fields are empty.
         case readOfUnwrittenValue
     }
 
@@ -113,8 +113,8 @@ public struct LinearizabilityViolation: Sendable, CustomStringConvertible {
             lines.append("  this operation responded with no way left to take effect before it:")
         case .readOfUnwrittenValue:
             lines.append(
-                "key \(quoted(key)): the search of \(operationCount) operations ran out of budget, but this read"
-                    + " returned a value that no operation on the key wrote:")
+                "key \(quoted(key)): of \(operationCount) operations, this read returned a value that no"
+                    + " operation on the key wrote:")
         }
         lines.append("    " + failingOperation.formatted())
         if !concurrentOperations.isEmpty {

@@ -1,3 +1,5 @@
+import Basics
+
 // The search for a linearization of one key's sub-history: Wing & Gong's backtracking
 // algorithm with Lowe's improvements, as in Porcupine (Athalye, "Porcupine: a fast
 // linearizability checker in Go"; Lowe, "Testing for linearizability", 2017).
@@ -9,7 +11,12 @@
 // out of the doubly linked list (dancing links), so undoing it is O(1).
 //
 // Lowe's memoization: a (set of linearized operations, model state) pair that was reached
-// once leads to the same outcome again, so it is never explored twice.
+// once leads to the same outcome again, so it is never explored twice. The memo stores a
+// 128-bit Zobrist fingerprint of the set (the XOR of a fixed random pair per operation, updated
+// in O(1) per step) instead of the set itself, so a step costs the same on a key of 10 or
+// 10,000 operations and an entry is a few dozen bytes. Two sets collide with probability
+// 2^-128; a collision could only make the search skip a state (a false violation), and with
+// the budget's few million states that chance is below 10^-25.
 //
 // Unknown outcomes: an operation that timed out has no return entry at all (its response is
 // at +infinity). It is a candidate from its invocation on, accepts any output, and if it is
@@ -23,10 +30,12 @@
 // accepted). Hence, if any linearization exists, one exists in which
 //   1. no unknown operation is placed where it leaves the value unchanged (move it to the
 //      end instead), and
-//   2. an unknown blind write (set, delete) directly follows an unknown operation never
-//      (move the operations it overwrites to the end instead).
-// The memo key records whether the last operation placed was unknown, since rule 2 depends
-// on it.
+//   2. a blind write (set, delete) never directly follows an unknown operation: the write
+//      overwrites it and, if the write completed, reports `done` either way, so the unknown
+//      operation can move to the end instead.
+// (Moving an unknown operation is safe; the measure "operations placed before the last
+// completed one" drops with each move, so the moves end.) The memo key records whether the
+// last operation placed was unknown, since rule 2 depends on it.
 //
 // Ties: a call and a return at the same instant count as concurrent (calls sort first), so
 // a coarse clock can cause a missed violation, never a false one.
@@ -36,7 +45,8 @@
 public struct LinearizabilityBudget: Hashable, Sendable {
     /// Iterations of the search loop (one candidate tried, or one backtrack).
     public var stepsMax: Int
-    /// Estimated bytes held by the memo of visited (linearized set, value) pairs.
+    /// Estimated bytes held by the memo of visited (linearized set, value) pairs
+    /// (about 48 bytes each).
     public var memoBytesMax: Int
 
     public init(stepsMax: Int = 5_000_000, memoBytesMax: Int = 128 << 20) {
@@ -67,7 +77,7 @@ enum RegisterSearchResult: Sendable {
     case unknown(reason: String, steps: Int)
 }
 
-/// A set of operation indexes as a bit set: the memo key, so it must hash fast.
+/// A set of operation indexes as a bit set (for the failure report).
 struct LinearizedSet: Hashable, Sendable {
     private(set) var words: [UInt64]
     init(count: Int) { words = Array(repeating: 0, count: (count + 63) / 64) }
@@ -77,10 +87,31 @@ struct LinearizedSet: Hashable, Sendable {
 }
 
 private struct MemoKey: Hashable {
-    var linearized: LinearizedSet
+    var fingerprint: SetFingerprint
     var value: RegisterValue
     var isAfterUnknown: Bool
 }
+
+/// The Zobrist fingerprint of a set of operations: inserting or removing operation i XORs
+/// in its fixed random pair, so the fingerprint depends only on the set.
+private struct SetFingerprint: Hashable {
+    var low: UInt64 = 0
+    var high: UInt64 = 0
+
+    mutating func toggle(_ key: (low: UInt64, high: UInt64)) {
+        low ^= key.low
+        high ^= key.high
+    }
+
+    /// One pair per operation, the same for every run (a fixed seed), so results reproduce.
+    static func keys(count: Int) -> [(low: UInt64, high: UInt64)] {
+        var generator = SeededGenerator(seed: 0x7A0B_2157_F1A6_E2B1)
+        return (0..<count).map { _ in (generator.next(), generator.next()) }
+    }
+}
+
+/// Estimated bytes of one memo entry: the 32-byte key at the hash set's load factor.
+private let memoEntryBytes = 48
 
 /// How many operations of the deepest prefix a failure report keeps.
 let searchFailureTailCountMax = 8
@@ -90,9 +121,10 @@ func searchLinearization(_ operations: [RegisterOperation], budget: Linearizabil
     var remainingReturns = operations.lazy.filter { !$0.isOutcomeUnknown }.count
     var linearized = LinearizedSet(count: operations.count)
     var value = RegisterValue.absent
+    let fingerprintKeys = SetFingerprint.keys(count: operations.count)
+    var fingerprint = SetFingerprint()
     var memo = Set<MemoKey>()
-    // A memo entry holds its own copy of the bit set, plus the set's per-entry overhead.
-    let memoEntriesMax = budget.memoBytesMax / (linearized.words.count * 8 + 48)
+    let memoEntriesMax = budget.memoBytesMax / memoEntryBytes
     var stack: [(operation: Int, valueBefore: RegisterValue)] = []
     var failure: RegisterSearchFailure?
     var steps = 0
@@ -112,9 +144,10 @@ func searchLinearization(_ operations: [RegisterOperation], budget: Linearizabil
             let (next, output) = operation.command.apply(to: value)
             let isAfterUnknown = stack.last.map { operations[$0.operation].isOutcomeUnknown } ?? false
             if isCandidate(operation, output: output, valueChanges: next != value, isAfterUnknown: isAfterUnknown) {
-                linearized.insert(operationIndex)
-                let key = MemoKey(linearized: linearized, value: next, isAfterUnknown: operation.isOutcomeUnknown)
+                fingerprint.toggle(fingerprintKeys[operationIndex])
+                let key = MemoKey(fingerprint: fingerprint, value: next, isAfterUnknown: operation.isOutcomeUnknown)
                 if memo.insert(key).inserted {
+                    linearized.insert(operationIndex)
                     guard memo.count <= memoEntriesMax else {
                         return .unknown(reason: "search memo exceeded \(budget.memoBytesMax) bytes", steps: steps)
                     }
@@ -125,7 +158,7 @@ func searchLinearization(_ operations: [RegisterOperation], budget: Linearizabil
                     entry = list.first
                     continue
                 }
-                linearized.remove(operationIndex)
+                fingerprint.toggle(fingerprintKeys[operationIndex])
             }
             entry = list.next(entry)
         } else {
@@ -143,6 +176,7 @@ func searchLinearization(_ operations: [RegisterOperation], budget: Linearizabil
             }
             value = valueBefore
             linearized.remove(undone)
+            fingerprint.toggle(fingerprintKeys[undone])
             list.unlift(undone)
             if !operations[undone].isOutcomeUnknown { remainingReturns += 1 }
             entry = list.next(list.callEntry(of: undone))
@@ -164,11 +198,8 @@ func searchLinearization(_ operations: [RegisterOperation], budget: Linearizabil
 private func isCandidate(
     _ operation: RegisterOperation, output: RegisterOutput, valueChanges: Bool, isAfterUnknown: Bool
 ) -> Bool {
-    guard let observed = operation.observed else {
-        if !valueChanges { return false }
-        if case .write = operation.command, isAfterUnknown { return false }
-        return true
-    }
+    if case .write = operation.command, isAfterUnknown { return false }
+    guard let observed = operation.observed else { return valueChanges }
     return observed == output
 }
 

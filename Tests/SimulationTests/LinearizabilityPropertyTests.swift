@@ -165,6 +165,39 @@ func withPhantomRead(_ history: History, seed: UInt64) -> (History, OperationID,
     return (mutated, operations[chosen].id, operations[chosen].operation.key)
 }
 
+/// The same history with one completed linearizable read changed to return a value that is
+/// written exactly once, by an operation invoked after the read responded: a violation that
+/// only the search can find (the value was written, just not yet). `nil` if there is no such
+/// pair.
+func withReadFromTheFuture(_ history: History, seed: UInt64) -> (History, OperationID, String)? {
+    let operations = history.operations
+    var writers: [String: [Int]] = [:]
+    for (index, operation) in operations.enumerated() {
+        if case .failed = operation.outcome { continue }
+        switch operation.operation {
+        case .set(_, let value), .compareAndSet(_, _, let value): writers[value, default: []].append(index)
+        default: break
+        }
+    }
+    var pairs: [(read: Int, value: String)] = []
+    for (index, operation) in operations.enumerated() where operation.operation.isRead && operation.readMode == .linearizable {
+        guard case .ok = operation.outcome, let respondedAt = operation.respondedAt else { continue }
+        for (value, indexes) in writers where indexes.count == 1 {
+            let writer = operations[indexes[0]]
+            if writer.operation.key == operation.operation.key, writer.invokedAt > respondedAt {
+                pairs.append((index, value))
+            }
+        }
+    }
+    pairs.sort { ($0.read, $0.value) < ($1.read, $1.value) }
+    var generator = SeededGenerator(seed: seed)
+    guard let (read, value) = pairs.randomElement(using: &generator) else { return nil }
+    var mutated = operations
+    mutated[read].outcome = .ok(.value(value))
+    guard let history = try? History(operations: mutated) else { return nil }
+    return (history, mutated[read].id, mutated[read].operation.key)
+}
+
 @Suite("Linearizability checker: generated histories")
 struct LinearizabilityPropertyTests {
     @Test func historiesOfACorrectStoreAreLinearizable() throws {
@@ -202,6 +235,25 @@ struct LinearizabilityPropertyTests {
         #expect(mutated > 150)
     }
 
+    @Test func aReadFromTheFutureIsAlwaysAViolation() throws {
+        var mutated = 0
+        for seed in UInt64(0)..<200 {
+            var workload = LinearizableWorkload()
+            workload.clients = 1 + Int(seed % 5)
+            workload.operationsPerClient = 5 + Int(seed % 20)
+            let history = workload.history(seed: seed)
+            guard let (future, id, key) = withReadFromTheFuture(history, seed: seed) else { continue }
+            mutated += 1
+            let report = LinearizabilityChecker().check(future)
+            guard case .violation(let violation) = report.verdict else {
+                Issue.record("seed \(seed): the read \(id) from the future was not caught: \(report)")
+                continue
+            }
+            #expect(violation.key == key && violation.kind == .noLinearization, "seed \(seed)")
+        }
+        #expect(mutated > 150)
+    }
+
     @Test func thousandsOfOperationsStayWithinTheDefaultBudget() throws {
         var workload = LinearizableWorkload()
         workload.clients = 8
@@ -220,6 +272,15 @@ struct LinearizabilityPropertyTests {
         }
         let mutatedReport = LinearizabilityChecker().check(phantom)
         #expect(mutatedReport.violations.map(\.key) == [key], "\(mutatedReport)")
+
+        // A violation that takes the full search to prove, at this size.
+        guard let (future, _, futureKey) = withReadFromTheFuture(history, seed: 42) else {
+            Issue.record("no read to send to the future")
+            return
+        }
+        let futureReport = LinearizabilityChecker().check(future)
+        #expect(futureReport.violations.map(\.key) == [futureKey], "\(futureReport)")
+        #expect(futureReport.violations.map(\.kind) == [.noLinearization])
     }
 
     @Test func manyUnknownOutcomesStayWithinTheBudget() throws {

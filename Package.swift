@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "RingLog", dependencies: ["Basics"]),
         .target(name: "CMap", dependencies: ["Basics", "Zstd"]),
         .target(name: "Quorum", dependencies: ["Basics"]),
-        .target(name: "Replication", dependencies: ["Basics", "Quorum"]),
+        .target(name: "Replication", dependencies: ["Basics", "Quorum", "Totem", "CMap"]),
         .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "Node",

@@ -11,6 +11,16 @@ import Basics
 public struct Replica: Sendable {
     public enum Phase: Hashable, Sendable { case inactive, syncing, active }
 
+    /// Planted bugs. Each breaks one rule of DESIGN.md section 4; the simulator must catch it.
+    public enum TestingCanary: Hashable, Sendable {
+        /// Treats every configuration as quorate: a minority syncs and commits (rules 1 and 7).
+        case ignoreQuorum
+        /// Accepts acknowledgements from older epochs (rule 5).
+        case acceptOldEpochAcks
+        /// Answers linearizable reads at local delivery of the barrier, without a majority.
+        case readAtLocalDelivery
+    }
+
     public let configuration: ReplicaConfiguration
     var nodeID: NodeID { configuration.nodeID }
 
@@ -55,6 +65,11 @@ public struct Replica: Sendable {
 
     /// Counters for status and tests.
     public internal(set) var malformedMessages = 0
+    /// Safety invariants found broken. Only ever non-empty with a planted bug
+    /// (`testingCanary`): without one, a broken invariant stops the process (`precondition`).
+    /// With one, the replica records it and refuses the step's change, so that the
+    /// simulator can report the planted bug instead of crashing.
+    public internal(set) var brokenInvariants: [String] = []
 
     struct PendingRequest: Hashable, Sendable {
         var token: ClientToken
@@ -111,6 +126,9 @@ public struct Replica: Sendable {
         case .readRequested(let token, let at):
             now = at
             readRequested(token)
+        case .broadcastRefused(let payload, let at):
+            now = at
+            broadcastRefused(payload)
         case .tickFired(let generation, let at):
             now = at
             if generation == tickGeneration {
@@ -140,6 +158,12 @@ public struct Replica: Sendable {
 
     var lastEpoch: Epoch { epochAt(lastIndex) ?? appliedEpoch }
 
+    /// A safety rule: traps without a planted bug, records and returns false with one.
+    mutating func brokenInvariant(_ message: String) {
+        precondition(configuration.testingCanary != nil, message)
+        brokenInvariants.append(message)
+    }
+
     func checkInvariants() {
         precondition(appliedIndex <= commitIndex, "node \(nodeID): applied \(appliedIndex) > commit \(commitIndex)")
         precondition(appliedIndex <= lastIndex, "node \(nodeID): applied \(appliedIndex) > last \(lastIndex)")
@@ -152,6 +176,10 @@ public struct Replica: Sendable {
 
     mutating func appendToLog(_ entries: [Entry]) {
         guard !entries.isEmpty else { return }
+        guard entries.first!.index == lastIndex.next else {
+            brokenInvariant("node \(nodeID): append \(entries.first!.index) after \(lastIndex)")
+            return
+        }
         for e in entries {
             precondition(e.index == lastIndex.next, "node \(nodeID): append \(e.index) after \(lastIndex)")
             tail.append(e)
@@ -163,8 +191,10 @@ public struct Replica: Sendable {
     mutating func truncateLog(after index: LogIndex) {
         guard index < lastIndex else { return }
         // DESIGN rule 3: truncation stops at the known commit index, never below.
-        precondition(index >= commitIndex,
-                     "node \(nodeID): truncating after \(index) would remove committed entries (commit \(commitIndex))")
+        guard index >= commitIndex else {
+            brokenInvariant("node \(nodeID): truncating after \(index) would remove committed entries (commit \(commitIndex))")
+            return
+        }
         tail.removeLast(Int(lastIndex.rawValue - index.rawValue))
         lastIndex = index
         durableIndex = min(durableIndex, index)
@@ -180,6 +210,11 @@ public struct Replica: Sendable {
         guard phase == .active else { return }
         let ranked = acks.filter { members.contains($0.key) }
             .sorted { ($0.value, $0.key) > ($1.value, $1.key) }
+        if configuration.testingCanary == .ignoreQuorum, let mine = acks[nodeID], mine > commitIndex,
+           !configuration.voters.isMajority(members) {
+            commitIndex = mine
+            return
+        }
         var votes: UInt64 = 0
         for (node, index) in ranked {
             votes += UInt64(configuration.voters.votes(of: node))
@@ -203,5 +238,16 @@ public struct Replica: Sendable {
             }
             actions.append(.apply(entry, reply: reply))
         }
+    }
+}
+
+extension Replica: CustomStringConvertible {
+    /// One line of status: phase, epochs, indexes and the sync's progress.
+    public var description: String {
+        var s = "\(phase) epoch \(epoch) normal \(normalEpoch) last \(lastIndex) durable \(durableIndex) commit \(commitIndex) applied \(appliedIndex) next \(nextIndex)"
+        if let r = round {
+            s += " sync[sent \(r.isStateSent) states \(r.states.keys.sorted()) source \(r.sourceNode.map { "\($0)" } ?? "-")@\(r.source.map { "\($0.lastIndex)" } ?? "-") verified \(r.verifiedThrough) buffer \(r.buffer.first.map { "\($0.index)" } ?? "-")+\(r.buffer.count) fetching \(r.isFetching)]"
+        }
+        return s
     }
 }

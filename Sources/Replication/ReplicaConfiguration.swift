@@ -48,6 +48,9 @@ public struct ReplicaConfiguration: Sendable {
     /// Writes packed into one Totem message.
     public var writesPerMessageMax: Int = 64
 
+    /// A deliberately broken rule, for tests that show the simulator's checks catch it.
+    public var testingCanary: Replica.TestingCanary?
+
     public init(nodeID: NodeID, voters: Voters) {
         self.nodeID = nodeID
         self.voters = voters

@@ -39,6 +39,9 @@ public enum ReplicaEvent: Hashable, Sendable {
     /// A client asked for a linearizable read.
     case readRequested(ClientToken, at: Instant)
     case tickFired(generation: UInt64, at: Instant)
+    /// Totem refused a payload of a `.broadcast` (its send queue was full): nothing of it
+    /// was sent.
+    case broadcastRefused([UInt8], at: Instant)
 }
 
 /// Actions the shell performs, in the order given (imperative). Ordering rules the shell

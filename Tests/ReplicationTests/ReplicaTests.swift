@@ -138,3 +138,46 @@ import Testing
         #expect(c.node(2).state.count == 9)
     }
 }
+
+extension ReplicaTests {
+    /// Found by the simulator (seed 8): a source whose log runs past its known commit index
+    /// never considered itself synced.
+    @Test func sourceWithUncommittedTailFinishesItsSync() {
+        var c = MiniCluster(nodeIDs: [1, 2, 3])
+        let entries = (1...4).map { Entry(index: LogIndex(UInt64($0)), epoch: Epoch(4), originator: NodeID(3), requestID: UInt64($0), op: Array("k\($0)=v".utf8)) }
+        let config = c.replica(3).configuration
+        c.nodes[NodeID(3)]!.replica = Replica(configuration: config, recovered: RecoveredState(
+            normalEpoch: Epoch(4), commitIndex: .zero, entries: entries, incarnation: 2))
+        c.nodes[NodeID(3)]!.log = entries
+        c.ringSeq = 4
+        c.configure([1, 2, 3])
+        for id: UInt32 in [1, 2, 3] {
+            #expect(c.replica(id).phase == .active)
+            #expect(c.replica(id).commitIndex == LogIndex(4))
+            #expect(c.node(id).state.count == 4)
+        }
+    }
+}
+
+extension ReplicaTests {
+    /// Found by the simulator (seed 14): a member whose known commit index ran past its own
+    /// log (the others had appended and acknowledged more) fetched from the wrong index.
+    @Test func memberWhoseCommitIndexIsPastItsLogSyncsFromItsLastEntry() {
+        var c = MiniCluster(nodeIDs: [1, 2, 3])
+        c.configure([1, 2, 3])
+        _ = c.write(at: 1, "a=1")
+        // Node 3 stops receiving ordered messages but still hears acks: it learns commit 2
+        // while holding only index 1.
+        let saved = c.members
+        c.members = [1, 2].map(NodeID.init)
+        _ = c.write(at: 1, "b=2")
+        c.members = saved
+        c.feed(NodeID(3), .peerMessageReceived(from: NodeID(1), .ack(epoch: Epoch(4), durableIndex: LogIndex(2), barrierID: 0), at: c.now))
+        c.feed(NodeID(3), .peerMessageReceived(from: NodeID(2), .ack(epoch: Epoch(4), durableIndex: LogIndex(2), barrierID: 0), at: c.now))
+        #expect(c.replica(3).commitIndex == LogIndex(2))
+        #expect(c.replica(3).lastIndex == LogIndex(1))
+        c.configure([1, 2, 3])
+        #expect(c.replica(3).phase == .active)
+        #expect(c.node(3).state == ["a": "1", "b": "2"])
+    }
+}

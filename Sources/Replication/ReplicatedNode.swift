@@ -1,0 +1,225 @@
+import Basics
+import CMap
+import Totem
+
+/// One node's protocol cores composed: Totem orders, the `Replica` replicates and commits,
+/// the CMap state machine applies. Still sans-IO: the real node (`Node`) and the simulator
+/// feed the same events and perform the same actions, so the glue between the cores is
+/// written once and tested by the simulator.
+///
+/// Inside a step, events flow between the cores through one FIFO: a Totem delivery becomes a
+/// replica event, a replica broadcast becomes a Totem submission, in the order produced.
+public struct ReplicatedNode: Sendable {
+    public private(set) var totem: TotemInstance
+    public private(set) var replica: Replica
+    public private(set) var store: CMapStateMachine
+    public var nodeID: NodeID { replica.configuration.nodeID }
+    /// Linearizable reads waiting for their barrier.
+    var pendingReads: [ClientToken: CMapOperation] = [:]
+    /// Entries whose op did not decode (a bug or a corrupt log): counted, applied as errors.
+    public private(set) var undecodableOps = 0
+    /// The last configuration change Totem delivered (for status).
+    public private(set) var lastConfiguration: ConfigurationChange?
+
+    public enum ReadMode: Hashable, Sendable { case linearizable, stale }
+
+    public enum ClientRequest: Equatable, Sendable {
+        /// A write, with the client's id and request number for duplicate suppression
+        /// (0 = none).
+        case write(CMapOperation, clientID: UInt64, clientSeq: UInt64)
+        /// A read-only operation (get, getOrDefault, count, list).
+        case read(CMapOperation, ReadMode)
+    }
+
+    public enum ClientReply: Equatable, Sendable {
+        /// The operation's result; `index` is the log index it was applied at (writes) or
+        /// the applied index it was read at (reads).
+        case result(CMapResult, index: LogIndex)
+        case failure(RequestFailure)
+        /// The request itself is wrong (a write sent as a read, an undecodable operation).
+        case rejected(String)
+    }
+
+    public enum Event: Sendable {
+        case started(at: Instant)
+        case packetReceived(TotemPacket, at: Instant)
+        case totemTimerFired(TotemTimerKind, TimerGeneration, at: Instant)
+        case peerMessageReceived(from: NodeID, PeerMessage, at: Instant)
+        case appendDurable(through: LogIndex, at: Instant)
+        case replicaTickFired(generation: UInt64, at: Instant)
+        case requested(ClientToken, ClientRequest, at: Instant)
+        case leaveRequested(at: Instant)
+    }
+
+    /// In the order to perform them; the ordering rules of `TotemAction` and `ReplicaAction`
+    /// carry over (a ring seq or a normal epoch is persisted before later sends).
+    public enum Action: Equatable, Sendable {
+        case sendPacket(TotemPacket, to: TotemDestination)
+        case startTotemTimer(TotemTimerKind, TimerGeneration, after: Milliseconds)
+        case cancelTotemTimer(TotemTimerKind)
+        case persistRingSeq(UInt64)
+        case sendPeer(PeerMessage, to: NodeID)
+        case append([Entry])
+        case truncate(after: LogIndex)
+        case persistNormalEpoch(Epoch, commitIndex: LogIndex)
+        case serveFetch(to: NodeID, epoch: Epoch, from: LogIndex, through: LogIndex)
+        case startReplicaTick(generation: UInt64, after: Milliseconds)
+        case reply(ClientToken, ClientReply)
+        /// An entry was applied (for the simulator's state checks and for status).
+        case applied(Entry)
+        case configurationChanged(ConfigurationChange)
+    }
+
+    public init(totem: TotemInstance, replica: Replica, store: CMapStateMachine) {
+        precondition(totem.nodeID == replica.configuration.nodeID,
+                     "Totem node \(totem.nodeID) and replica node \(replica.configuration.nodeID) differ")
+        precondition(store.state.appliedIndex == replica.appliedIndex,
+                     "store applied \(store.state.appliedIndex) but replica applied \(replica.appliedIndex)")
+        self.totem = totem
+        self.replica = replica
+        self.store = store
+    }
+
+    private enum Work {
+        case totem(TotemEvent)
+        case replica(ReplicaEvent)
+    }
+
+    public mutating func step(_ event: Event) -> [Action] {
+        var actions: [Action] = []
+        var work: [Work] = []
+        switch event {
+        case .started(let at):
+            work.append(.totem(.started(at: at)))
+        case .packetReceived(let packet, let at):
+            work.append(.totem(.packetReceived(packet, at: at)))
+        case .totemTimerFired(let kind, let generation, let at):
+            work.append(.totem(.timerFired(kind, generation, at: at)))
+        case .peerMessageReceived(let from, let message, let at):
+            work.append(.replica(.peerMessageReceived(from: from, message, at: at)))
+        case .appendDurable(let through, let at):
+            work.append(.replica(.appendDurable(through: through, at: at)))
+        case .replicaTickFired(let generation, let at):
+            work.append(.replica(.tickFired(generation: generation, at: at)))
+        case .leaveRequested(let at):
+            work.append(.totem(.leaveRequested(at: at)))
+        case .requested(let token, let request, let at):
+            switch request {
+            case .write(let op, let clientID, let clientSeq):
+                work.append(.replica(.writeRequested(token, clientID: clientID, clientSeq: clientSeq,
+                                                     op: CMapCodec.encode(op), at: at)))
+            case .read(let op, _) where op.isWrite:
+                actions.append(.reply(token, .rejected("a write cannot be served as a read")))
+            case .read(let op, .stale):
+                actions.append(.reply(token, .result(read(op), index: store.state.appliedIndex)))
+            case .read(let op, .linearizable):
+                pendingReads[token] = op
+                work.append(.replica(.readRequested(token, at: at)))
+            }
+        }
+        var head = 0
+        while head < work.count {
+            let item = work[head]
+            head += 1
+            switch item {
+            case .totem(let e):
+                let at = e.instant
+                var lastSubmitted: [UInt8]?
+                if case .submitted(let payload, _) = e { lastSubmitted = payload }
+                for a in totem.step(e) {
+                    switch a {
+                    case .send(let packet, let to): actions.append(.sendPacket(packet, to: to))
+                    case .startTimer(let k, let g, let after): actions.append(.startTotemTimer(k, g, after: after))
+                    case .cancelTimer(let k): actions.append(.cancelTotemTimer(k))
+                    case .persistRingSeq(let seq): actions.append(.persistRingSeq(seq))
+                    case .deliver(let d):
+                        work.append(.replica(.delivered(originator: d.originator, payload: d.payload, at: at)))
+                    case .configurationChange(let change):
+                        lastConfiguration = change
+                        actions.append(.configurationChanged(change))
+                        let kind: ConfigurationKind = change.kind == .regular ? .regular : .transitional
+                        work.append(.replica(.configurationChanged(kind, ringID: change.ringID,
+                                                                   members: change.members, at: at)))
+                    case .submitRefused:
+                        if let payload = lastSubmitted {
+                            work.append(.replica(.broadcastRefused(payload, at: at)))
+                        }
+                    }
+                }
+            case .replica(let e):
+                let at = Self.instant(of: e)
+                for a in replica.step(e) {
+                    switch a {
+                    case .broadcast(let bytes): work.append(.totem(.submitted(bytes, at: at)))
+                    case .send(let message, let to): actions.append(.sendPeer(message, to: to))
+                    case .append(let entries): actions.append(.append(entries))
+                    case .truncate(let after): actions.append(.truncate(after: after))
+                    case .persistNormalEpoch(let epoch, let commit):
+                        actions.append(.persistNormalEpoch(epoch, commitIndex: commit))
+                    case .serveFetch(let to, let epoch, let from, let through):
+                        actions.append(.serveFetch(to: to, epoch: epoch, from: from, through: through))
+                    case .startTick(let g, let after): actions.append(.startReplicaTick(generation: g, after: after))
+                    case .apply(let entry, let reply):
+                        let result = apply(entry)
+                        actions.append(.applied(entry))
+                        if let reply {
+                            actions.append(.reply(reply, result.map { .result($0, index: entry.index) }
+                                ?? .rejected("undecodable operation at index \(entry.index)")))
+                        }
+                    case .answerReads(let tokens):
+                        for token in tokens {
+                            guard let op = pendingReads.removeValue(forKey: token) else { continue }
+                            actions.append(.reply(token, .result(read(op), index: store.state.appliedIndex)))
+                        }
+                    case .fail(let token, let failure):
+                        pendingReads.removeValue(forKey: token)
+                        actions.append(.reply(token, .failure(failure)))
+                    }
+                }
+            }
+        }
+        return actions
+    }
+
+    /// nil when the entry's operation does not decode.
+    private mutating func apply(_ entry: Entry) -> CMapResult? {
+        guard let op = try? CMapCodec.decodeOperation(entry.op) else {
+            undecodableOps += 1
+            // Every node decodes the same bytes the same way, so this stays deterministic:
+            // a read-only operation moves the applied index and changes nothing else.
+            _ = store.apply(.count(CMapPrefix.all), at: entry.index)
+            return nil
+        }
+        let client = entry.clientID == 0 ? nil : ClientID(entry.clientID)
+        return store.apply(op, at: entry.index, client: client, requestID: client == nil ? nil : entry.clientSeq)
+    }
+
+    /// A read-only operation on the applied state.
+    public func read(_ op: CMapOperation) -> CMapResult {
+        let state = store.state
+        switch op {
+        case .get(let key):
+            guard let e = state.entry(for: key) else { return .notFound }
+            return .value(e.value, version: e.version)
+        case .getOrDefault(let key, let defaultValue):
+            guard let e = state.entry(for: key) else { return .value(defaultValue, version: .zero) }
+            return .value(e.value, version: e.version)
+        case .count(let prefix):
+            return .count(UInt64(state.count(prefix: prefix)))
+        case .list(let prefix, let after, let limit):
+            let page = state.list(prefix: prefix, after: after, limit: Int(min(limit, state.limits.maxPageItems)))
+            return .list(page.items, nextCursor: page.nextCursor)
+        case .set, .delete, .adjust, .incrementBy, .compareAndSet:
+            preconditionFailure("read(\(op)): writes are rejected before they get here")
+        }
+    }
+
+    private static func instant(of event: ReplicaEvent) -> Instant {
+        switch event {
+        case .configurationChanged(_, _, _, let at), .delivered(_, _, let at), .peerMessageReceived(_, _, let at),
+             .appendDurable(_, let at), .writeRequested(_, _, _, _, let at), .readRequested(_, let at),
+             .tickFired(_, let at), .broadcastRefused(_, let at):
+            at
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Basics
+import CMap
+import Replication
+import RingLog
+import Totem
+
+extension ReplicationCluster {
+    /// Performs a node's actions in order, against the simulated network and disk.
+    mutating func perform(_ actions: [ReplicatedNode.Action], at index: Int) {
+        for action in actions {
+            guard nodes[index].core != nil else { return }
+            switch action {
+            case .sendPacket(let packet, let destination):
+                switch destination {
+                case .broadcast:
+                    for to in 0..<nodes.count where to != index { transmitPacket(packet, from: index, to: to) }
+                case .node(let id):
+                    let to = Int(id.rawValue) - 1
+                    if to >= 0 && to < nodes.count { transmitPacket(packet, from: index, to: to) }
+                }
+            case .startTotemTimer(let kind, let generation, let after):
+                queue.schedule(.totemTimer(node: index, incarnation: nodes[index].incarnation, kind, generation), after: after)
+            case .cancelTotemTimer:
+                break
+            case .persistRingSeq(let seq):
+                nodes[index].persistedRingSeq = seq
+            case .sendPeer(let message, let to):
+                let toIndex = Int(to.rawValue) - 1
+                guard toIndex >= 0 && toIndex < nodes.count else { continue }
+                for arrival in network.route(from: index, to: toIndex, now: queue.now) {
+                    queue.schedule(.peer(to: toIndex, from: index, message), at: arrival)
+                }
+            case .append(let entries):
+                let records = entries.map { LogRecord(index: $0.index, epoch: $0.epoch, type: 1, payload: $0.encodedPayload()) }
+                do {
+                    try nodes[index].log!.append(records)
+                } catch {
+                    violation("disk", node: index, "append failed: \(error)")
+                }
+                scheduleFsync(index)
+            case .truncate(let after):
+                do {
+                    try nodes[index].log!.truncate(after: after)
+                } catch {
+                    violation("disk", node: index, "truncate failed: \(error)")
+                }
+            case .persistNormalEpoch(let epoch, let commit):
+                let log = nodes[index].log!
+                let meta = LogMeta(nodeID: nodes[index].id, normalEpoch: epoch,
+                                   voters: voters.votes.map { LogMeta.Voter(nodeID: $0.node, votes: $0.votes) },
+                                   commitIndex: min(commit, log.durableIndex))
+                do {
+                    try log.writeMeta(meta)
+                } catch {
+                    violation("disk", node: index, "meta write failed: \(error)")
+                }
+                note("\(incarnation(index)) synced in epoch \(epoch), commit \(commit)")
+            case .serveFetch(let to, let epoch, let from, let through):
+                let toIndex = Int(to.rawValue) - 1
+                guard toIndex >= 0 && toIndex < nodes.count, let log = nodes[index].log,
+                      from >= log.firstIndex, through <= log.lastIndex else { continue }
+                guard let records = try? log.read(from: from, through: through) else { continue }
+                let entries = records.compactMap { try? Entry(index: $0.index, epoch: $0.epoch, payload: $0.payload) }
+                for arrival in network.route(from: index, to: toIndex, now: queue.now) {
+                    queue.schedule(.peer(to: toIndex, from: index, .entries(epoch: epoch, entries)), at: arrival)
+                }
+            case .startReplicaTick(let generation, let after):
+                queue.schedule(.replicaTick(node: index, incarnation: nodes[index].incarnation, generation: generation), after: after)
+            case .reply(let token, let reply):
+                replies.append((token, index, reply))
+            case .applied(let entry):
+                if let first = appliedAnywhere[entry.index] {
+                    if first != entry {
+                        violation("state", node: index,
+                                  "applied \(entry.index) epoch \(entry.epoch) from \(entry.originator)/\(entry.requestID), another node applied epoch \(first.epoch) from \(first.originator)/\(first.requestID)")
+                    }
+                } else {
+                    appliedAnywhere[entry.index] = entry
+                }
+            case .configurationChanged(let change):
+                hash.mix(change.ringID.seq ^ UInt64(index) << 56)
+                note("\(incarnation(index)) \(change)")
+            }
+        }
+    }
+
+    mutating func transmitPacket(_ packet: TotemPacket, from: Int, to: Int) {
+        for arrival in network.route(from: from, to: to, now: queue.now) {
+            queue.schedule(.packet(to: to, packet), at: arrival)
+        }
+    }
+
+    /// Group commit: one fsync covers every append made before it completes.
+    mutating func scheduleFsync(_ index: Int) {
+        guard !nodes[index].isFsyncScheduled else { return }
+        nodes[index].isFsyncScheduled = true
+        let delay = fsyncMicrosecondsMax == 0 ? 0 : random.next() % (fsyncMicrosecondsMax + 1)
+        queue.schedule(.fsyncDone(node: index, incarnation: nodes[index].incarnation),
+                       at: queue.now.adding(microseconds: delay))
+    }
+}

@@ -25,7 +25,12 @@ extension Replica {
     mutating func writesDelivered(_ requests: [WriteRequest], epoch writesEpoch: Epoch, from originator: NodeID) {
         let isIndexed = phase == .active || (phase == .syncing && round?.source != nil)
         guard isIndexed, writesEpoch == epoch else {
-            if originator == nodeID {
+            // Only a write ordered in a later ring than the one it was submitted in is
+            // dropped everywhere. One of this epoch delivered after the transitional
+            // configuration may have been appended by members of another partition that
+            // delivered it in the regular one (EVS allows that): it stays pending, and is
+            // answered if a sync brings it back, or times out as unknown.
+            if originator == nodeID && writesEpoch != epoch {
                 for request in requests {
                     if let pending = pendingWrites.removeValue(forKey: request.requestID) {
                         actions.append(.fail(pending.token, .notWritten))

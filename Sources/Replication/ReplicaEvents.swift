@@ -13,8 +13,8 @@ public struct ClientToken: Hashable, Sendable, CustomStringConvertible {
 public enum RequestFailure: Hashable, Sendable {
     /// Refused at once: this node is not in a quorate, synced configuration. Nothing written.
     case noQuorum
-    /// Ordered in a configuration that ended before it could be appended: every node that
-    /// delivered it dropped it. Nothing written.
+    /// Ordered in a later ring than the one it was submitted in: every node that delivered
+    /// it dropped it. Nothing written.
     case notWritten
     /// Timed out: the write may or may not have happened.
     case unknownOutcome

@@ -40,6 +40,8 @@ public struct TotemStats: Hashable, Sendable {
     public var malformedFrames: UInt64 = 0
     public var orphanFragments: UInt64 = 0
     public var recoveredMessagesSkipped: UInt64 = 0
+    /// Old-ring messages queued for rebroadcast on RECOVERY entry.
+    public var oldRingMessagesQueued: UInt64 = 0
     public var staleTimerFirings: UInt64 = 0
     public init() {}
 }

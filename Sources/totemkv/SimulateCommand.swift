@@ -59,7 +59,9 @@ struct SimulateCommand: ParsableCommand {
         for seed in range {
             let result = TotemSimulation.run(seed: seed, settings: settings)
             if debug {
-                for (i, stats) in result.nodeStats.enumerated() { print("node \(i + 1): \(stats.map { "\($0)" } ?? "down")") }
+                for (i, stats) in result.nodeStats.enumerated() {
+                    print("node \(i + 1): " + (stats.map { String(describing: $0) } ?? "down"))
+                }
                 for entry in result.trace { print("  \(entry.time) \(entry.line)") }
             }
             if result.passed {

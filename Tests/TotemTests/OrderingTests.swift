@@ -22,6 +22,18 @@ import TotemConfig
         #expect(h.deliveries[0].map(\.payload) == [payload(7)])
     }
 
+    @Test func aSubmissionAtAnotherMemberCancelsTheHold() {
+        var h = Harness(count: 2)
+        h.formRing()
+        h.run(limit: 1_000)
+        #expect(h.inFlight.isEmpty && h.timers[0][.tokenHold] != nil)
+        let actions = h.step(1, .submitted(payload(3), at: h.now))
+        #expect(sends(actions) == [.tokenHoldCancel(TokenHoldCancel(ringID: h.nodes[1].ringID))])
+        h.run(limit: 10)
+        #expect(h.deliveries[0].map(\.payload) == [payload(3)])
+        #expect(h.deliveries[1] == h.deliveries[0])
+    }
+
     @Test func aBusyRingIsNeverHeld() {
         var h = Harness(count: 1)
         h.formRing()

@@ -60,7 +60,16 @@ import TotemConfig
     /// whose failed sets differed answered each other's JOINs forever, each GATHER entry
     /// restarting the consensus timer, so no ring formed for seconds (587,000 events).
     @Test func seed8JoinStormEnds() {
-        let result = TotemSimulation.run(seed: 8)
+        var settings = TotemSimulation.Settings()
+        // The profile seed 8 drew when the bug was found (pinned: later profile fields must
+        // not change this run).
+        settings.profile = FaultProfile(
+            nodeCount: 5,
+            faultyNetwork: NetworkConditions(lossProbability: 0.1, duplicationProbability: 0.01,
+                                             delayMinMicroseconds: 53, delayMaxMicroseconds: 20_000),
+            meanFaultIntervalMilliseconds: 2_500, partitionWeight: 0, crashWeight: 2, pauseWeight: 2,
+            allowsAsymmetricPartitions: false, meanSubmitIntervalMilliseconds: 100, largePayloadOneIn: 50)
+        let result = TotemSimulation.run(seed: 8, settings: settings)
         #expect(result.passed, "\(result.violations.prefix(3))")
         #expect(result.eventsProcessed < 100_000)
     }

@@ -15,7 +15,8 @@ import TotemConfig
         let first = UInt64(chunk) * TotemSwarmTests.seedsPerChunk + 1
         for seed in first..<(first + TotemSwarmTests.seedsPerChunk) {
             let result = TotemSimulation.run(seed: seed)
-            #expect(result.passed, "seed \(seed) (\(result.profile)): \(result.violations.prefix(3))")
+            let passed = result.passed
+            #expect(passed, "seed \(seed) (\(result.profile)): \(result.violations.prefix(3))")
             #expect(result.deliveries > 0, "seed \(seed) delivered nothing")
         }
     }
@@ -70,7 +71,26 @@ import TotemConfig
             meanFaultIntervalMilliseconds: 2_500, partitionWeight: 0, crashWeight: 2, pauseWeight: 2,
             allowsAsymmetricPartitions: false, meanSubmitIntervalMilliseconds: 100, largePayloadOneIn: 50)
         let result = TotemSimulation.run(seed: 8, settings: settings)
-        #expect(result.passed, "\(result.violations.prefix(3))")
+        let passed = result.passed
+        #expect(passed, "\(result.violations.prefix(3))")
         #expect(result.eventsProcessed < 100_000)
+    }
+
+    /// Regression, seed 51 with 7 nodes and a 15 s fault phase: after a partition, three
+    /// members entered OPERATIONAL one rotation before the representative, which then held
+    /// their first new-ring messages when it entered and, like corosync, marked everything
+    /// received as delivered: it never delivered them (EVS violation: 240 vs 264 messages).
+    @Test func seed51LateOperationalEntryDeliversNewRingMessages() {
+        var settings = TotemSimulation.Settings()
+        settings.faultPhaseMilliseconds = 15_000
+        settings.profile = FaultProfile(
+            nodeCount: 7,
+            faultyNetwork: NetworkConditions(lossProbability: 0.01, duplicationProbability: 0,
+                                             delayMinMicroseconds: 156, delayMaxMicroseconds: 2_000),
+            meanFaultIntervalMilliseconds: 5_000, partitionWeight: 3, crashWeight: 1, pauseWeight: 1,
+            allowsAsymmetricPartitions: false, meanSubmitIntervalMilliseconds: 20, largePayloadOneIn: 50)
+        let result = TotemSimulation.run(seed: 51, settings: settings)
+        let passed = result.passed
+        #expect(passed, "\(result.violations.prefix(3))")
     }
 }

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Simulation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -79,6 +82,9 @@ struct SimulateCommand: ParsableCommand {
                 print("  trace around the first violation:")
                 for line in result.traceAround(first) { print(line) }
             }
+            #if canImport(Glibc)
+            fflush(nil)  // Show each failing seed while a long range still runs.
+            #endif
         }
         let total = range.count
         print("simulate --layer \(layer.rawValue): \(total - failed.count) of \(total) seeds passed"

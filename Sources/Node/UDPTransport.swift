@@ -126,18 +126,27 @@ public final class UDPTransport: Sendable {
 
     /// Drops all traffic of `ringNumber`, in and out, while `isBlocked` (an injected fault
     /// for redundant-ring tests and the admin "inject loss" switch). Counted as
-    /// `.ringBlocked` and `.sendBlocked`.
-    public func setRingBlocked(_ ringNumber: UInt8, _ isBlocked: Bool) {
+    /// `.ringBlocked` and `.sendBlocked`. The future completes once it is in effect.
+    @discardableResult
+    public func setRingBlocked(_ ringNumber: UInt8, _ isBlocked: Bool) -> EventLoopFuture<Void> {
         guard let index = ringNumbers.firstIndex(of: ringNumber) else {
             preconditionFailure("UDPTransport.setRingBlocked: ring \(ringNumber) is not configured")
         }
-        onLoop { state in state.rings[index].isBlocked = isBlocked }
+        return onLoop { state in state.rings[index].isBlocked = isBlocked }
+    }
+
+    /// Whether `ringNumber` is blocked. Call on `eventLoop`.
+    public func isRingBlocked(_ ringNumber: UInt8) -> Bool {
+        guard let index = ringNumbers.firstIndex(of: ringNumber) else { return false }
+        return state.value.rings[index].isBlocked
     }
 
     /// Replaces the nodelist (a configuration reload, or a test that learns its peers'
     /// ephemeral ports after binding). The local node keeps its sockets: its own address
-    /// change needs a new transport. Addresses are resolved before this returns.
-    public func updateMembers(_ members: [Member]) throws(UDPTransportError) {
+    /// change needs a new transport. Addresses are resolved before this returns; the future
+    /// completes once the new list is in effect.
+    @discardableResult
+    public func updateMembers(_ members: [Member]) throws(UDPTransportError) -> EventLoopFuture<Void> {
         let configuration = Configuration(localNodeID: localNodeID, mode: mode, interfaces: interfaces,
                                           members: members)
         var resolved: [[Peer]] = []
@@ -145,7 +154,7 @@ public final class UDPTransport: Sendable {
             resolved.append(try configuration.peers(on: interface))
         }
         let peersPerRing = resolved
-        onLoop { state in
+        return onLoop { state in
             for index in state.rings.indices { state.rings[index].peers = peersPerRing[index] }
         }
     }
@@ -168,11 +177,11 @@ public final class UDPTransport: Sendable {
         }
     }
 
-    private func onLoop(_ body: @escaping @Sendable (inout UDPTransportState) -> Void) {
+    private func onLoop(_ body: @escaping @Sendable (inout UDPTransportState) -> Void) -> EventLoopFuture<Void> {
         if eventLoop.inEventLoop {
             body(&state.value)
-        } else {
-            eventLoop.execute { [state] in body(&state.value) }
+            return eventLoop.makeSucceededVoidFuture()
         }
+        return eventLoop.submit { [state] in body(&state.value) }
     }
 }

@@ -105,13 +105,13 @@ public enum KeyFile {
     public static func write(_ key: ClusterKey, to path: String, overwrite: Bool) throws(KeyFileError) {
         guard !path.isEmpty else { throw .openFailed(path: path, errno: ENOENT) }
         if !overwrite {
-            try writeNew(key, to: path)
+            try writeNew(key, to: path, reportedAs: path)
             return
         }
         let temporary = path + ".tmp.\(getpid())"
         unlink(temporary)  // a leftover of a crashed run; ENOENT is the usual answer
         do {
-            try writeNew(key, to: temporary)
+            try writeNew(key, to: temporary, reportedAs: path)
         } catch {
             unlink(temporary)
             throw error
@@ -124,13 +124,18 @@ public enum KeyFile {
         syncDirectory(of: path)
     }
 
-    /// Creates `path` (it must not exist), writes the key and fsyncs it.
-    private static func writeNew(_ key: ClusterKey, to path: String) throws(KeyFileError) {
+    /// Creates `path` (it must not exist), writes the key and fsyncs it. Errors name
+    /// `reportedPath`, the file the user asked for.
+    private static func writeNew(_ key: ClusterKey, to path: String, reportedAs reportedPath: String) throws(KeyFileError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, fileMode)
         guard fd >= 0 else {
             let code = errno
-            if code == EEXIST { throw .alreadyExists(path: path) }
-            throw openError(path: path, errno: code)
+            switch code {
+            case EEXIST: throw .alreadyExists(path: reportedPath)
+            case ENOENT: throw .directoryMissing(path: reportedPath)
+            case EACCES, EPERM: throw .permissionDenied(path: reportedPath)
+            default: throw .openFailed(path: reportedPath, errno: code)
+            }
         }
         var failure: Int32 = 0
         // The umask can only remove bits, but a preset ACL or an odd umask should not leave
@@ -151,7 +156,7 @@ public enum KeyFile {
         close(fd)
         if failure != 0 {
             unlink(path)
-            throw .writeFailed(path: path, errno: failure)
+            throw .writeFailed(path: reportedPath, errno: failure)
         }
         syncDirectory(of: path)
     }
@@ -187,6 +192,8 @@ public enum KeyFileError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The file (or the requested key, when `path` is nil) is not 128...4096 bytes.
     case badSize(path: String?, byteCount: Int)
     case alreadyExists(path: String)
+    /// Writing: the directory that should hold the file does not exist.
+    case directoryMissing(path: String)
     case changedWhileReading(path: String)
     case openFailed(path: String, errno: Int32)
     case readFailed(path: String, errno: Int32)
@@ -197,7 +204,7 @@ public enum KeyFileError: Error, Hashable, Sendable, CustomStringConvertible {
         case .notFound(let path):
             return "key file \(path) does not exist (create it with `totemkv keygen --output \(path)`)"
         case .permissionDenied(let path):
-            return "key file \(path): permission denied (the node must run as the file's owner)"
+            return "key file \(path): permission denied (run as the file's owner, or as root)"
         case .notRegularFile(let path):
             return "key file \(path) is not a regular file"
         case .badSize(let path?, let count):
@@ -208,6 +215,8 @@ public enum KeyFileError: Error, Hashable, Sendable, CustomStringConvertible {
         case .alreadyExists(let path):
             return "key file \(path) already exists; refusing to overwrite it (pass --force to replace it, "
                 + "then copy it to every node)"
+        case .directoryMissing(let path):
+            return "cannot create key file \(path): its directory does not exist (create it, or pass --output)"
         case .changedWhileReading(let path):
             return "key file \(path) changed while it was read; try again"
         case .openFailed(let path, let code):

@@ -99,8 +99,11 @@ struct KeyFileTests {
             #expect(throws: KeyFileError.notRegularFile(path: directory)) { try KeyFile.load(from: directory) }
 
             let nowhere = directory + "/no/such/dir/authkey"
-            #expect(throws: KeyFileError.notFound(path: nowhere)) {
+            #expect(throws: KeyFileError.directoryMissing(path: nowhere)) {
                 try KeyFile.write(try KeyFile.generate(), to: nowhere, overwrite: false)
+            }
+            #expect(throws: KeyFileError.directoryMissing(path: nowhere)) {
+                try KeyFile.write(try KeyFile.generate(), to: nowhere, overwrite: true)
             }
         }
     }

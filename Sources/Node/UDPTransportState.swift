@@ -36,39 +36,39 @@ struct UDPTransportState {
     /// Runs every check on one datagram, in the order docs/secauth.md lists them, and returns
     /// the packet to deliver, or nil after counting why it was dropped.
     mutating func receive(_ envelope: AddressedEnvelope<ByteBuffer>, ringIndex: Int) -> UDPTransport.Received? {
-        let byteCount = envelope.data.readableBytes
+        // Fields are read one by one rather than copying the ring: a copy would share the
+        // counters' storage and make every counter update copy it.
         rings[ringIndex].counters.datagramsReceived &+= 1
-        rings[ringIndex].counters.bytesReceived &+= UInt64(byteCount)
-        let ring = rings[ringIndex]
-        if ring.isBlocked { return drop(.ringBlocked, ringIndex) }
+        rings[ringIndex].counters.bytesReceived &+= UInt64(envelope.data.readableBytes)
+        if rings[ringIndex].isBlocked { return drop(.ringBlocked, ringIndex) }
         let source = envelope.remoteAddress
-        if source == ring.localAddress { return drop(.ownPacket, ringIndex) }
+        if source == rings[ringIndex].localAddress { return drop(.ownPacket, ringIndex) }
         let sourceHost = HostKey(source)
-        if blockUnlistedIPs && !ring.peers.contains(where: { $0.host == sourceHost }) {
+        if blockUnlistedIPs && !rings[ringIndex].peers.contains(where: { $0.host == sourceHost }) {
             return drop(.unlistedSource, ringIndex)
         }
 
-        let datagram = Array(envelope.data.readableBytesView)
         let plain: [UInt8]
-        switch protection.open(datagram) {
+        switch protection.open(Array(envelope.data.readableBytesView)) {
         case .success(let bytes): plain = bytes
         case .failure(let rejection): return drop(UDPTransportDrop(rejection), ringIndex)
         }
         guard let frame = WireCodec.decode(plain, counting: &rings[ringIndex].counters.malformed) else {
             return drop(.malformed, ringIndex)
         }
-        if frame.ringNumber != ring.ringNumber { return drop(.ringMismatch, ringIndex) }
+        let ringNumber = rings[ringIndex].ringNumber
+        if frame.ringNumber != ringNumber { return drop(.ringMismatch, ringIndex) }
         let sender = frame.packet.sender
         if sender == localNodeID { return drop(.senderMismatch, ringIndex) }
         if blockUnlistedIPs {
             // The sender must be the member listed at the source's address. Ports are not
             // compared: members sharing one address are told apart by their node ids only.
-            guard let peer = ring.peers.first(where: { $0.nodeID == sender }), peer.host == sourceHost else {
+            guard rings[ringIndex].peers.contains(where: { $0.nodeID == sender && $0.host == sourceHost }) else {
                 return drop(.senderMismatch, ringIndex)
             }
         }
         rings[ringIndex].counters.packetsDelivered &+= 1
-        return UDPTransport.Received(packet: frame.packet, ringNumber: ring.ringNumber, source: source)
+        return UDPTransport.Received(packet: frame.packet, ringNumber: ringNumber, source: source)
     }
 
     private mutating func drop(_ reason: UDPTransportDrop, _ ringIndex: Int) -> UDPTransport.Received? {
@@ -88,35 +88,37 @@ struct UDPTransportState {
     /// why nothing is sent. A unicast to the local node is returned as `.loopback`.
     mutating func prepare(_ packet: TotemPacket, to destination: UDPTransport.Destination,
                           ringIndex: Int) -> Prepared {
-        let ring = rings[ringIndex]
-        if ring.isBlocked {
+        if rings[ringIndex].isBlocked {
             rings[ringIndex].counters.record(.sendBlocked)
             return .nothing
         }
+        let ringNumber = rings[ringIndex].ringNumber
         var destinations: [SocketAddress] = []
         switch destination {
         case .broadcast:
             switch mode {
             case .udpu:
-                destinations = ring.peers.filter { $0.nodeID != localNodeID }.map(\.address)
+                destinations = rings[ringIndex].peers.filter { $0.nodeID != localNodeID }.map(\.address)
             case .udp:
-                guard let group = ring.multicastGroup else { preconditionFailure("udp ring without group") }
+                guard let group = rings[ringIndex].multicastGroup else {
+                    preconditionFailure("UDPTransport: udp ring \(ringNumber) without a group")
+                }
                 destinations = [group]
             }
             if destinations.isEmpty { return .nothing }
         case .node(let node):
             if node == localNodeID {
                 rings[ringIndex].counters.loopbackDeliveries &+= 1
-                return .loopback(UDPTransport.Received(packet: packet, ringNumber: ring.ringNumber,
-                                                       source: ring.localAddress))
+                return .loopback(UDPTransport.Received(packet: packet, ringNumber: ringNumber,
+                                                       source: rings[ringIndex].localAddress))
             }
-            guard let peer = ring.peers.first(where: { $0.nodeID == node }) else {
+            guard let peer = rings[ringIndex].peers.first(where: { $0.nodeID == node }) else {
                 rings[ringIndex].counters.record(.sendToUnknownNode)
                 return .nothing
             }
             destinations = [peer.address]
         }
-        let datagram = protection.seal(WireCodec.encode(packet, ringNumber: ring.ringNumber))
+        let datagram = protection.seal(WireCodec.encode(packet, ringNumber: ringNumber))
         guard datagram.count <= UDPTransport.datagramBytesMax else {
             rings[ringIndex].counters.record(.sendTooLarge)
             return .nothing

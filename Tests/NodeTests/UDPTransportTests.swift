@@ -151,6 +151,14 @@ func bindCluster(_ ids: [UInt32], host: String = "127.0.0.1", rings: [UInt8] = [
     return nodes
 }
 
+func ipv6LoopbackWorks() -> Bool {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    defer { try? group.syncShutdownGracefully() }
+    guard let channel = try? DatagramBootstrap(group: group).bind(host: "::1", port: 0).wait() else { return false }
+    try? channel.close().wait()
+    return true
+}
+
 func closeAll(_ nodes: [TestNode]) async {
     for node in nodes { await node.transport.close() }
 }
@@ -221,6 +229,18 @@ struct UDPTransportTests {
             nodes[2].transport.send(mcast(from: 4, seq: 9), to: .broadcast, onRing: 0)
             #expect(try await nodes[0].inbox.wait(forCount: 1)[0].packet == mcast(from: 4, seq: 9))
             #expect(try await nodes[1].inbox.wait(forCount: 1)[0].packet == mcast(from: 4, seq: 9))
+            await closeAll(nodes)
+        }
+    }
+
+    @Test("udpu over IPv6 loopback", .enabled(if: ipv6LoopbackWorks(), "no IPv6 on lo here"))
+    func ipv6() async throws {
+        try await withLoops(1) { group in
+            let nodes = try await bindCluster([1, 2], host: "::1", loops: [group.next()])
+            nodes[1].transport.send(mcast(from: 2, seq: 3), to: .broadcast, onRing: 0)
+            let received = try await nodes[0].inbox.wait(forCount: 1)
+            #expect(received.map(\.packet) == [mcast(from: 2, seq: 3)])
+            #expect(received[0].source == nodes[1].transport.localAddresses[0])
             await closeAll(nodes)
         }
     }

@@ -65,7 +65,9 @@ public enum KeyFile {
     /// A file that group or others may access is loaded with a warning, as corosync does not
     /// refuse it either; the warning says how to fix it.
     public static func load(from path: String) throws(KeyFileError) -> Loaded {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO at the path must not hang the node; it fails the regular-file
+        // check instead. Regular files ignore the flag.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw openError(path: path, errno: errno) }
         defer { close(fd) }
         var info = stat()

@@ -97,6 +97,9 @@ struct KeyFileTests {
             #expect(throws: KeyFileError.badSize(path: long, byteCount: 5000)) { try KeyFile.load(from: long) }
 
             #expect(throws: KeyFileError.notRegularFile(path: directory)) { try KeyFile.load(from: directory) }
+            let fifo = directory + "/fifo"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            #expect(throws: KeyFileError.notRegularFile(path: fifo)) { try KeyFile.load(from: fifo) }
 
             let nowhere = directory + "/no/such/dir/authkey"
             #expect(throws: KeyFileError.directoryMissing(path: nowhere)) {

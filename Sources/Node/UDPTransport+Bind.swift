@@ -29,15 +29,20 @@ extension UDPTransport {
             throw .protection(error)
         }
         var rings: [UDPTransportState.Ring] = []
-        for interface in interfaces {
+        var plans: [RingSocketPlan] = []
+        for (index, interface) in interfaces.enumerated() {
             let peers = try configuration.peers(on: interface)
             guard let local = peers.first(where: { $0.nodeID == configuration.localNodeID }) else {
                 throw .localNodeNotListed(configuration.localNodeID)
             }
             let group = configuration.mode == .udp ? try multicastGroup(of: interface) : nil
+            let via = group == nil ? nil : try multicastInterfaceAddress(for: local.address, ring: interface.ringNumber)
             rings.append(UDPTransportState.Ring(ringNumber: interface.ringNumber, multicastGroup: group,
                                                 localAddress: local.address, peers: peers,
                                                 counters: UDPTransportCounters(ringNumber: interface.ringNumber)))
+            plans.append(RingSocketPlan(ringIndex: index, ringNumber: interface.ringNumber,
+                                        unicastAddress: local.address, multicastGroup: group, multicastVia: via,
+                                        ttl: interface.ttl, datagramBytesMax: configuration.receiveDatagramBytesMax))
         }
         let state = NIOLoopBoundBox.makeBoxSendingValue(
             UDPTransportState(localNodeID: configuration.localNodeID, mode: configuration.mode,
@@ -47,43 +52,60 @@ extension UDPTransport {
 
         var channels: [RingChannels] = []
         do {
-            for (index, ring) in rings.enumerated() {
-                let unicast = try await bindChannel(at: ring.localAddress, ringNumber: ring.ringNumber,
-                                                    sharesPort: false, eventLoop: eventLoop, state: state,
-                                                    ringIndex: index, receiver: receiver,
-                                                    datagramBytesMax: configuration.receiveDatagramBytesMax)
-                channels.append(RingChannels(unicast: unicast, multicast: nil))
-                if let group = ring.multicastGroup {
-                    let interface = interfaces[index]
-                    let viaAddress = try multicastInterfaceAddress(for: ring.localAddress, ring: ring.ringNumber)
-                    try await configureMulticastSending(unicast, via: viaAddress, ttl: interface.ttl,
-                                                        ring: ring.ringNumber)
-                    let multicast = try await bindChannel(at: group, ringNumber: ring.ringNumber,
-                                                          sharesPort: true, eventLoop: eventLoop, state: state,
-                                                          ringIndex: index, receiver: receiver,
-                                                          datagramBytesMax: configuration.receiveDatagramBytesMax)
-                    channels[index].multicast = multicast
-                    try await join(multicast, group: group, via: viaAddress, ring: ring.ringNumber)
-                }
+            for index in plans.indices {
+                let ring = try await bindRing(plans[index], eventLoop: eventLoop, state: state, receiver: receiver)
+                channels.append(ring)
+                // A rebind must take the same port, also when the kernel picked it.
+                plans[index].unicastAddress = ring.unicast.localAddress ?? plans[index].unicastAddress
             }
         } catch {
-            for ring in channels {
-                try? await ring.unicast.close().get()
-                try? await ring.multicast?.close().get()
-            }
+            for ring in channels { ring.closeAll() }
             throw error
         }
 
-        let bound = zip(rings, channels).map { ring, channels in channels.unicast.localAddress ?? ring.localAddress }
+        let transport = UDPTransport(eventLoop: eventLoop, configuration: configuration, interfaces: interfaces,
+                                     plans: plans, state: state, receiver: receiver)
+        let bound = channels
         do {
             try await eventLoop.submit {
-                for index in bound.indices { state.value.rings[index].localAddress = bound[index] }
+                for index in bound.indices {
+                    state.value.rings[index].localAddress = transport.plans[index].unicastAddress
+                    state.value.rings[index].channels = bound[index]
+                    transport.watch(bound[index], ringIndex: index)
+                }
             }.get()
         } catch {
-            throw .bindFailed(address: "\(bound)", ring: rings[0].ringNumber, reason: "event loop: \(error)")
+            for ring in bound { ring.closeAll() }
+            throw .bindFailed(address: "\(transport.localAddresses)", ring: transport.ringNumbers[0],
+                              reason: "event loop: \(error)")
         }
-        return UDPTransport(eventLoop: eventLoop, configuration: configuration, interfaces: interfaces,
-                            localAddresses: bound, state: state, channels: channels, receiver: receiver)
+        return transport
+    }
+
+    /// Binds one ring's sockets as `plan` says: the unicast socket, and in udp mode the
+    /// multicast sending options and the group socket. Closes what it opened on failure.
+    static func bindRing(_ plan: RingSocketPlan, eventLoop: any EventLoop, state: NIOLoopBoundBox<UDPTransportState>,
+                         receiver: @escaping Receiver) async throws(UDPTransportError) -> RingChannels {
+        let unicast = try await bindChannel(at: plan.unicastAddress, ringNumber: plan.ringNumber,
+                                            sharesPort: false, eventLoop: eventLoop, state: state,
+                                            ringIndex: plan.ringIndex, receiver: receiver,
+                                            datagramBytesMax: plan.datagramBytesMax)
+        guard let group = plan.multicastGroup, let via = plan.multicastVia else {
+            return RingChannels(unicast: unicast, multicast: nil)
+        }
+        var multicast: (any Channel)?
+        do {
+            try await configureMulticastSending(unicast, via: via, ttl: plan.ttl, ring: plan.ringNumber)
+            let channel = try await bindChannel(at: group, ringNumber: plan.ringNumber, sharesPort: true,
+                                                eventLoop: eventLoop, state: state, ringIndex: plan.ringIndex,
+                                                receiver: receiver, datagramBytesMax: plan.datagramBytesMax)
+            multicast = channel
+            try await join(channel, group: group, via: via, ring: plan.ringNumber)
+            return RingChannels(unicast: unicast, multicast: channel)
+        } catch {
+            RingChannels(unicast: unicast, multicast: multicast).closeAll()
+            throw error
+        }
     }
 
     private static func bindChannel(at address: SocketAddress, ringNumber: UInt8, sharesPort: Bool,
@@ -166,6 +188,19 @@ extension UDPTransport {
             throw .multicastSetupFailed(ring: ring, reason: "joining \(group): \(error)")
         }
     }
+}
+
+/// What it takes to bind one ring's sockets, at start and again after a socket failed.
+struct RingSocketPlan: Sendable {
+    var ringIndex: Int
+    var ringNumber: UInt8
+    /// The member's own address; after the first bind, with the port actually bound.
+    var unicastAddress: SocketAddress
+    /// udp mode: the group, and the address naming the interface to join it on.
+    var multicastGroup: SocketAddress?
+    var multicastVia: in_addr?
+    var ttl: UInt8
+    var datagramBytesMax: Int
 }
 
 /// Feeds one socket's datagrams through the transport's checks and hands the survivors to

@@ -19,6 +19,10 @@ import TotemConfig
 /// own broadcast: the protocol core keeps its own messages (corosync's totemsrp does the
 /// same). A unicast to the local node is handed to the receiver on the next loop turn,
 /// without a socket, so a one-node ring can pass itself the token.
+///
+/// Failures: a bad datagram is dropped and counted (`UDPTransportDrop`, per ring); a socket
+/// that NIO closes after a fatal error is bound again every `rebindIntervalMilliseconds`
+/// (UDPTransport+Recovery.swift), and sends meanwhile count as `.socketDown`.
 public final class UDPTransport: Sendable {
     /// The largest UDP payload over IPv4; the packing layer keeps packets far below it.
     public static let datagramBytesMax = 65_507
@@ -52,30 +56,37 @@ public final class UDPTransport: Sendable {
     let interfaces: [TotemOptions.Interface]
     /// The unicast socket of each ring as bound (with the real port when 0 was asked for),
     /// aligned with `ringNumbers`.
-    public let localAddresses: [SocketAddress]
-    private let state: NIOLoopBoundBox<UDPTransportState>
-    private let channels: [RingChannels]
-    private let receiver: Receiver
+    public var localAddresses: [SocketAddress] { plans.map(\.unicastAddress) }
+    /// How to bind each ring's sockets again after a failure.
+    let plans: [RingSocketPlan]
+    let rebindInterval: TimeAmount
+    let state: NIOLoopBoundBox<UDPTransportState>
+    let receiver: Receiver
 
+    /// One ring's sockets.
     struct RingChannels: Sendable {
         /// Bound to the member's own address: receives unicasts (and udpu broadcasts), sends
         /// everything.
         var unicast: any Channel
         /// udp mode: bound to the group address, receives the ring's multicasts.
         var multicast: (any Channel)?
+
+        func closeAll() {
+            unicast.close(promise: nil)
+            multicast?.close(promise: nil)
+        }
     }
 
     init(eventLoop: any EventLoop, configuration: Configuration, interfaces: [TotemOptions.Interface],
-         localAddresses: [SocketAddress], state: NIOLoopBoundBox<UDPTransportState>,
-         channels: [RingChannels], receiver: @escaping Receiver) {
+         plans: [RingSocketPlan], state: NIOLoopBoundBox<UDPTransportState>, receiver: @escaping Receiver) {
         self.eventLoop = eventLoop
         self.localNodeID = configuration.localNodeID
         self.mode = configuration.mode
         self.ringNumbers = interfaces.map(\.ringNumber)
         self.interfaces = interfaces
-        self.localAddresses = localAddresses
+        self.plans = plans
+        self.rebindInterval = .milliseconds(Int64(configuration.rebindIntervalMilliseconds))
         self.state = state
-        self.channels = channels
         self.receiver = receiver
     }
 
@@ -109,7 +120,7 @@ public final class UDPTransport: Sendable {
             // must see this one after it, like any other arrival.
             eventLoop.execute { self.receiver(received) }
         case .send(let outgoing):
-            let channel = channels[index].unicast
+            let channel = outgoing.channel
             let buffer = channel.allocator.buffer(bytes: outgoing.datagram)
             for address in outgoing.destinations {
                 let promise = eventLoop.makePromise(of: Void.self)
@@ -169,9 +180,20 @@ public final class UDPTransport: Sendable {
         try await eventLoop.submit { [state] in state.value.rings.map(\.counters) }.get()
     }
 
-    /// Closes every socket. Packets in flight are lost; later sends are dropped by NIO.
+    /// Closes every socket and stops rebinding. Packets in flight are lost; later sends are
+    /// counted as `.socketDown`.
     public func close() async {
-        for ring in channels {
+        let open = try? await eventLoop.submit { [state] () -> [RingChannels] in
+            state.value.isClosed = true
+            var open: [RingChannels] = []
+            for index in state.value.rings.indices {
+                if let channels = state.value.rings[index].channels { open.append(channels) }
+                state.value.rings[index].channels = nil
+            }
+            return open
+        }.get()
+        // If the loop is already gone, its shutdown closed the sockets.
+        for ring in open ?? [] {
             try? await ring.unicast.close().get()
             try? await ring.multicast?.close().get()
         }

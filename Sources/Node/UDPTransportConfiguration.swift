@@ -69,11 +69,15 @@ extension UDPTransport {
         /// Largest datagram read; longer ones are cut by the kernel and then fail their
         /// checksum or tag. The default is the largest UDP payload.
         public var receiveDatagramBytesMax: Int
+        /// How long after a socket failed it is bound again (and again, until it works):
+        /// corosync's `downcheck`, "interval to re-check a downed interface".
+        public var rebindIntervalMilliseconds: UInt32
 
         public init(localNodeID: NodeID, mode: Mode = .udpu, interfaces: [TotemOptions.Interface],
                     members: [Member], blockUnlistedIPs: Bool = true,
                     protectionSuite: PacketProtectionSuite = .none, key: ClusterKey? = nil,
-                    receiveDatagramBytesMax: Int = UDPTransport.datagramBytesMax) {
+                    receiveDatagramBytesMax: Int = UDPTransport.datagramBytesMax,
+                    rebindIntervalMilliseconds: UInt32 = 1000) {
             self.localNodeID = localNodeID
             self.mode = mode
             self.interfaces = interfaces
@@ -82,6 +86,7 @@ extension UDPTransport {
             self.protectionSuite = protectionSuite
             self.key = key
             self.receiveDatagramBytesMax = receiveDatagramBytesMax
+            self.rebindIntervalMilliseconds = rebindIntervalMilliseconds
         }
 
         /// From the effective totem options: transport, interfaces and the crypto settings.
@@ -103,7 +108,7 @@ extension UDPTransport {
             }
             self.init(localNodeID: localNodeID, mode: mode, interfaces: options.interfaces,
                       members: members, blockUnlistedIPs: blockUnlistedIPs,
-                      protectionSuite: suite, key: key)
+                      protectionSuite: suite, key: key, rebindIntervalMilliseconds: options.downcheck)
         }
     }
 }

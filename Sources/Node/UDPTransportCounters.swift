@@ -36,6 +36,8 @@ public enum UDPTransportDrop: UInt8, Hashable, Sendable, CaseIterable, CustomStr
     case sendTooLarge = 13
     /// The socket refused the write.
     case sendError = 14
+    /// The ring's socket failed and is not bound again yet (or the transport is closed).
+    case socketDown = 15
 
     public var description: String {
         switch self {
@@ -54,6 +56,7 @@ public enum UDPTransportDrop: UInt8, Hashable, Sendable, CaseIterable, CustomStr
         case .sendToUnknownNode: "send to unknown node"
         case .sendTooLarge: "send too large"
         case .sendError: "send error"
+        case .socketDown: "socket down"
         }
     }
 
@@ -83,6 +86,12 @@ public struct UDPTransportCounters: Hashable, Sendable {
     public var packetsDelivered: UInt64 = 0
     /// Unicasts to the local node, delivered without a socket.
     public var loopbackDeliveries: UInt64 = 0
+    /// Times a socket of the ring failed (NIO closed it after an error it cannot recover
+    /// from, such as ENETUNREACH or EADDRNOTAVAIL on send).
+    public var socketFailures: UInt64 = 0
+    /// Times the ring's sockets were bound again after a failure, and attempts that failed.
+    public var socketRebinds: UInt64 = 0
+    public var rebindFailures: UInt64 = 0
     /// The codec's reasons for the `.malformed` drops.
     public var malformed = WireRejectionCounters()
     private var drops = [UInt64](repeating: 0, count: UDPTransportDrop.allCases.count)

@@ -19,6 +19,9 @@ struct UDPTransportState {
         var peers: [Peer]
         var isBlocked = false
         var counters: UDPTransportCounters
+        /// nil before the first bind, after `close`, and while a failed socket waits to be
+        /// bound again.
+        var channels: UDPTransport.RingChannels?
     }
 
     let localNodeID: NodeID
@@ -26,6 +29,8 @@ struct UDPTransportState {
     let blockUnlistedIPs: Bool
     var rings: [Ring]
     var protection: PacketProtection
+    /// Set by `close`: no more rebinding.
+    var isClosed = false
 
     func ringIndex(_ ringNumber: UInt8) -> Int? {
         rings.firstIndex { $0.ringNumber == ringNumber }
@@ -80,6 +85,7 @@ struct UDPTransportState {
 
     /// What to write for one send: the datagram and where each copy goes.
     struct Outgoing {
+        var channel: any Channel
         var datagram: [UInt8]
         var destinations: [SocketAddress]
     }
@@ -94,6 +100,7 @@ struct UDPTransportState {
         }
         let ringNumber = rings[ringIndex].ringNumber
         var destinations: [SocketAddress] = []
+        var channel: (any Channel)?
         switch destination {
         case .broadcast:
             switch mode {
@@ -118,6 +125,11 @@ struct UDPTransportState {
             }
             destinations = [peer.address]
         }
+        channel = rings[ringIndex].channels?.unicast
+        guard let channel else {
+            rings[ringIndex].counters.record(.socketDown)
+            return .nothing
+        }
         let datagram = protection.seal(WireCodec.encode(packet, ringNumber: ringNumber))
         guard datagram.count <= UDPTransport.datagramBytesMax else {
             rings[ringIndex].counters.record(.sendTooLarge)
@@ -125,7 +137,7 @@ struct UDPTransportState {
         }
         rings[ringIndex].counters.datagramsSent &+= UInt64(destinations.count)
         rings[ringIndex].counters.bytesSent &+= UInt64(datagram.count * destinations.count)
-        return .send(Outgoing(datagram: datagram, destinations: destinations))
+        return .send(Outgoing(channel: channel, datagram: datagram, destinations: destinations))
     }
 
     enum Prepared {

@@ -127,7 +127,7 @@ func withLoops<T>(_ threads: Int, _ body: (MultiThreadedEventLoopGroup) async th
 /// full member list with the ports the others got. Node i runs on `loops[i % loops.count]`.
 func bindCluster(_ ids: [UInt32], host: String = "127.0.0.1", rings: [UInt8] = [0],
                  loops: [any EventLoop], suite: PacketProtectionSuite = .none,
-                 keys: [ClusterKey?]? = nil) async throws -> [TestNode] {
+                 keys: [ClusterKey?]? = nil, rebindIntervalMilliseconds: UInt32 = 1000) async throws -> [TestNode] {
     let interfaces = rings.map { TotemOptions.Interface(ringNumber: $0, mcastPort: 0) }
     func member(_ id: UInt32, ports: [UInt16]) -> UDPTransport.Member {
         UDPTransport.Member(nodeID: NodeID(id), ring0: .init(host: host, port: ports[0]),
@@ -139,7 +139,7 @@ func bindCluster(_ ids: [UInt32], host: String = "127.0.0.1", rings: [UInt8] = [
         let configuration = UDPTransport.Configuration(
             localNodeID: NodeID(id), interfaces: interfaces,
             members: [member(id, ports: rings.map { _ in 0 })],
-            protectionSuite: suite, key: keys?[position])
+            protectionSuite: suite, key: keys?[position], rebindIntervalMilliseconds: rebindIntervalMilliseconds)
         let transport = try await UDPTransport.bind(configuration, on: loops[position % loops.count],
                                                     receiver: inbox.receiver)
         nodes.append(TestNode(id: NodeID(id), transport: transport, inbox: inbox))

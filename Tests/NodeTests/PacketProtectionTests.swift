@@ -1,3 +1,4 @@
+import Basics
 import Testing
 @testable import Node
 
@@ -95,6 +96,44 @@ struct PacketProtectionTests {
             #expect(try receiver.open(senders[index].seal(Self.packet)).get() == Self.packet)
         }
         #expect(try receiver.open(a1).get() == Self.packet)
+    }
+
+    @Test("random and mutated datagrams are rejected, never trapped",
+          arguments: [PacketProtectionSuite(cipher: .aes192, hash: .sha384),
+                      PacketProtectionSuite(cipher: .none, hash: .md5)])
+    func fuzz(suite: PacketProtectionSuite) throws {
+        var random = SeededGenerator(seed: 0x5EC_A07)
+        var sender = try PacketProtection(suite: suite, key: Self.key)
+        var receiver = try PacketProtection(suite: suite, key: Self.key)
+        let valid = sender.seal(Self.packet)
+        for round in 0..<2_000 {
+            var datagram: [UInt8]
+            if round % 2 == 0 {
+                let count = Int.random(in: 0...200, using: &random)
+                datagram = (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
+                // Give half of them a valid header, so the tag check is what rejects them.
+                if round % 4 == 0 && count >= 3 {
+                    datagram[0] = PacketProtection.formatMarker
+                    datagram[1] = suite.cipher.rawValue
+                    datagram[2] = suite.hash.rawValue
+                    if count >= 4 { datagram[3] = 0 }
+                }
+            } else {
+                datagram = valid
+                let flips = Int.random(in: 1...4, using: &random)
+                for _ in 0..<flips {
+                    let index = Int.random(in: 0..<datagram.count, using: &random)
+                    datagram[index] ^= UInt8.random(in: 1...255, using: &random)
+                }
+                if Bool.random(using: &random) {
+                    datagram.removeLast(Int.random(in: 0...min(8, datagram.count), using: &random))
+                }
+            }
+            if case .success = receiver.open(datagram) {
+                Issue.record("round \(round): a forged datagram opened")
+            }
+        }
+        #expect(try receiver.open(valid).get() == Self.packet)
     }
 
     @Test("configuration strings resolve as corosync's do")

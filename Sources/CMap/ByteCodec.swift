@@ -1,0 +1,77 @@
+/// Why bytes could not be decoded into an operation, a result or a snapshot body. Decoding
+/// untrusted bytes ends here, never in a trap.
+public struct CMapDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var offset: Int
+    public var reason: String
+    public init(offset: Int, reason: String) {
+        self.offset = offset
+        self.reason = reason
+    }
+    public var description: String { "cannot decode CMap data at offset \(offset): \(reason)" }
+}
+
+/// Little-endian appender.
+struct ByteWriter {
+    var bytes: [UInt8] = []
+
+    init(reservingCapacity capacity: Int = 64) { bytes.reserveCapacity(capacity) }
+
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u16(_ v: UInt16) { append(v) }
+    mutating func u32(_ v: UInt32) { append(v) }
+    mutating func u64(_ v: UInt64) { append(v) }
+
+    @inline(__always)
+    private mutating func append<T: FixedWidthInteger>(_ v: T) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+}
+
+/// Bounds-checked little-endian reader over untrusted bytes; every read throws
+/// `CMapDecodingError` instead of reading past the end.
+struct ByteReader {
+    let bytes: [UInt8]
+    private(set) var offset: Int
+
+    init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    var remaining: Int { bytes.count - offset }
+    var isAtEnd: Bool { offset == bytes.count }
+
+    func fail(_ reason: String) -> CMapDecodingError { CMapDecodingError(offset: offset, reason: reason) }
+
+    mutating func u8() throws(CMapDecodingError) -> UInt8 { try integer() }
+    mutating func u16() throws(CMapDecodingError) -> UInt16 { try integer() }
+    mutating func u32() throws(CMapDecodingError) -> UInt32 { try integer() }
+    mutating func u64() throws(CMapDecodingError) -> UInt64 { try integer() }
+
+    @inline(__always)
+    private mutating func integer<T: FixedWidthInteger>() throws(CMapDecodingError) -> T {
+        let size = MemoryLayout<T>.size
+        guard remaining >= size else {
+            throw fail("\(size) bytes needed, \(remaining) left")
+        }
+        let v = bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+        offset += size
+        return v
+    }
+
+    mutating func raw(_ count: Int) throws(CMapDecodingError) -> [UInt8] {
+        guard count >= 0, remaining >= count else {
+            throw fail("\(count) bytes needed, \(remaining) left")
+        }
+        let r = Array(bytes[offset..<(offset + count)])
+        offset += count
+        return r
+    }
+
+    /// Throws unless every byte was consumed.
+    func expectEnd() throws(CMapDecodingError) {
+        if !isAtEnd { throw fail("\(remaining) unexpected bytes after the end") }
+    }
+}

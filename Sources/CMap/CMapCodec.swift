@@ -1,0 +1,265 @@
+import Basics
+
+/// The compact binary codec of operations and results: what the replication layer stores in
+/// a log entry, and what the duplicate-request table and snapshots keep. Little-endian; an
+/// operation starts with a codec version byte so the log format can evolve. Decoding bad
+/// bytes throws `CMapDecodingError`, never traps, and allocates at most what the input holds.
+public enum CMapCodec {
+    public static let operationVersion: UInt8 = 1
+    /// A hard limit on one decoded string or binary value, whatever the configuration says.
+    public static let absoluteMaxValueBytes = 64 << 20
+    /// A hard limit on the items of one decoded listing page.
+    public static let absoluteMaxListItems = 1 << 20
+
+    // MARK: Operations
+
+    public static func encode(_ op: CMapOperation) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(operationVersion)
+        switch op {
+        case .get(let k):
+            w.u8(1); w.key(k)
+        case .getOrDefault(let k, let v):
+            w.u8(2); w.key(k); w.value(v)
+        case .set(let k, let v):
+            w.bytes.reserveCapacity(16 + k.count + v.byteCount)
+            w.u8(3); w.key(k); w.value(v)
+        case .delete(let k):
+            w.u8(4); w.key(k)
+        case .adjust(let k, let delta):
+            w.u8(5); w.key(k); w.u64(UInt64(bitPattern: delta))
+        case .incrementBy(let k, let delta):
+            w.u8(6); w.key(k); w.u64(UInt64(bitPattern: delta))
+        case .compareAndSet(let k, let expected, let v):
+            w.u8(7); w.key(k); w.u64(expected.rawValue); w.value(v)
+        case .count(let p):
+            w.u8(8); w.prefix(p)
+        case .list(let p, let cursor, let limit):
+            w.u8(9); w.prefix(p); w.optionalKey(cursor); w.u32(limit)
+        }
+        return w.bytes
+    }
+
+    public static func decodeOperation(_ bytes: [UInt8]) throws(CMapDecodingError) -> CMapOperation {
+        var r = ByteReader(bytes)
+        let version = try r.u8()
+        guard version == operationVersion else {
+            throw CMapDecodingError(offset: 0, reason: "unknown operation codec version \(version)")
+        }
+        let tag = try r.u8()
+        let op: CMapOperation
+        switch tag {
+        case 1: op = .get(try r.key())
+        case 2: op = .getOrDefault(try r.key(), defaultValue: try r.value())
+        case 3: op = .set(try r.key(), try r.value())
+        case 4: op = .delete(try r.key())
+        case 5: op = .adjust(try r.key(), by: Int64(bitPattern: try r.u64()))
+        case 6: op = .incrementBy(try r.key(), by: Int64(bitPattern: try r.u64()))
+        case 7:
+            let k = try r.key()
+            let expected = LogIndex(try r.u64())
+            op = .compareAndSet(k, expectedVersion: expected, value: try r.value())
+        case 8: op = .count(try r.prefix())
+        case 9: op = .list(try r.prefix(), after: try r.optionalKey(), limit: try r.u32())
+        default: throw CMapDecodingError(offset: 1, reason: "unknown operation tag \(tag)")
+        }
+        try r.expectEnd()
+        return op
+    }
+
+    // MARK: Results
+
+    public static func encode(_ result: CMapResult) -> [UInt8] {
+        var w = ByteWriter()
+        w.result(result)
+        return w.bytes
+    }
+
+    public static func decodeResult(_ bytes: [UInt8]) throws(CMapDecodingError) -> CMapResult {
+        var r = ByteReader(bytes)
+        let result = try r.result()
+        try r.expectEnd()
+        return result
+    }
+}
+
+extension ByteWriter {
+    mutating func key(_ k: CMapKey) {
+        u8(UInt8(k.count))
+        k.appendBytes(to: &bytes)
+    }
+
+    mutating func optionalKey(_ k: CMapKey?) {
+        if let k { key(k) } else { u8(0) }
+    }
+
+    mutating func prefix(_ p: CMapPrefix) {
+        u8(UInt8(p.bytes.count))
+        raw(p.bytes)
+    }
+
+    mutating func text(_ s: String) {
+        let b = Array(s.utf8.prefix(Int(UInt16.max)))
+        u16(UInt16(b.count))
+        raw(b)
+    }
+
+    mutating func value(_ v: CMapValue) {
+        u8(v.type.rawValue)
+        switch v {
+        case .int8(let x): u8(UInt8(bitPattern: x))
+        case .uint8(let x): u8(x)
+        case .int16(let x): u16(UInt16(bitPattern: x))
+        case .uint16(let x): u16(x)
+        case .int32(let x): u32(UInt32(bitPattern: x))
+        case .uint32(let x): u32(x)
+        case .int64(let x): u64(UInt64(bitPattern: x))
+        case .uint64(let x): u64(x)
+        case .float(let x): u32(x.bitPattern)
+        case .double(let x): u64(x.bitPattern)
+        case .string(let b), .binary(let b):
+            u32(UInt32(b.count))
+            raw(b)
+        }
+    }
+
+    mutating func result(_ result: CMapResult) {
+        switch result {
+        case .ok: u8(1)
+        case .value(let v, let version): u8(2); value(v); u64(version.rawValue)
+        case .notFound: u8(3)
+        case .integer(let i): u8(4); u64(UInt64(bitPattern: i))
+        case .count(let n): u8(5); u64(n)
+        case .list(let items, let cursor):
+            u8(6)
+            u32(UInt32(items.count))
+            for item in items {
+                key(item.key); value(item.entry.value); u64(item.entry.version.rawValue)
+            }
+            optionalKey(cursor)
+        case .versionMismatch(let current): u8(7); u64(current.rawValue)
+        case .error(let e): u8(8); error(e)
+        }
+    }
+
+    mutating func error(_ e: CMapError) {
+        switch e {
+        case .invalidKey(let reason): u8(1); text(reason)
+        case .valueTooLarge(let bytes, let limit): u8(2); u64(UInt64(bytes)); u64(UInt64(limit))
+        case .wrongType(let k, let type, let operation): u8(3); key(k); u8(type.rawValue); text(operation)
+        case .notAnInteger(let k): u8(4); key(k)
+        case .incrementOverflow(let k): u8(5); key(k)
+        case .staleRequest(let client, let requestID, let last):
+            u8(6); u64(client.rawValue); u64(requestID); u64(last)
+        case .badPageSize(let requested, let maximum): u8(7); u32(requested); u32(maximum)
+        case .badValue(let type, let reason): u8(8); u8(type.rawValue); text(reason)
+        }
+    }
+}
+
+extension ByteReader {
+    mutating func key() throws(CMapDecodingError) -> CMapKey {
+        let at = offset
+        let b = try raw(Int(try u8()))
+        if let problem = CMapKey.problem(with: b, allowEmpty: false) {
+            throw CMapDecodingError(offset: at, reason: problem)
+        }
+        return CMapKey(unchecked: b)
+    }
+
+    mutating func optionalKey() throws(CMapDecodingError) -> CMapKey? {
+        if offset < bytes.count && bytes[offset] == 0 {
+            _ = try u8()
+            return nil
+        }
+        return try key()
+    }
+
+    mutating func prefix() throws(CMapDecodingError) -> CMapPrefix {
+        let at = offset
+        let b = try raw(Int(try u8()))
+        if let problem = CMapKey.problem(with: b, allowEmpty: true) {
+            throw CMapDecodingError(offset: at, reason: problem)
+        }
+        return CMapPrefix(unchecked: b)
+    }
+
+    mutating func text() throws(CMapDecodingError) -> String {
+        String(decoding: try raw(Int(try u16())), as: UTF8.self)
+    }
+
+    mutating func valueType() throws(CMapDecodingError) -> CMapValueType {
+        let tag = try u8()
+        guard let type = CMapValueType(rawValue: tag) else { throw fail("unknown value type \(tag)") }
+        return type
+    }
+
+    mutating func value() throws(CMapDecodingError) -> CMapValue {
+        switch try valueType() {
+        case .int8: return .int8(Int8(bitPattern: try u8()))
+        case .uint8: return .uint8(try u8())
+        case .int16: return .int16(Int16(bitPattern: try u16()))
+        case .uint16: return .uint16(try u16())
+        case .int32: return .int32(Int32(bitPattern: try u32()))
+        case .uint32: return .uint32(try u32())
+        case .int64: return .int64(Int64(bitPattern: try u64()))
+        case .uint64: return .uint64(try u64())
+        case .float: return .float(Float(bitPattern: try u32()))
+        case .double: return .double(Double(bitPattern: try u64()))
+        case .string: return .string(try boundedBytes())
+        case .binary: return .binary(try boundedBytes())
+        }
+    }
+
+    private mutating func boundedBytes() throws(CMapDecodingError) -> [UInt8] {
+        let n = Int(try u32())
+        guard n <= CMapCodec.absoluteMaxValueBytes else {
+            throw fail("value of \(n) bytes exceeds the hard limit of \(CMapCodec.absoluteMaxValueBytes)")
+        }
+        return try raw(n)
+    }
+
+    mutating func result() throws(CMapDecodingError) -> CMapResult {
+        let tag = try u8()
+        switch tag {
+        case 1: return .ok
+        case 2: return .value(try value(), version: LogIndex(try u64()))
+        case 3: return .notFound
+        case 4: return .integer(Int64(bitPattern: try u64()))
+        case 5: return .count(try u64())
+        case 6:
+            let n = Int(try u32())
+            // Each item takes at least 12 bytes, so a huge count in a short input fails early.
+            guard n <= CMapCodec.absoluteMaxListItems, n <= remaining / 12 else {
+                throw fail("listing of \(n) items in \(remaining) bytes")
+            }
+            var items: [CMapListItem] = []
+            items.reserveCapacity(n)
+            for _ in 0..<n {
+                let k = try key()
+                let v = try value()
+                items.append(CMapListItem(key: k, entry: CMapEntry(value: v, version: LogIndex(try u64()))))
+            }
+            return .list(items, nextCursor: try optionalKey())
+        case 7: return .versionMismatch(current: LogIndex(try u64()))
+        case 8: return .error(try error())
+        default: throw fail("unknown result tag \(tag)")
+        }
+    }
+
+    mutating func error() throws(CMapDecodingError) -> CMapError {
+        let tag = try u8()
+        switch tag {
+        case 1: return .invalidKey(try text())
+        case 2: return .valueTooLarge(bytes: Int(clamping: try u64()), limitBytes: Int(clamping: try u64()))
+        case 3: return .wrongType(key: try key(), type: try valueType(), operation: try text())
+        case 4: return .notAnInteger(key: try key())
+        case 5: return .incrementOverflow(key: try key())
+        case 6:
+            return .staleRequest(client: ClientID(try u64()), requestID: try u64(), lastRequestID: try u64())
+        case 7: return .badPageSize(requested: try u32(), maximum: try u32())
+        case 8: return .badValue(type: try valueType(), reason: try text())
+        default: throw fail("unknown error tag \(tag)")
+        }
+    }
+}

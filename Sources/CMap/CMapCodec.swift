@@ -152,6 +152,7 @@ extension ByteWriter {
         case .staleRequest(let client, let requestID, let last):
             u8(6); u64(client.rawValue); u64(requestID); u64(last)
         case .badPageSize(let requested, let maximum): u8(7); u32(requested); u32(maximum)
+        case .badValue(let type, let reason): u8(8); u8(type.rawValue); text(reason)
         }
     }
 }
@@ -257,6 +258,7 @@ extension ByteReader {
         case 6:
             return .staleRequest(client: ClientID(try u64()), requestID: try u64(), lastRequestID: try u64())
         case 7: return .badPageSize(requested: try u32(), maximum: try u32())
+        case 8: return .badValue(type: try valueType(), reason: try text())
         default: throw fail("unknown error tag \(tag)")
         }
     }

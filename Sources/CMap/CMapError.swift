@@ -14,6 +14,8 @@ public enum CMapError: Error, Equatable, Sendable, CustomStringConvertible {
     case incrementOverflow(key: CMapKey)
     /// A retried request older than the last one the client sent; its result is gone.
     case staleRequest(client: ClientID, requestID: UInt64, lastRequestID: UInt64)
+    /// Client text that is not a value of the requested type.
+    case badValue(type: CMapValueType, reason: String)
     /// A listing page size outside 1...maximum.
     case badPageSize(requested: UInt32, maximum: UInt32)
 
@@ -32,6 +34,8 @@ public enum CMapError: Error, Equatable, Sendable, CustomStringConvertible {
         case .staleRequest(let client, let requestID, let last):
             "request \(requestID) of client \(client) is older than its last request \(last); "
                 + "its result is no longer kept"
+        case .badValue(let type, let reason):
+            "bad value for type \(type): \(reason)"
         case .badPageSize(let requested, let maximum):
             "a page of \(requested) entries was asked for; it must be 1 to \(maximum)"
         }

@@ -26,6 +26,13 @@ extension CMapState {
         return applied
     }
 
+    /// Marks the log up to `index` applied without a CMap operation (entries of other kinds:
+    /// configuration changes, read barriers), so a snapshot taken next carries the right index.
+    public mutating func advance(to index: LogIndex) {
+        precondition(index >= appliedIndex, "CMapState.advance: index \(index) is before the applied index \(appliedIndex)")
+        appliedIndex = index
+    }
+
     private mutating func execute(_ op: CMapOperation, at index: LogIndex) -> CMapApplied {
         switch op {
         case .get(let key):

@@ -22,6 +22,9 @@ public struct CMapStateMachine: Sendable {
         return applied.result
     }
 
+    /// Marks entries up to `index` applied that carry no CMap operation.
+    public mutating func advance(to index: LogIndex) { state.advance(to: index) }
+
     /// An O(1) immutable copy of the state at `state.appliedIndex`, for a snapshot to be
     /// encoded elsewhere while `apply` goes on.
     public func capture() -> CMapState { state }

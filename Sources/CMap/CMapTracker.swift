@@ -24,6 +24,15 @@ public struct CMapTracker: Sendable {
         var queueLimit: Int
         var queue = EventQueue()
         var isDropped = false
+
+        enum Offer { case queued, full(limit: Int), ignored }
+
+        mutating func offer(_ change: CMapChange) -> Offer {
+            guard !isDropped, filter.kinds.contains(change.kind) else { return .ignored }
+            guard queue.count < queueLimit else { return .full(limit: queueLimit) }
+            queue.append(.changed(change))
+            return .queued
+        }
     }
 
     public var trackCount: Int { tracks.count }
@@ -68,13 +77,15 @@ public struct CMapTracker: Sendable {
             if case .prefix(let p) = tracks[id]?.filter.target, change.key.hasPrefix(p) { matched.append(id) }
         }
         for id in matched {
-            guard let track = tracks[id], !track.isDropped, track.filter.kinds.contains(change.kind) else { continue }
-            if track.queue.count >= track.queueLimit {
-                drop(id, reason: "track \(id) fell behind: \(track.queueLimit) events were waiting when the change at index \(change.index) came")
+            // Mutated in place through the dictionary, so the queue is never copied.
+            switch tracks[id]?.offer(change) {
+            case .queued?:
+                ready.insert(id)
+            case .full(let limit)?:
+                drop(id, reason: "track \(id) fell behind: \(limit) events were waiting when the change at index \(change.index) came")
+            case .ignored?, nil:
                 continue
             }
-            tracks[id]?.queue.append(.changed(change))
-            ready.insert(id)
         }
     }
 

@@ -18,11 +18,13 @@ public struct FaultProfile: Hashable, Sendable, CustomStringConvertible {
     public var meanSubmitIntervalMilliseconds: UInt64
     /// One submission in this many is a large payload (fragmented); 0 = never.
     public var largePayloadOneIn: UInt64
+    /// corosync's `send_join` (0 = send JOINs at once), to exercise the random delay.
+    public var sendJoinMilliseconds: UInt32 = 0
 
     public init(nodeCount: Int, faultyNetwork: NetworkConditions, meanFaultIntervalMilliseconds: UInt64,
                 partitionWeight: UInt64, crashWeight: UInt64, pauseWeight: UInt64,
                 allowsAsymmetricPartitions: Bool, meanSubmitIntervalMilliseconds: UInt64,
-                largePayloadOneIn: UInt64) {
+                largePayloadOneIn: UInt64, sendJoinMilliseconds: UInt32 = 0) {
         self.nodeCount = nodeCount
         self.faultyNetwork = faultyNetwork
         self.meanFaultIntervalMilliseconds = meanFaultIntervalMilliseconds
@@ -32,6 +34,7 @@ public struct FaultProfile: Hashable, Sendable, CustomStringConvertible {
         self.allowsAsymmetricPartitions = allowsAsymmetricPartitions
         self.meanSubmitIntervalMilliseconds = meanSubmitIntervalMilliseconds
         self.largePayloadOneIn = largePayloadOneIn
+        self.sendJoinMilliseconds = sendJoinMilliseconds
     }
 
     /// Draws a profile: 2 to `nodeCountMax` nodes, loss up to 20 %, duplication up to 5 %,
@@ -55,7 +58,8 @@ public struct FaultProfile: Hashable, Sendable, CustomStringConvertible {
             partitionWeight: draw(4), crashWeight: draw(4), pauseWeight: draw(3),
             allowsAsymmetricPartitions: draw(3) == 0,
             meanSubmitIntervalMilliseconds: [5, 20, 100][Int(draw(3))],
-            largePayloadOneIn: [0, 10, 50][Int(draw(3))])
+            largePayloadOneIn: [0, 10, 50][Int(draw(3))],
+            sendJoinMilliseconds: [0, 0, 0, 30][Int(draw(4))])
     }
 
     public var description: String {
@@ -63,6 +67,6 @@ public struct FaultProfile: Hashable, Sendable, CustomStringConvertible {
         return "nodes \(nodeCount), loss \(n.lossProbability), dup \(n.duplicationProbability), "
             + "delay \(n.delayMinMicroseconds)-\(n.delayMaxMicroseconds) us, fault every ~\(meanFaultIntervalMilliseconds) ms "
             + "(partition \(partitionWeight), crash \(crashWeight), pause \(pauseWeight)\(allowsAsymmetricPartitions ? ", asymmetric" : "")), "
-            + "submit every ~\(meanSubmitIntervalMilliseconds) ms, large 1/\(largePayloadOneIn)"
+            + "submit every ~\(meanSubmitIntervalMilliseconds) ms, large 1/\(largePayloadOneIn), send_join \(sendJoinMilliseconds)"
     }
 }

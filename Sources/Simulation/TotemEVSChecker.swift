@@ -17,6 +17,7 @@ public enum TotemEVSChecker {
         var delivered: [UInt64] = []
         /// The transitional configuration that ended it (ring id and members), if any.
         var endedBy: ConfigurationChange?
+        var endedAt: Instant?
     }
 
     public static func check(records: [NodeIncarnation: [TotemRecord]]) -> [Violation] {
@@ -77,6 +78,7 @@ public enum TotemEVSChecker {
                         }
                         if var epoch = current {
                             epoch.endedBy = transitional
+                            epoch.endedAt = record.time
                             epochs.append((node, epoch))
                         }
                         current = Epoch(ring: change.ringID, members: change.members)
@@ -94,7 +96,7 @@ public enum TotemEVSChecker {
                     let firstDiff = Array(zip(delivered, epoch.delivered)).firstIndex { $0.0 != $0.1 }
                         ?? min(delivered.count, epoch.delivered.count)
                     violations.append(Violation(
-                        rule: "evs-same-messages", node: node,
+                        rule: "evs-same-messages", node: node, time: epoch.endedAt,
                         detail: "in ring \(epoch.ring) moving to \(ended.ringID) with \(ended.members): "
                             + "\(epoch.delivered.count) messages vs \(delivered.count) at \(other), first difference at #\(firstDiff)"))
                 }

@@ -65,7 +65,9 @@ public struct TotemSimulation {
         var random = SeededGenerator(seed: seed)
         var profileRandom = random.fork()
         let profile = settings.profile ?? FaultProfile.random(&profileRandom, nodeCountRange: settings.nodeCountRange)
-        let options = TotemOptions(nodeCount: profile.nodeCount)
+        var optionSettings = TotemOptions.Settings()
+        optionSettings.sendJoin = profile.sendJoinMilliseconds
+        let options = TotemOptions(optionSettings, nodeCount: profile.nodeCount)
         var cluster = TotemCluster(nodeCount: profile.nodeCount, options: options,
                                    conditions: profile.faultyNetwork, random: random.fork(),
                                    canary: settings.canary, canaryNode: 0)

@@ -62,7 +62,8 @@ struct Packer: Sendable {
     init(frameBytesMax: Int, framesMax: Int) {
         precondition(frameBytesMax > Packing.recordHeaderBytes * 2, "frame too small: \(frameBytesMax)")
         self.frameBytesMax = frameBytesMax
-        self.framesMax = max(framesMax, (Packing.payloadBytesMax / (frameBytesMax - 5)) + 2)
+        // Room for one largest payload and a few small ones, whatever netmtu gives.
+        self.framesMax = max(framesMax, (Packing.payloadBytesMax / (frameBytesMax - Packing.recordHeaderBytes)) + 8)
     }
 
     var count: Int { frames.count - head }

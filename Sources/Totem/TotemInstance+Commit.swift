@@ -139,6 +139,7 @@ extension TotemInstance {
                 if let message = regular[seq] { retransmitQueue.append(message) }
                 seq += 1
             }
+            stats.oldRingMessagesQueued += UInt64(retransmitQueue.count)
         }
         recovery.reset()
         myAru = 0

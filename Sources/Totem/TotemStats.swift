@@ -39,7 +39,10 @@ public struct TotemStats: Hashable, Sendable {
     public var incompletePayloadsDropped: UInt64 = 0
     public var malformedFrames: UInt64 = 0
     public var orphanFragments: UInt64 = 0
+    /// Encapsulated old-ring messages that new-ring delivery passed over.
     public var recoveredMessagesSkipped: UInt64 = 0
+    /// Old-ring messages queued for rebroadcast on RECOVERY entry.
+    public var oldRingMessagesQueued: UInt64 = 0
     public var staleTimerFirings: UInt64 = 0
     public init() {}
 }

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Simulation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,7 +62,9 @@ struct SimulateCommand: ParsableCommand {
         for seed in range {
             let result = TotemSimulation.run(seed: seed, settings: settings)
             if debug {
-                for (i, stats) in result.nodeStats.enumerated() { print("node \(i + 1): \(stats.map { "\($0)" } ?? "down")") }
+                for (i, stats) in result.nodeStats.enumerated() {
+                    print("node \(i + 1): " + (stats.map { String(describing: $0) } ?? "down"))
+                }
                 for entry in result.trace { print("  \(entry.time) \(entry.line)") }
             }
             if result.passed {
@@ -77,6 +82,9 @@ struct SimulateCommand: ParsableCommand {
                 print("  trace around the first violation:")
                 for line in result.traceAround(first) { print(line) }
             }
+            #if canImport(Glibc)
+            fflush(nil)  // Show each failing seed while a long range still runs.
+            #endif
         }
         let total = range.count
         print("simulate --layer \(layer.rawValue): \(total - failed.count) of \(total) seeds passed"

@@ -30,6 +30,13 @@ import Testing
         #expect(s.appliedIndex == LogIndex(6))
     }
 
+    @Test mutating func advancingOverOtherEntries() {
+        _ = run(.set(k, .uint8(1)))
+        s.advance(to: LogIndex(10))
+        #expect(s.appliedIndex == LogIndex(10) && s.entry(for: k)?.version == LogIndex(1))
+        #expect(s.apply(.delete(k), at: LogIndex(11)).result == .ok)
+    }
+
     @Test mutating func floatsCompareBitwise() {
         _ = run(.set(k, .double(.nan)))
         #expect(run(.set(k, .double(.nan))).change == nil)

@@ -86,6 +86,7 @@ import Testing
             .error(.notAnInteger(key: CMapKey("k"))), .error(.incrementOverflow(key: CMapKey("k"))),
             .error(.staleRequest(client: ClientID(1), requestID: 2, lastRequestID: 3)),
             .error(.badPageSize(requested: 0, maximum: 10)),
+            .error(.badValue(type: .uint8, reason: "'300' is not an integer between 0 and 255")),
             .list([], nextCursor: nil),
         ]
         for result in fixed { #expect(try CMapCodec.decodeResult(CMapCodec.encode(result)) == result) }
@@ -137,5 +138,33 @@ import Testing
             _ = try? CMapCodec.decodeResult(bytes)
         }
         #expect(decoded > 0)
+    }
+}
+
+@Suite struct ValueTextTests {
+    @Test func typeNames() {
+        for type in CMapValueType.allCases { #expect(CMapValueType(name: type.description) == type) }
+        #expect(CMapValueType(name: "U32") == .uint32 && CMapValueType(name: "double") == .double)
+        #expect(CMapValueType(name: "u128") == nil)
+    }
+
+    @Test func parsingAndPrinting() throws {
+        let cases: [(String, CMapValueType, CMapValue)] = [
+            ("-128", .int8, .int8(-128)), ("255", .uint8, .uint8(255)), ("-2", .int16, .int16(-2)),
+            ("65535", .uint16, .uint16(65535)), ("7", .int32, .int32(7)), ("4000000000", .uint32, .uint32(4_000_000_000)),
+            ("-9223372036854775808", .int64, .int64(.min)), ("18446744073709551615", .uint64, .uint64(.max)),
+            ("1.5", .float, .float(1.5)), ("-2.25", .double, .double(-2.25)),
+            ("a b\u{0}", .string, .string(Array("a b\u{0}".utf8))), ("xyz", .binary, .binary(Array("xyz".utf8))),
+        ]
+        for (text, type, value) in cases {
+            #expect(try CMapValue(parsing: Array(text.utf8), as: type) == value)
+            #expect(try CMapValue(parsing: value.textBytes, as: type) == value)
+        }
+        #expect(throws: CMapError.badValue(type: .uint8, reason: "'256' is not an integer between 0 and 255")) {
+            try CMapValue(parsing: Array("256".utf8), as: .uint8)
+        }
+        for (text, type) in [("-1", CMapValueType.uint32), ("1.5", .int64), ("", .int8), ("x", .double), ("1e", .float)] {
+            #expect(throws: CMapError.self) { try CMapValue(parsing: Array(text.utf8), as: type) }
+        }
     }
 }

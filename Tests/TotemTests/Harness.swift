@@ -16,6 +16,8 @@ struct Harness {
     var now = Instant.milliseconds(1)
     /// Drops a packet when it returns true.
     var drop: ((Int, TotemPacket) -> Bool)?
+    /// For every token processed: the node and how many new or retransmitted mcasts it sent.
+    var visits: [(node: Int, mcasts: Int)] = []
 
     init(count: Int, settings: TotemOptions.Settings = TotemOptions.Settings()) {
         let options = TotemOptions(settings, nodeCount: count)
@@ -58,7 +60,10 @@ struct Harness {
             now = now + Milliseconds(1)
             if drop?(to, packet) == true { continue }
             log.append(describe(packet, to: to))
-            _ = step(to, .packetReceived(packet, at: now))
+            let actions = step(to, .packetReceived(packet, at: now))
+            if case .token = packet.message {
+                visits.append((to, sends(actions).filter { if case .mcast = $0 { true } else { false } }.count))
+            }
         }
     }
 
@@ -84,6 +89,8 @@ struct Harness {
     /// Starts every node and lets the ring form.
     mutating func formRing() {
         for i in nodes.indices { _ = step(i, .started(at: now)) }
+        run(limit: 400)
+        if nodes.count == 1 { _ = fire(0, .join) }
         run(limit: 400)
     }
 }

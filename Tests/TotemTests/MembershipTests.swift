@@ -89,3 +89,35 @@ import TotemConfig
         #expect(h.nodes[0].state == .gather)
     }
 }
+
+@Suite struct MergeTests {
+    @Test func anIdleRepresentativeAnnouncesItsRingAndSeparateRingsMerge() {
+        var h = Harness(count: 2)
+        // Formed apart: everything between the two nodes is lost.
+        h.drop = { to, packet in Int(packet.sender.rawValue) - 1 != to }
+        for i in 0..<2 { _ = h.step(i, .started(at: h.now)) }
+        h.run(limit: 100)
+        for i in 0..<2 { _ = h.fire(i, .join) }
+        h.run(limit: 1_000)
+        #expect(h.nodes[0].currentMembers == [NodeID(1)] && h.nodes[1].currentMembers == [NodeID(2)])
+        // Both rings are idle: the merge timer runs at each representative.
+        #expect(h.timers[0][.merge]?.1 == Milliseconds(h.nodes[0].options.merge))
+        h.drop = nil
+        let announce = h.fire(0, .merge)
+        #expect(sends(announce) == [.mergeDetect(MergeDetect(ringID: h.nodes[0].ringID))])
+        h.run(limit: 1_000)
+        // Node 2 gathered and its JOIN moved node 1 to GATHER; node 1 now waits for node
+        // 2's next JOIN (its join timer) to agree.
+        #expect(h.nodes[0].state == .gather && h.nodes[1].state == .gather)
+        _ = h.fire(1, .join)
+        h.run(limit: 1_000)
+        for i in 0..<2 {
+            #expect(h.nodes[i].state == .operational)
+            #expect(h.nodes[i].currentMembers == [NodeID(1), NodeID(2)])
+            let last = h.changes[i].suffix(2)
+            #expect(last.map(\.kind) == [.transitional, .regular])
+            #expect(last.first?.members == [NodeID(UInt32(i + 1))])
+            #expect(last.last?.joined == [NodeID(UInt32(2 - i))])
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import Basics
+import NIOCore
+import Totem
+
+/// The transport's mutable state. It lives in a `NIOLoopBoundBox` and is touched only on the
+/// transport's event loop, so neither locks nor atomics are needed. Its methods decide; the
+/// transport and the channel handler perform the socket writes and the callback. Not
+/// `Sendable` (it holds the protection session): it is moved into the box once, at bind.
+struct UDPTransportState {
+    struct Ring: Sendable {
+        let ringNumber: UInt8
+        /// udp mode: where broadcasts go.
+        let multicastGroup: SocketAddress?
+        /// The unicast socket's address (the configured one until the bind reports the real
+        /// port); every datagram we send leaves from it, so a datagram arriving from it is our
+        /// own multicast looped back.
+        var localAddress: SocketAddress
+        /// Sorted by node id, the local node included.
+        var peers: [Peer]
+        var isBlocked = false
+        var counters: UDPTransportCounters
+        /// nil before the first bind, after `close`, and while a failed socket waits to be
+        /// bound again.
+        var channels: UDPTransport.RingChannels?
+    }
+
+    let localNodeID: NodeID
+    let mode: UDPTransport.Mode
+    let blockUnlistedIPs: Bool
+    var rings: [Ring]
+    var protection: PacketProtection
+    /// Set by `close`: no more rebinding.
+    var isClosed = false
+
+    func ringIndex(_ ringNumber: UInt8) -> Int? {
+        rings.firstIndex { $0.ringNumber == ringNumber }
+    }
+
+    // MARK: Receiving
+
+    /// Runs every check on one datagram, in the order docs/secauth.md lists them, and returns
+    /// the packet to deliver, or nil after counting why it was dropped.
+    mutating func receive(_ envelope: AddressedEnvelope<ByteBuffer>, ringIndex: Int) -> UDPTransport.Received? {
+        // Fields are read one by one rather than copying the ring: a copy would share the
+        // counters' storage and make every counter update copy it.
+        rings[ringIndex].counters.datagramsReceived &+= 1
+        rings[ringIndex].counters.bytesReceived &+= UInt64(envelope.data.readableBytes)
+        if rings[ringIndex].isBlocked { return drop(.ringBlocked, ringIndex) }
+        let source = envelope.remoteAddress
+        if source == rings[ringIndex].localAddress { return drop(.ownPacket, ringIndex) }
+        let sourceHost = HostKey(source)
+        if blockUnlistedIPs && !rings[ringIndex].peers.contains(where: { $0.host == sourceHost }) {
+            return drop(.unlistedSource, ringIndex)
+        }
+
+        let plain: [UInt8]
+        switch protection.open(Array(envelope.data.readableBytesView)) {
+        case .success(let bytes): plain = bytes
+        case .failure(let rejection): return drop(UDPTransportDrop(rejection), ringIndex)
+        }
+        guard let frame = WireCodec.decode(plain, counting: &rings[ringIndex].counters.malformed) else {
+            return drop(.malformed, ringIndex)
+        }
+        let ringNumber = rings[ringIndex].ringNumber
+        if frame.ringNumber != ringNumber { return drop(.ringMismatch, ringIndex) }
+        let sender = frame.packet.sender
+        if sender == localNodeID { return drop(.senderMismatch, ringIndex) }
+        if blockUnlistedIPs {
+            // The sender must be the member listed at the source's address. Ports are not
+            // compared: members sharing one address are told apart by their node ids only.
+            guard rings[ringIndex].peers.contains(where: { $0.nodeID == sender && $0.host == sourceHost }) else {
+                return drop(.senderMismatch, ringIndex)
+            }
+        }
+        rings[ringIndex].counters.packetsDelivered &+= 1
+        return UDPTransport.Received(packet: frame.packet, ringNumber: ringNumber, source: source)
+    }
+
+    private mutating func drop(_ reason: UDPTransportDrop, _ ringIndex: Int) -> UDPTransport.Received? {
+        rings[ringIndex].counters.record(reason)
+        return nil
+    }
+
+    // MARK: Sending
+
+    /// What to write for one send: the datagram and where each copy goes.
+    struct Outgoing {
+        var channel: any Channel
+        var datagram: [UInt8]
+        var destinations: [SocketAddress]
+    }
+
+    /// Encodes and seals `packet` for ring `ringIndex` and picks the destinations, or counts
+    /// why nothing is sent. A unicast to the local node is returned as `.loopback`.
+    mutating func prepare(_ packet: TotemPacket, to destination: UDPTransport.Destination,
+                          ringIndex: Int) -> Prepared {
+        if rings[ringIndex].isBlocked {
+            rings[ringIndex].counters.record(.sendBlocked)
+            return .nothing
+        }
+        let ringNumber = rings[ringIndex].ringNumber
+        var destinations: [SocketAddress] = []
+        var channel: (any Channel)?
+        switch destination {
+        case .broadcast:
+            switch mode {
+            case .udpu:
+                destinations = rings[ringIndex].peers.filter { $0.nodeID != localNodeID }.map(\.address)
+            case .udp:
+                guard let group = rings[ringIndex].multicastGroup else {
+                    preconditionFailure("UDPTransport: udp ring \(ringNumber) without a group")
+                }
+                destinations = [group]
+            }
+            if destinations.isEmpty { return .nothing }
+        case .node(let node):
+            if node == localNodeID {
+                rings[ringIndex].counters.loopbackDeliveries &+= 1
+                return .loopback(UDPTransport.Received(packet: packet, ringNumber: ringNumber,
+                                                       source: rings[ringIndex].localAddress))
+            }
+            guard let peer = rings[ringIndex].peers.first(where: { $0.nodeID == node }) else {
+                rings[ringIndex].counters.record(.sendToUnknownNode)
+                return .nothing
+            }
+            destinations = [peer.address]
+        }
+        channel = rings[ringIndex].channels?.unicast
+        guard let channel else {
+            rings[ringIndex].counters.record(.socketDown)
+            return .nothing
+        }
+        let datagram = protection.seal(WireCodec.encode(packet, ringNumber: ringNumber))
+        guard datagram.count <= UDPTransport.datagramBytesMax else {
+            rings[ringIndex].counters.record(.sendTooLarge)
+            return .nothing
+        }
+        rings[ringIndex].counters.datagramsSent &+= UInt64(destinations.count)
+        rings[ringIndex].counters.bytesSent &+= UInt64(datagram.count * destinations.count)
+        return .send(Outgoing(channel: channel, datagram: datagram, destinations: destinations))
+    }
+
+    enum Prepared {
+        case nothing
+        case loopback(UDPTransport.Received)
+        case send(Outgoing)
+    }
+}

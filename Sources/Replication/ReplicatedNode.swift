@@ -80,6 +80,12 @@ public struct ReplicatedNode: Sendable {
         self.store = store
     }
 
+    /// Change tracking is node-local (not replicated): the shell adds and removes tracks
+    /// and drains their events after each step.
+    public mutating func withTracker<T>(_ body: (inout CMapTracker) -> T) -> T {
+        body(&store.tracker)
+    }
+
     private enum Work {
         case totem(TotemEvent)
         case replica(ReplicaEvent)

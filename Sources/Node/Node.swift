@@ -1,2 +1,0 @@
-/// The IO shell. See the files of this target.
-public enum NodeShell {}

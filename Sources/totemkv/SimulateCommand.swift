@@ -8,10 +8,10 @@ struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate", abstract: "Run the deterministic simulator over a range of seeds.")
 
-    enum Layer: String, ExpressibleByArgument, CaseIterable { case totem }
+    enum Layer: String, ExpressibleByArgument, CaseIterable { case totem, full }
 
-    @Option(help: "The layer to simulate (totem).")
-    var layer: Layer = .totem
+    @Option(help: "The layer to simulate: totem (ordering and membership) or full (whole nodes: Totem, replication, log, store, clients).")
+    var layer: Layer = .full
 
     @Option(help: "Seeds to run, as A..B (inclusive) or a single seed.")
     var seeds: String = "1..100"
@@ -22,7 +22,11 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Virtual milliseconds of the fault phase per seed.")
     var faultPhase: UInt64 = 6_000
 
-    enum Canary: String, ExpressibleByArgument, CaseIterable { case earlyDelivery = "early-delivery", skipGaps = "skip-gaps" }
+    enum Canary: String, ExpressibleByArgument, CaseIterable {
+        case earlyDelivery = "early-delivery", skipGaps = "skip-gaps"
+        case ignoreQuorum = "ignore-quorum", readAtLocalDelivery = "read-at-local-delivery"
+        case acceptOldEpochAcks = "accept-old-epoch-acks"
+    }
 
     @Option(help: "Plant a deliberate bug on node 1 (the checkers must report failures).")
     var canary: Canary?
@@ -49,6 +53,13 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
+        switch layer {
+        case .totem: try runTotem()
+        case .full: try runFull()
+        }
+    }
+
+    func runTotem() throws {
         var settings = TotemSimulation.Settings()
         if let nodes { settings.nodeCountRange = nodes...nodes }
         settings.faultPhaseMilliseconds = faultPhase
@@ -56,6 +67,7 @@ struct SimulateCommand: ParsableCommand {
         case .earlyDelivery: settings.canary = .deliverOwnMessagesEarly
         case .skipGaps: settings.canary = .skipGaps
         case nil: break
+        case .some(let other): throw ValidationError("--canary \(other.rawValue) is for --layer full")
         }
         var failed: [UInt64] = []
         let range = try seedRange()

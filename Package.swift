@@ -53,6 +53,7 @@ let package = Package(
         // Benchmarks: run with `swift run -c release <name>`; results go to Bench/results/.
         .executableTarget(name: "RingLogBench", dependencies: ["RingLog"], path: "Bench/RingLogBench"),
         .executableTarget(name: "CMapBench", dependencies: ["CMap"], path: "Bench/CMapBench"),
+        .executableTarget(name: "ReplicationBench", dependencies: ["Simulation", "Replication", "CMap", "TotemConfig", "Basics"], path: "Bench/ReplicationBench"),
         .executableTarget(name: "TotemBench", dependencies: ["Totem", "Simulation"], path: "Bench/TotemBench"),
 
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),

@@ -23,6 +23,10 @@ extension Replica {
             actions.append(.fail(token, .noQuorum))
             return
         }
+        if configuration.testingCanary == .answerReadsAtOnce {
+            actions.append(.answerReads([token]))
+            return
+        }
         waitingReads.append(PendingRead(token: token, deadline: now + configuration.requestTimeout))
         if barrier == nil { startBarrier() }
     }

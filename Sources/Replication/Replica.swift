@@ -18,7 +18,11 @@ public struct Replica: Sendable {
         /// Accepts acknowledgements from older epochs (rule 5).
         case acceptOldEpochAcks
         /// Answers linearizable reads at local delivery of the barrier, without a majority.
+        /// (The simulator has not caught this one: a step is atomic, so a paused node always
+        /// notices its token loss before it can deliver a new barrier; see docs/replication.md.)
         case readAtLocalDelivery
+        /// Answers linearizable reads at once from local state, with no barrier.
+        case answerReadsAtOnce
     }
 
     public let configuration: ReplicaConfiguration

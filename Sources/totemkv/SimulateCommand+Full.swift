@@ -16,6 +16,7 @@ extension SimulateCommand {
         case .ignoreQuorum: settings.canary = .ignoreQuorum
         case .readAtLocalDelivery: settings.canary = .readAtLocalDelivery
         case .acceptOldEpochAcks: settings.canary = .acceptOldEpochAcks
+        case .answerReadsAtOnce: settings.canary = .answerReadsAtOnce
         case nil: break
         case .some(let other): throw ValidationError("--canary \(other.rawValue) is for --layer totem")
         }

@@ -25,7 +25,7 @@ struct SimulateCommand: ParsableCommand {
     enum Canary: String, ExpressibleByArgument, CaseIterable {
         case earlyDelivery = "early-delivery", skipGaps = "skip-gaps"
         case ignoreQuorum = "ignore-quorum", readAtLocalDelivery = "read-at-local-delivery"
-        case acceptOldEpochAcks = "accept-old-epoch-acks"
+        case acceptOldEpochAcks = "accept-old-epoch-acks", answerReadsAtOnce = "answer-reads-at-once"
     }
 
     @Option(help: "Plant a deliberate bug on node 1 (the checkers must report failures).")

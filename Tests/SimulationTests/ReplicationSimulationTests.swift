@@ -29,6 +29,7 @@ import Testing
         case "ignoreQuorum": .ignoreQuorum
         case "acceptOldEpochAcks": .acceptOldEpochAcks
         case "readAtLocalDelivery": .readAtLocalDelivery
+        case "answerReadsAtOnce": .answerReadsAtOnce
         default: nil
         }
     }
@@ -60,7 +61,7 @@ import Testing
     }
 
     /// Each planted bug breaks one rule of DESIGN.md section 4; some seed must show it.
-    @Test(arguments: [Replica.TestingCanary.ignoreQuorum, .readAtLocalDelivery])
+    @Test(arguments: [Replica.TestingCanary.ignoreQuorum, .answerReadsAtOnce])
     func plantedBugIsCaught(_ canary: Replica.TestingCanary) {
         var settings = ReplicationSimulation.Settings()
         settings.canary = canary

@@ -45,28 +45,35 @@ let package = Package(
         .executableTarget(
             name: "totemkv",
             dependencies: [
-                "TotemConfig", "Simulation", "Node",
+                "TotemConfig", "Simulation", "Node", "Replication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Benchmarks: run with `swift run -c release <name>`; results go to Bench/results/.
-        .executableTarget(name: "RingLogBench", dependencies: ["RingLog"], path: "Bench/RingLogBench"),
-        .executableTarget(name: "CMapBench", dependencies: ["CMap"], path: "Bench/CMapBench"),
+        .executableTarget(name: "RingLogBench", dependencies: ["RingLog", "Basics"], path: "Bench/RingLogBench"),
+        .executableTarget(name: "CMapBench", dependencies: ["CMap", "Basics", "Zstd"], path: "Bench/CMapBench"),
         .executableTarget(name: "ReplicationBench", dependencies: ["Simulation", "Replication", "CMap", "TotemConfig", "Basics"], path: "Bench/ReplicationBench"),
-        .executableTarget(name: "TotemBench", dependencies: ["Totem", "Simulation"], path: "Bench/TotemBench"),
+        .executableTarget(name: "TotemBench", dependencies: ["Totem", "Simulation", "TotemConfig", "Basics"], path: "Bench/TotemBench"),
 
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "TotemConfigTests", dependencies: ["TotemConfig", "Basics"]),
-        .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "Basics"]),
         .testTarget(name: "TotemTests", dependencies: ["Totem", "TotemConfig", "Basics"]),
         .testTarget(name: "RingLogTests", dependencies: ["RingLog", "Basics", "Simulation"]),
         .testTarget(name: "CMapTests", dependencies: ["CMap", "Basics", "Zstd"]),
         .testTarget(name: "QuorumTests", dependencies: ["Quorum", "Basics"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Basics"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Totem", "TotemConfig", "Basics"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Totem", "TotemConfig", "Basics"]),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Node", "Totem", "TotemConfig", "Basics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Replication", "Totem", "TotemConfig", "Basics"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -54,6 +54,9 @@ public enum PeerMessage: Hashable, Sendable {
     case fetch(epoch: Epoch, from: LogIndex, through: LogIndex)
     /// The source's answer: consecutive entries starting at the requested index.
     case entries(epoch: Epoch, [Entry])
+    /// The source's answer when it has compacted past the requested index: its state at
+    /// `index` (ordered in `snapshotEpoch`), as a CMap snapshot file.
+    case snapshot(epoch: Epoch, index: LogIndex, snapshotEpoch: Epoch, bytes: [UInt8])
 }
 
 extension RingMessage {
@@ -114,8 +117,10 @@ extension RingMessage {
 }
 
 extension PeerMessage {
-    private static let ackTag: UInt8 = 1, fetchTag: UInt8 = 2, entriesTag: UInt8 = 3
+    private static let ackTag: UInt8 = 1, fetchTag: UInt8 = 2, entriesTag: UInt8 = 3, snapshotTag: UInt8 = 4
     static let entriesMax = 4096
+    /// Largest snapshot sent in one message.
+    public static let snapshotBytesMax = 512 << 20
 
     public func encoded() -> [UInt8] {
         var w = ByteWriter()
@@ -135,6 +140,12 @@ extension PeerMessage {
             w.u64(epoch.rawValue)
             w.u32(UInt32(entries.count))
             for e in entries { e.encode(into: &w) }
+        case .snapshot(let epoch, let index, let snapshotEpoch, let bytes):
+            w.u8(Self.snapshotTag)
+            w.u64(epoch.rawValue)
+            w.u64(index.rawValue)
+            w.u64(snapshotEpoch.rawValue)
+            w.blob(bytes)
         }
         return w.bytes
     }
@@ -155,6 +166,10 @@ extension PeerMessage {
             entries.reserveCapacity(n)
             for _ in 0..<n { entries.append(try Entry.decode(from: &r)) }
             self = .entries(epoch: epoch, entries)
+        case Self.snapshotTag:
+            self = .snapshot(epoch: Epoch(try r.u64("epoch")), index: LogIndex(try r.u64("index")),
+                             snapshotEpoch: Epoch(try r.u64("snapshot epoch")),
+                             bytes: try r.blob("snapshot", maxBytes: Self.snapshotBytesMax))
         case let tag:
             throw DecodeError(reason: "unknown peer message tag \(tag)", offset: 0)
         }

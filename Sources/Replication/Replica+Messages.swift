@@ -102,6 +102,9 @@ extension Replica {
             fetchRequested(by: peer, epoch: fetchEpoch, from: from, through: through)
         case .entries(let entriesEpoch, let entries):
             entriesReceived(entries, epoch: entriesEpoch, from: peer)
+        case .snapshot:
+            // The shell decodes and verifies the bytes, then feeds `.snapshotOffered`.
+            break
         }
     }
 

@@ -36,7 +36,8 @@ public struct Replica: Sendable {
     /// The highest index known to be committed; never above the true commit index.
     public internal(set) var commitIndex: LogIndex
     public internal(set) var appliedIndex: LogIndex
-    var appliedEpoch: Epoch
+    /// The epoch of the entry at `appliedIndex`.
+    public internal(set) var appliedEpoch: Epoch
     var tail: [Entry]
 
     /// The last epoch in which this member finished a sync (durable, from the meta file).
@@ -130,6 +131,9 @@ public struct Replica: Sendable {
         case .readRequested(let token, let at):
             now = at
             readRequested(token)
+        case .snapshotOffered(let from, let snapshotEpochOfRound, let index, let snapshotEpoch, let at):
+            now = at
+            snapshotOffered(from: from, epoch: snapshotEpochOfRound, index: index, snapshotEpoch: snapshotEpoch)
         case .broadcastRefused(let payload, let at):
             now = at
             broadcastRefused(payload)

@@ -39,6 +39,9 @@ public enum ReplicaEvent: Hashable, Sendable {
     /// A client asked for a linearizable read.
     case readRequested(ClientToken, at: Instant)
     case tickFired(generation: UInt64, at: Instant)
+    /// The source sent a snapshot (already decoded and verified by the shell) because it
+    /// compacted its log past what this member asked for.
+    case snapshotOffered(from: NodeID, epoch: Epoch, index: LogIndex, snapshotEpoch: Epoch, at: Instant)
     /// Totem refused a payload of a `.broadcast` (its send queue was full): nothing of it
     /// was sent.
     case broadcastRefused([UInt8], at: Instant)
@@ -68,4 +71,8 @@ public enum ReplicaAction: Hashable, Sendable {
     /// `.entries(epoch:)` (or a snapshot, when compacted past `from`).
     case serveFetch(to: NodeID, epoch: Epoch, from: LogIndex, through: LogIndex)
     case startTick(generation: UInt64, after: Milliseconds)
+    /// Replace the state machine with the offered snapshot, store the snapshot durably, and
+    /// reset the log so that it starts after `index` (removing every entry), before any later
+    /// append.
+    case installSnapshot(index: LogIndex, epoch: Epoch)
 }

@@ -18,6 +18,8 @@ public struct ReplicatedNode: Sendable {
     var pendingReads: [ClientToken: CMapOperation] = [:]
     /// Entries whose op did not decode (a bug or a corrupt log): counted, applied as errors.
     public private(set) var undecodableOps = 0
+    /// Snapshots from a source that did not decode or did not match their message: dropped.
+    public private(set) var undecodableSnapshots = 0
     /// The last configuration change Totem delivered (for status).
     public private(set) var lastConfiguration: ConfigurationChange?
 
@@ -64,6 +66,9 @@ public struct ReplicatedNode: Sendable {
         case persistNormalEpoch(Epoch, commitIndex: LogIndex)
         case serveFetch(to: NodeID, epoch: Epoch, from: LogIndex, through: LogIndex)
         case startReplicaTick(generation: UInt64, after: Milliseconds)
+        /// Store `bytes` (a CMap snapshot at `index`) durably and reset the log to start after
+        /// `index`, before any later action; the store already holds the snapshot's state.
+        case installSnapshot(index: LogIndex, epoch: Epoch, bytes: [UInt8])
         case reply(ClientToken, ClientReply)
         /// An entry was applied (for the simulator's state checks and for status).
         case applied(Entry)
@@ -94,7 +99,18 @@ public struct ReplicatedNode: Sendable {
     public mutating func step(_ event: Event) -> [Action] {
         var actions: [Action] = []
         var work: [Work] = []
+        /// A snapshot offered by the source in this step, decoded and verified.
+        var offered: (bytes: [UInt8], state: CMapState)?
         switch event {
+        case .peerMessageReceived(let from, .snapshot(let epoch, let index, let snapshotEpoch, let bytes), let at):
+            guard let decoded = try? CMapSnapshot.decode(bytes, limits: store.state.limits),
+                  decoded.header.index == index, decoded.header.epoch == snapshotEpoch else {
+                undecodableSnapshots += 1
+                return actions
+            }
+            offered = (bytes, decoded.state)
+            work.append(.replica(.snapshotOffered(from: from, epoch: epoch, index: index,
+                                                  snapshotEpoch: snapshotEpoch, at: at)))
         case .started(let at):
             work.append(.totem(.started(at: at)))
         case .packetReceived(let packet, let at):
@@ -165,6 +181,12 @@ public struct ReplicatedNode: Sendable {
                     case .serveFetch(let to, let epoch, let from, let through):
                         actions.append(.serveFetch(to: to, epoch: epoch, from: from, through: through))
                     case .startTick(let g, let after): actions.append(.startReplicaTick(generation: g, after: after))
+                    case .installSnapshot(let index, let epoch):
+                        guard let snapshot = offered else {
+                            preconditionFailure("replica installs a snapshot at \(index) that was not offered in this step")
+                        }
+                        store.replaceState(with: snapshot.state)
+                        actions.append(.installSnapshot(index: index, epoch: epoch, bytes: snapshot.bytes))
                     case .apply(let entry, let reply):
                         let result = apply(entry)
                         actions.append(.applied(entry))
@@ -224,7 +246,7 @@ public struct ReplicatedNode: Sendable {
         switch event {
         case .configurationChanged(_, _, _, let at), .delivered(_, _, let at), .peerMessageReceived(_, _, let at),
              .appendDurable(_, let at), .writeRequested(_, _, _, _, let at), .readRequested(_, let at),
-             .tickFired(_, let at), .broadcastRefused(_, let at):
+             .tickFired(_, let at), .broadcastRefused(_, let at), .snapshotOffered(_, _, _, _, let at):
             at
         }
     }

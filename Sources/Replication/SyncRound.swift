@@ -150,6 +150,27 @@ extension Replica {
         if !finishSyncIfReady() { requestFetch() }
     }
 
+    /// The source compacted past this member's log: it takes the source's state at `index`
+    /// whole. Everything this member holds at or below `index` is replaced, which is safe for
+    /// the same reason truncation is: the source holds every committed entry, and its state
+    /// at a committed index is the state every node reaches there.
+    mutating func snapshotOffered(from sender: NodeID, epoch offerEpoch: Epoch, index: LogIndex, snapshotEpoch: Epoch) {
+        guard phase == .syncing, var r = round, r.isFetching, offerEpoch == epoch, sender == r.sourceNode,
+              index > r.verifiedThrough, index >= commitIndex else { return }
+        actions.append(.installSnapshot(index: index, epoch: snapshotEpoch))
+        tail = []
+        lastIndex = index
+        durableIndex = index
+        appliedIndex = index
+        appliedEpoch = snapshotEpoch
+        commitIndex = max(commitIndex, index)
+        r.verifiedThrough = index
+        r.buffer.removeAll { $0.index <= index }
+        round = r
+        if index >= (r.source?.lastIndex ?? .zero) { appendBufferIfContiguous() }
+        if !finishSyncIfReady() { requestFetch() }
+    }
+
     /// A live entry of this epoch delivered while this member is still copying.
     mutating func bufferLiveEntry(_ entry: Entry) {
         guard var r = round else { return }

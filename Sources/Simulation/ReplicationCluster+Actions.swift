@@ -57,13 +57,35 @@ extension ReplicationCluster {
                 note("\(incarnation(index)) synced in epoch \(epoch), commit \(commit)")
             case .serveFetch(let to, let epoch, let from, let through):
                 let toIndex = Int(to.rawValue) - 1
-                guard toIndex >= 0 && toIndex < nodes.count, let log = nodes[index].log,
-                      from >= log.firstIndex, through <= log.lastIndex else { continue }
+                guard toIndex >= 0 && toIndex < nodes.count, let log = nodes[index].log else { continue }
+                if from < log.firstIndex, let snapshot = nodes[index].snapshot, snapshot.index.next >= from {
+                    let message = PeerMessage.snapshot(epoch: epoch, index: snapshot.index,
+                                                       snapshotEpoch: snapshot.epoch, bytes: snapshot.bytes)
+                    for arrival in network.route(from: index, to: toIndex, now: queue.now) {
+                        queue.schedule(.peer(to: toIndex, from: index, message), at: arrival)
+                    }
+                    continue
+                }
+                guard from >= log.firstIndex, through <= log.lastIndex else { continue }
                 guard let records = try? log.read(from: from, through: through) else { continue }
                 let entries = records.compactMap { try? Entry(index: $0.index, epoch: $0.epoch, payload: $0.payload) }
                 for arrival in network.route(from: index, to: toIndex, now: queue.now) {
                     queue.schedule(.peer(to: toIndex, from: index, .entries(epoch: epoch, entries)), at: arrival)
                 }
+            case .installSnapshot(let snapshotIndex, let epoch, let bytes):
+                nodes[index].snapshot = (snapshotIndex, epoch, bytes)
+                snapshotsInstalled += 1
+                let log = nodes[index].log!
+                do {
+                    // Entries above the known commit index may differ from the source's
+                    // history; everything the snapshot covers goes.
+                    let keep = max(log.meta?.commitIndex ?? .zero, log.boundary.index)
+                    if keep < snapshotIndex { try log.truncate(after: keep) }
+                    try log.compact(through: LogPosition(index: snapshotIndex, epoch: epoch))
+                } catch {
+                    violation("disk", node: index, "snapshot install failed: \(error)")
+                }
+                note("\(incarnation(index)) installed a snapshot at \(snapshotIndex)")
             case .startReplicaTick(let generation, let after):
                 queue.schedule(.replicaTick(node: index, incarnation: nodes[index].incarnation, generation: generation), after: after)
             case .reply(let token, let reply):
@@ -97,5 +119,25 @@ extension ReplicationCluster {
         let delay = fsyncMicrosecondsMax == 0 ? 0 : random.next() % (fsyncMicrosecondsMax + 1)
         queue.schedule(.fsyncDone(node: index, incarnation: nodes[index].incarnation),
                        at: queue.now.adding(microseconds: delay))
+    }
+}
+
+extension ReplicationCluster {
+    /// The node's snapshot policy: every `compactEveryEntries` applied entries, snapshot the
+    /// store (it must be durable locally: the log is compacted through it) and compact.
+    mutating func compactIfDue(_ index: Int) {
+        guard compactEveryEntries > 0, let core = nodes[index].core, let log = nodes[index].log else { return }
+        let applied = core.replica.appliedIndex
+        guard applied.rawValue >= log.firstIndex.rawValue + compactEveryEntries, applied <= log.durableIndex,
+              log.epoch(of: applied) == core.replica.appliedEpoch else { return }
+        do {
+            let voters = voters.votes.map { SnapshotVoter(nodeID: $0.node, votes: $0.votes) }
+            let bytes = try CMapSnapshot.encode(core.store.capture(), epoch: core.replica.appliedEpoch, voters: voters)
+            nodes[index].snapshot = (applied, core.replica.appliedEpoch, bytes)
+            try log.compact(through: LogPosition(index: applied, epoch: core.replica.appliedEpoch))
+            snapshotsTaken += 1
+        } catch {
+            violation("disk", node: index, "snapshot failed: \(error)")
+        }
     }
 }

@@ -32,6 +32,9 @@ public struct ReplicationCluster {
         var isFsyncScheduled = false
         /// The state hash after each step, keyed by the applied index it was taken at.
         var stateHashes: [LogIndex: UInt64] = [:]
+        /// The newest snapshot, durable (it survives crashes, as a snapshot file written with
+        /// temp + fsync + rename would).
+        var snapshot: (index: LogIndex, epoch: Epoch, bytes: [UInt8])?
     }
 
     /// A client request in flight at a node.
@@ -62,6 +65,10 @@ public struct ReplicationCluster {
     /// Entries applied anywhere, for the log checks: index -> entry (the first seen).
     public internal(set) var appliedAnywhere: [LogIndex: Entry] = [:]
     public var tracesEverything = false
+    /// Take a snapshot and compact the log every this many applied entries (0 = never).
+    public var compactEveryEntries: UInt64 = 0
+    public internal(set) var snapshotsTaken = 0
+    public internal(set) var snapshotsInstalled = 0
 
     public init(nodeCount: Int, options: TotemOptions, conditions: NetworkConditions, random: SeededGenerator) {
         var random = random
@@ -80,6 +87,9 @@ public struct ReplicationCluster {
     public func isPaused(_ index: Int) -> Bool { nodes[index].isPaused }
     public func core(_ index: Int) -> ReplicatedNode? { nodes[index].core }
     public func stateHashes(_ index: Int) -> [LogIndex: UInt64] { nodes[index].stateHashes }
+
+    /// The first index the node's log still holds (the one after its snapshot).
+    public func logFirstIndex(_ index: Int) -> LogIndex { nodes[index].log?.firstIndex ?? LogIndex(1) }
 
     /// The node's durable log as entries (nil when it cannot be read).
     public func logEntries(_ index: Int) -> [Entry]? {
@@ -111,17 +121,25 @@ public struct ReplicationCluster {
         let id = nodes[index].id
         let log: RingLog
         let entries: [Entry]
+        var store = CMapStateMachine()
+        var applied = (index: LogIndex.zero, epoch: Epoch.zero)
         do {
             log = try RingLog(disk: nodes[index].disk, directory: "/data")
-            let records = log.lastIndex >= log.firstIndex ? try log.read(from: log.firstIndex, through: log.lastIndex) : []
+            if let snapshot = nodes[index].snapshot {
+                store = CMapStateMachine(state: try CMapSnapshot.decode(snapshot.bytes).state)
+                applied = (snapshot.index, snapshot.epoch)
+            }
+            let from = max(log.firstIndex, applied.index.next)
+            let records = log.lastIndex >= from ? try log.read(from: from, through: log.lastIndex) : []
             entries = try records.map { try Entry(index: $0.index, epoch: $0.epoch, payload: $0.payload) }
         } catch {
-            violation("restart", node: index, "the log does not open: \(error)")
+            violation("restart", node: index, "the log or snapshot does not open: \(error)")
             return
         }
         let meta = log.meta
         let recovered = RecoveredState(normalEpoch: meta?.normalEpoch ?? .zero,
                                        commitIndex: min(meta?.commitIndex ?? .zero, log.lastIndex),
+                                       appliedIndex: applied.index, appliedEpoch: applied.epoch,
                                        entries: entries, incarnation: nodes[index].incarnation)
         if let meta, meta.commitIndex > log.lastIndex {
             violation("durability", node: index, "meta commit index \(meta.commitIndex) is past the recovered log's end \(log.lastIndex)")
@@ -130,7 +148,7 @@ public struct ReplicationCluster {
                                   random: random.fork(), allowedMembers: nodes.map(\.id))
         let replica = Replica(configuration: replicaConfiguration(id), recovered: recovered)
         nodes[index].log = log
-        nodes[index].core = ReplicatedNode(totem: totem, replica: replica, store: CMapStateMachine())
+        nodes[index].core = ReplicatedNode(totem: totem, replica: replica, store: store)
         note("start \(incarnation(index)): log \(log.firstIndex)...\(log.lastIndex) cut \(log.recovery), normal epoch \(recovered.normalEpoch), commit \(recovered.commitIndex)")
         feed(index, .started(at: queue.now))
     }
@@ -240,6 +258,7 @@ public struct ReplicationCluster {
         perform(actions, at: index)
         if let core = nodes[index].core {
             nodes[index].stateHashes[core.store.state.appliedIndex] = core.store.state.stateHash
+            compactIfDue(index)
         }
     }
 }

@@ -38,6 +38,8 @@ public struct ReplicationSimulation {
         public var operations: (ok: Int, failed: Int, unknown: Int)
         public var committedEntries: UInt64
         public var eventsProcessed: UInt64
+        public var snapshotsTaken: Int
+        public var snapshotsInstalled: Int
         /// Each node's replica status at the end.
         public var finalStatus: [String]
         public var passed: Bool { violations.isEmpty }
@@ -67,6 +69,8 @@ public struct ReplicationSimulation {
         let options = TotemOptions(settings.totem, nodeCount: profile.nodeCount)
         var cluster = ReplicationCluster(nodeCount: profile.nodeCount, options: options,
                                          conditions: profile.faultyNetwork, random: random.fork())
+        // Some seeds snapshot and compact often, so that a node far behind gets a snapshot.
+        cluster.compactEveryEntries = [0, 0, 40, 150][Int(random.next() % 4)]
         if let canary = settings.canary {
             let voters = cluster.voters
             cluster.replicaConfiguration = { id in
@@ -100,6 +104,7 @@ public struct ReplicationSimulation {
         return Result(seed: seed, profile: profile, traceHash: hash, violations: violations, trace: cluster.trace,
                       history: history, linearizability: report, operations: driver.workload.counts,
                       committedEntries: committed, eventsProcessed: cluster.eventsProcessed,
+                      snapshotsTaken: cluster.snapshotsTaken, snapshotsInstalled: cluster.snapshotsInstalled,
                       finalStatus: (0..<cluster.nodeCount).map { i in "n\(i + 1): " + (cluster.core(i).map { "\($0.replica) totem \($0.totem.state) ring \($0.totem.ringID)" } ?? "down") })
     }
 

@@ -75,6 +75,8 @@ struct MiniCluster {
                 peerQueue.append((node, to, .entries(epoch: epoch, entries)))
             case .startTick:
                 break
+            case .installSnapshot:
+                preconditionFailure("the mini cluster never compacts, so no snapshot is ever offered")
             }
         }
         if let durableTo {

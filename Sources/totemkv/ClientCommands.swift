@@ -207,10 +207,11 @@ struct CLICommand: AsyncParsableCommand {
                 // The server splits inline lines itself; sending the line as-is keeps quotes.
                 try await client.sendRaw(line + "\r\n")
                 guard let reply = try await client.read() else {
-                    print("the server closed the connection")
+                    FileHandle.standardOutput.write(Data("the server closed the connection\n".utf8))
                     return
                 }
-                print(reply.cliText())
+                // Written the same way as the prompt, so the two never come out of order.
+                FileHandle.standardOutput.write(Data((reply.cliText() + "\n").utf8))
                 if line.trimmingCharacters(in: .whitespaces).uppercased() == "QUIT" { return }
             }
         }

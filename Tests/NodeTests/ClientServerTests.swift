@@ -93,6 +93,19 @@ struct ClientServerTests {
         }
     }
 
+    @Test func halfACommandThenDisconnectWritesNothing() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            try await fixture.client { client throws in
+                #expect(try await client.call(["PING"]) == .simpleString("PONG"))
+                try await client.sendRaw("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhel")
+            }
+            try await fixture.client { client throws in
+                #expect(try await client.call(["GET", "k"]) == .nullBulkString)
+            }
+            #expect(await fixture.service.requests.count == 1)
+        }
+    }
+
     @Test func tooLongBulkIsRefusedAndTheConnectionKept() async throws {
         let limits = RESPLimits(bulkBytesMax: 1000)
         try await ClientServerFixture.run(limits: limits) { fixture throws in

@@ -45,7 +45,8 @@ public func startClientServer(
             }
         }
     let localPort = server.channel.localAddress?.port ?? port
-    let dispatcher = CommandDispatcher(service: service, password: password.map { Array($0.utf8) }, limits: limits)
+    let dispatcher = CommandDispatcher(
+        service: service, password: password.map { Array($0.utf8) }, limits: limits, stats: ClientServerStats())
     let task = Task<Void, Never> {
         // Cancelling this task (close) ends the accept loop and, through the task group, every
         // connection's loop; `executeThenClose` then closes their channels.

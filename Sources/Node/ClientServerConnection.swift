@@ -13,6 +13,8 @@ struct ClientConnection: Sendable {
 
     func serve(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         var session = self.session
+        dispatcher.stats.connectionOpened()
+        defer { dispatcher.stats.connectionClosed() }
         do {
             try await channel.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: Void.self) { pushTasks in
@@ -37,7 +39,11 @@ struct ClientConnection: Sendable {
         var input = ByteBuffer()
         var replies = ByteBuffer()
 
+        var protocolErrors = 0
+
         func flush() async throws {
+            dispatcher.stats.processed(commands: pending.count, protocolErrors: protocolErrors)
+            protocolErrors = 0
             while pending.count > 0 { pending.replySent() }
             guard replies.readableBytes > 0 else { return }
             let out = replies
@@ -58,6 +64,7 @@ struct ClientConnection: Sendable {
                     guard let next = try parser.next(&input) else { break }
                     command = next
                 } catch {
+                    protocolErrors += 1
                     error.reply.encode(into: &replies)
                     if error.isFatal {
                         try await flush()

@@ -79,6 +79,7 @@ extension CommandDispatcher {
 
     private func info(section: String, status s: NodeStatus, session: Session) -> RESPValue {
         var sections: [(String, [(String, String)])] = []
+        let counts = stats.snapshot
         let all = section == "all" || section == "everything" || section == "default"
         func want(_ name: String) -> Bool { all || section == name }
         if want("server") {
@@ -89,7 +90,7 @@ extension CommandDispatcher {
         }
         if want("clients") {
             sections.append(("Clients", [
-                ("client_id", "\(session.connectionNumber)"), ("client_name", session.name),
+                ("connected_clients", "\(counts.connectedClients)"), ("client_id", "\(session.connectionNumber)"), ("client_name", session.name),
                 ("read_mode", session.readMode == .linearizable ? "linearizable" : "stale"),
                 ("tracks", "\(session.tracks.count)"),
             ]))
@@ -121,7 +122,12 @@ extension CommandDispatcher {
             ]))
         }
         if want("stats") {
-            sections.append(("Stats", s.counters.map { ($0.0, "\($0.1)") }))
+            let server = [
+                ("total_connections_received", "\(counts.connectionsReceived)"),
+                ("total_commands_processed", "\(counts.commandsProcessed)"),
+                ("total_protocol_errors", "\(counts.protocolErrors)"),
+            ]
+            sections.append(("Stats", server + s.counters.map { ($0.0, "\($0.1)") }))
         }
         if want("keyspace") || all {
             sections.append(("Keyspace", [("db0", "keys=\(s.keyCount),expires=0,avg_ttl=0")]))

@@ -29,6 +29,7 @@ struct CommandDispatcher: Sendable {
     let service: any NodeService
     let password: [UInt8]?
     let limits: RESPLimits
+    let stats: ClientServerStats
 
     /// Commands accepted before AUTH (Redis allows these too).
     private static func allowedUnauthenticated(_ command: RESPCommand) -> Bool {

@@ -116,6 +116,25 @@ struct CommandCMapTests {
         }
     }
 
+    @Test func infoCountsClientsAndCommands() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            try await fixture.client { first throws in
+                #expect(try await first.call(["PING"]) == .simpleString("PONG"))
+                try await fixture.client { second throws in
+                    try await second.sendRaw("*1\r\n$4\r\nPING\r\n*x\r\n")
+                    #expect(try await second.read() == .simpleString("PONG"))
+                    #expect(try await second.read() == .error("ERR Protocol error: invalid multibulk length"))
+                }
+                let clients = try await first.call(["INFO", "clients"]).string ?? ""
+                let stats = try await first.call(["INFO", "stats"]).string ?? ""
+                #expect(clients.contains("connected_clients:1\r\n") || clients.contains("connected_clients:2\r\n"))
+                #expect(stats.contains("total_connections_received:2\r\n"))
+                #expect(stats.contains("total_protocol_errors:1\r\n"))
+                #expect(stats.contains("total_commands_processed:3\r\n"))
+            }
+        }
+    }
+
     @Test func toolStartupCommands() async throws {
         try await ClientServerFixture.run { fixture throws in
             try await fixture.client { client throws in

@@ -141,6 +141,16 @@ struct ClientServerTests {
         }
     }
 
+    @Test func beforeAuthALargeBulkIsFatal() async throws {
+        try await ClientServerFixture.run(password: "pw") { fixture throws in
+            try await fixture.client { client throws in
+                try await client.sendRaw("*2\r\n$4\r\nAUTH\r\n$100000\r\n")
+                #expect(try await client.read() == .error("ERR Protocol error: invalid bulk length"))
+                #expect(try await client.read() == nil)
+            }
+        }
+    }
+
     @Test func authWithoutAConfiguredPasswordIsAnError() async throws {
         try await ClientServerFixture.run { fixture throws in
             try await fixture.client { client throws in

@@ -152,6 +152,19 @@ struct CommandCMapTests {
                     .integer(1), .integer(1), .integer(1),
                 ])]))
                 #expect(try await client.call(["HELLO", "3"]) == .error("NOPROTO unsupported protocol version"))
+                guard case .array(let hello) = try await client.call(["HELLO", "2"]) else {
+                    Issue.record("HELLO 2")
+                    return
+                }
+                #expect(Array(hello.prefix(2)) == [.bulk("server"), .bulk("totemkv")])
+                #expect(hello.count % 2 == 0)
+                #expect(try await client.call(["CONFIG", "SET", "save", ""]).errorText?.hasPrefix("ERR CONFIG SET is not supported") == true)
+                #expect(try await client.call(["CLIENT", "SETINFO", "lib-name", "x"]) == .ok)
+                #expect(try await client.call(["QUORUM.INFO"]) == .array([
+                    .bulk("quorate"), .integer(1), .bulk("total_votes"), .integer(1), .bulk("majority_votes"), .integer(1),
+                    .bulk("members"), .integer(1), .bulk("note"),
+                    .bulk("writes commit only in a configuration holding a true majority of the configured votes"),
+                ]))
             }
         }
     }

@@ -15,6 +15,8 @@ struct CommandKeyValueTests {
                 #expect(try await client.call(["MGET", "a", "missing", "b"]) == .array([.bulk("1"), .nullBulkString, .bulk("two words")]))
                 #expect(try await client.call(["EXISTS", "a", "b", "missing", "a"]) == .integer(3))
                 #expect(try await client.call(["DEL", "a", "missing", "b"]) == .integer(2))
+                #expect(try await client.call(["SET", "u", "1"]) == .ok)
+                #expect(try await client.call(["UNLINK", "u"]) == .integer(1))
                 #expect(try await client.call(["EXISTS", "a"]) == .integer(0))
                 #expect(try await client.call(["DBSIZE"]) == .integer(0))
             }

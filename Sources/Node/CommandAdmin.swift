@@ -180,7 +180,9 @@ extension CommandDispatcher {
         ("select", 2, ["loading", "stale", "fast"], 0, 0, 0),
         ("set", -3, ["write", "denyoom"], 1, 1, 1),
         ("snapshot", 1, ["admin"], 0, 0, 0),
+        ("subscribe", -2, ["pubsub", "noscript", "loading", "stale"], 0, 0, 0),
         ("unlink", -2, ["write", "fast"], 1, -1, 1),
+        ("unsubscribe", -1, ["pubsub", "noscript", "loading", "stale"], 0, 0, 0),
     ]
 
     private func commandInfo(_ command: RESPCommand) -> RESPValue {

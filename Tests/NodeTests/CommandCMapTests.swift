@@ -82,6 +82,29 @@ struct CommandCMapTests {
         }
     }
 
+    @Test func subscribeIsThePubSubSpellingOfTrack() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            try await fixture.client { watcher throws in
+                try await watcher.send(["SUBSCRIBE", "cmap:t.", "news", "cmap:"])
+                #expect(try await watcher.read() == .array([.bulk("subscribe"), .bulk("cmap:t."), .integer(1)]))
+                #expect(try await watcher.read()?.errorText == "ERR channel 'news' does not exist: channels are cmap:<key prefix>")
+                #expect(try await watcher.read() == .array([.bulk("subscribe"), .bulk("cmap:"), .integer(2)]))
+                try await fixture.client { writer throws in
+                    #expect(try await writer.call(["SET", "t.a", "1"]) == .ok)
+                }
+                // Both tracks match; each push names its own channel. Pushes of different tracks
+                // are not ordered with each other (each track's own events are).
+                let pushes = [try await watcher.read(), try await watcher.read()]
+                #expect(pushes.contains(.bulks("message", "cmap:t.", "add t.a str - -> 1 @1")))
+                #expect(pushes.contains(.bulks("message", "cmap:", "add t.a str - -> 1 @1")))
+                try await watcher.send(["UNSUBSCRIBE"])
+                #expect(try await watcher.read() == .array([.bulk("unsubscribe"), .bulk("cmap:t."), .integer(1)]))
+                #expect(try await watcher.read() == .array([.bulk("unsubscribe"), .bulk("cmap:"), .integer(0)]))
+                #expect(await fixture.service.trackCount == 0)
+            }
+        }
+    }
+
     @Test func statusCommands() async throws {
         try await ClientServerFixture.run { fixture throws in
             try await fixture.client { client throws in

@@ -71,8 +71,10 @@ struct CommandCMapTests {
                 }
                 #expect(try await watcher.read() == .bulks("message", "cmap:app.", "add app.x str - -> 1 @1"))
                 #expect(try await watcher.read() == .bulks("message", "cmap:app.", "modify app.x u8 1 -> 2 @3"))
-                #expect(try await watcher.read() == .bulks("message", "cmap:app.", "delete app.x u8 2 -> - @5"))
-                #expect(try await watcher.read() == .bulks("message", "cmap:cfg.", "delete cfg.a str 1 -> - @6"))
+                // The two tracks' pushes are not ordered with each other.
+                let last = [try await watcher.read(), try await watcher.read()]
+                #expect(last.contains(.bulks("message", "cmap:app.", "delete app.x u8 2 -> - @5")))
+                #expect(last.contains(.bulks("message", "cmap:cfg.", "delete cfg.a str 1 -> - @6")))
                 #expect(try await watcher.call(["CMAP.UNTRACK", "app."]) == .array([.bulk("unsubscribe"), .bulk("cmap:app."), .integer(1)]))
                 #expect(try await watcher.call(["CMAP.UNTRACK"]) == .array([.bulk("unsubscribe"), .bulk("cmap:cfg."), .integer(0)]))
                 #expect(try await watcher.call(["CMAP.UNTRACK"]) == .array([.bulk("unsubscribe"), .nullBulkString, .integer(0)]))

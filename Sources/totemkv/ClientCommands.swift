@@ -204,8 +204,9 @@ struct CLICommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data(prompt.utf8))
                 guard let line = readLine(strippingNewline: true) else { return }
                 guard !line.allSatisfy(\.isWhitespace) else { continue }
-                // The server splits inline lines itself; sending the line as-is keeps quotes.
-                try await client.sendRaw(line + "\r\n")
+                // The server splits inline lines itself, quotes and escapes as redis-cli does. A
+                // leading space keeps a line starting with `*` from being taken for a RESP array.
+                try await client.sendRaw((line.hasPrefix("*") ? " " : "") + line + "\r\n")
                 guard let reply = try await client.read() else {
                     FileHandle.standardOutput.write(Data("the server closed the connection\n".utf8))
                     return

@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         .target(name: "Basics"),
@@ -29,7 +30,10 @@ let package = Package(
         .target(name: "RingLog", dependencies: ["Basics"]),
         .target(name: "CMap", dependencies: ["Basics", "Zstd"]),
         .target(name: "Quorum", dependencies: ["Basics"]),
-        .target(name: "Replication", dependencies: ["Basics", "Quorum", "Totem", "CMap"]),
+        .target(
+            name: "Replication",
+            dependencies: ["Basics", "Quorum", "Totem", "CMap", .product(name: "DequeModule", package: "swift-collections")]
+        ),
         .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "Node",

@@ -1,4 +1,5 @@
 import Basics
+import DequeModule
 
 /// The replication core (DESIGN.md sections 1 and 4): turns Totem's ordered deliveries into
 /// a replicated log with a majority commit rule. Sans-IO: the shell feeds `ReplicaEvent`s
@@ -38,7 +39,8 @@ public struct Replica: Sendable {
     public internal(set) var appliedIndex: LogIndex
     /// The epoch of the entry at `appliedIndex`.
     public internal(set) var appliedEpoch: Epoch
-    var tail: [Entry]
+    /// A deque: entries leave at the front as they are applied, in O(1).
+    var tail: Deque<Entry>
 
     /// The last epoch in which this member finished a sync (durable, from the meta file).
     public internal(set) var normalEpoch: Epoch
@@ -99,7 +101,7 @@ public struct Replica: Sendable {
         normalEpoch = recovered.normalEpoch
         appliedIndex = recovered.appliedIndex
         appliedEpoch = recovered.appliedEpoch
-        tail = recovered.entries
+        tail = Deque(recovered.entries)
         lastIndex = LogIndex(recovered.appliedIndex.rawValue + UInt64(recovered.entries.count))
         durableIndex = lastIndex
         commitIndex = max(recovered.commitIndex, recovered.appliedIndex)

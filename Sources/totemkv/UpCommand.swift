@@ -40,17 +40,17 @@ struct UpCommand: ParsableCommand {
             .write(to: URL(fileURLWithPath: configPath), options: .atomic)
         let cluster = UpCluster(root: root, configPath: configPath, nodeCount: nodes)
         try cluster.startChildren()
-        print("totemkv up: \(nodes) node(s), configuration \(configPath), logs \(root)/node-<id>.log")
+        say("totemkv up: \(nodes) node(s), configuration \(configPath), logs \(root)/node-<id>.log")
         UpCluster.installSignalHandlers(cluster)
         guard cluster.waitForQuorum(seconds: timeout) else {
-            print("totemkv up: the ring did not become quorate in \(timeout) s; see the logs in \(root)")
+            say("totemkv up: the ring did not become quorate in \(timeout) s; see the logs in \(root)")
             cluster.stopChildren()
             throw ExitCode.failure
         }
         for id in 1...nodes {
-            print("  node \(id): client port \(basePort + id - 1)   redis-cli -p \(basePort + id - 1)")
+            say("  node \(id): client port \(basePort + id - 1)   redis-cli -p \(basePort + id - 1)")
         }
-        print("Try: redis-cli -p \(basePort) SET hello world   (Ctrl-C stops the cluster)")
+        say("Try: redis-cli -p \(basePort) SET hello world   (Ctrl-C stops the cluster)")
         cluster.startStatusLines()
         dispatchMain()
     }
@@ -167,7 +167,7 @@ final class UpCluster: @unchecked Sendable {
         for _ in 0..<(seconds * 5) {
             if isQuorate() { return true }
             if let dead = children.first(where: { !$0.isRunning }) {
-                print("totemkv up: a node exited with status \(dead.terminationStatus)")
+                say("totemkv up: a node exited with status \(dead.terminationStatus)")
                 return false
             }
             Thread.sleep(forTimeInterval: 0.2)
@@ -206,7 +206,7 @@ final class UpCluster: @unchecked Sendable {
                 + "commit \(commit) \(Int(rate)) w/s\(s["quorate"] as? Bool == true ? "" : " NOQUORUM")"
                 + (faulty > 0 ? " \(faulty) ring(s) FAULTY" : ""))
         }
-        print(parts.joined(separator: " | "))
+        say(parts.joined(separator: " | "))
     }
 
     /// SIGTERM to every child, then SIGKILL to those still running after 10 s.
@@ -222,7 +222,7 @@ final class UpCluster: @unchecked Sendable {
             // Not the main queue: Ctrl-C must work while `run` waits for the ring.
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                print("\ntotemkv up: stopping the nodes")
+                say("\ntotemkv up: stopping the nodes")
                 cluster.stopChildren()
                 Foundation.exit(0)
             }
@@ -230,4 +230,9 @@ final class UpCluster: @unchecked Sendable {
             cluster.signalSources.append(source)
         }
     }
+}
+
+/// Unbuffered: status lines must appear as they are printed, also when piped to a file.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

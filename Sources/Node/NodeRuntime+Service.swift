@@ -96,6 +96,7 @@ extension NodeRuntime: NodeService {
         await peers?.close()
         // Let the log's queue finish what it has, then release the files.
         _ = try? await log.perform { $0.close() }
+        sink?.runtime = nil
     }
 
     func makeStatus() -> NodeStatus {

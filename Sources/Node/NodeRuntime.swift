@@ -46,6 +46,8 @@ public final class NodeRuntime: @unchecked Sendable {
     var rrpTimerGenerations: [RRPTimer: UInt64] = [:]
     var statusTask: RepeatedTask?
     var counters = RuntimeCounters()
+    /// The log's durability callback reaches the runtime through this; cleared on close.
+    var sink: RuntimeSink?
 
     /// One unit of work for the loop: a core event, or a durability report tagged with the
     /// disk generation it was made in (reports from before a truncation are stale).
@@ -98,6 +100,7 @@ public final class NodeRuntime: @unchecked Sendable {
         let runtime = NodeRuntime(configuration: configuration, eventLoop: eventLoop, logger: logger,
                                   core: core, log: log, diskFence: fence)
         sink.runtime = runtime
+        runtime.sink = sink
         do {
             runtime.transport = try await UDPTransport.bind(configuration.transport, on: eventLoop) { received in
                 runtime.packetReceived(received)

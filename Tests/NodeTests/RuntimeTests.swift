@@ -35,6 +35,34 @@ struct RuntimeTests {
         let status = await cluster.runtimes[1]!.status()
         #expect(status.commitIndex >= index)
         #expect(status.durableIndex >= index)
+        // A snapshot covers the applied state and lands in the node's snapshots directory.
+        let covered = try await cluster.runtimes[1]!.snapshot()
+        #expect(covered >= index)
+        let files = try FileManager.default.contentsOfDirectory(atPath: cluster.directory + "/node-2/snapshots")
+        #expect(!files.isEmpty)
+        #expect(await cluster.runtimes[1]!.status().snapshotIndex == covered)
+        await cluster.shutdown()
+    }
+
+    @Test func trackDeliversCommittedChangesInOrder() async throws {
+        let cluster = try RuntimeTestCluster()
+        try await cluster.start([0, 1, 2])
+        #expect(await cluster.waitForRing(of: 3))
+        let (id, stream) = await cluster.runtimes[2]!.track(CMapTrackFilter(.prefix(CMapPrefix("t."))))
+        var last = LogIndex.zero
+        for n in 1...3 {
+            let reply = await cluster.write("t.\(n)", "v\(n)", at: 0)
+            if case .result(.ok, let index) = reply { last = index } else { Issue.record("write \(n): \(String(describing: reply))") }
+        }
+        // Once node 3 applied the last write, ending the track ends the stream: the loop below
+        // reads what was delivered and cannot wait for ever.
+        #expect(await cluster.waitUntil { await cluster.runtimes[2]!.status().appliedIndex >= last })
+        await cluster.runtimes[2]!.untrack(id)
+        var keys: [CMapKey] = []
+        for await event in stream {
+            if case .changed(let change) = event { keys.append(change.key) }
+        }
+        #expect(keys == [CMapKey("t.1"), CMapKey("t.2"), CMapKey("t.3")])
         await cluster.shutdown()
     }
 

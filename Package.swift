@@ -66,6 +66,8 @@ let package = Package(
         .testTarget(name: "RESPTests", dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Totem", "TotemConfig", "Basics"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Totem", "TotemConfig", "Basics"]),
+        // Starts real `totemkv node` processes (the executable built next to the test bundle).
+        .testTarget(name: "IntegrationTests", dependencies: ["Basics"]),
     ],
     swiftLanguageModes: [.v6]
 )

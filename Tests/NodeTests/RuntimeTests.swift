@@ -102,6 +102,20 @@ struct RuntimeTests {
         await cluster.shutdown()
     }
 
+    @Test func stoppedRuntimeLeavesAndRefusesRequests() async throws {
+        let cluster = try RuntimeTestCluster()
+        try await cluster.start([0, 1, 2])
+        #expect(await cluster.waitForRing(of: 3))
+        let stopped = cluster.runtimes[2]!
+        await stopped.stop()
+        cluster.runtimes[2] = nil
+        #expect(await cluster.waitForRing(of: 2))
+        #expect(await stopped.execute(.read(.get(CMapKey("x")), .stale)) == .failure(.noQuorum))
+        let written = await cluster.write("after-leave", "1", at: 0)
+        if case .result(.ok, _) = written {} else { Issue.record("write after a leave: \(String(describing: written))") }
+        await cluster.shutdown()
+    }
+
     @Test func passiveRedundantRingsSurviveABlockedRing() async throws {
         let cluster = try RuntimeTestCluster(rings: [0, 1], rrpMode: .passive)
         try await cluster.start([0, 1, 2])

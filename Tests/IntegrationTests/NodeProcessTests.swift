@@ -6,7 +6,7 @@ import Testing
 /// parallel runs rarely collide. Every wait is a bounded poll of the nodes' `status.json`.
 @Suite(.serialized)
 struct NodeProcessTests {
-    @Test func clusterFormsSurvivesKillNineAndRestartsFromItsData() throws {
+    @Test(.timeLimit(.minutes(1))) func clusterFormsSurvivesKillNineAndRestartsFromItsData() throws {
         let cluster = try ProcessCluster(nodeCount: 3)
         defer { cluster.stopAll() }
         for id in 1...3 { try cluster.start(id) }
@@ -26,13 +26,13 @@ struct NodeProcessTests {
         for id in 1...3 { #expect(cluster.terminate(id) == 0) }
     }
 
-    @Test func refusesAMissingConfigurationWithAClearMessage() throws {
+    @Test(.timeLimit(.minutes(1))) func refusesAMissingConfigurationWithAClearMessage() throws {
         let result = try ProcessCluster.run(["node", "--config", "/nonexistent/totemkv.conf", "--nodeid", "1"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("totemkv node: error:"))
     }
 
-    @Test func refusesAnUnusableDataDirectory() throws {
+    @Test(.timeLimit(.minutes(1))) func refusesAnUnusableDataDirectory() throws {
         let cluster = try ProcessCluster(nodeCount: 1, dataDirectory: "/proc/totemkv-cannot-exist")
         let result = try ProcessCluster.run(["node", "--config", cluster.configPath, "--nodeid", "1"])
         #expect(result.status == 1)

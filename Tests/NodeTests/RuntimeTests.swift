@@ -9,7 +9,7 @@ import Testing
 /// on real files. Waits are bounded polls of `status()` (RuntimeTestCluster.waitUntil).
 @Suite(.serialized)
 struct RuntimeTests {
-    @Test func writeAtOneNodeIsReadLinearizablyAtAnother() async throws {
+    @Test(.timeLimit(.minutes(1))) func writeAtOneNodeIsReadLinearizablyAtAnother() async throws {
         let cluster = try RuntimeTestCluster()
         try await cluster.start([0, 1, 2])
         #expect(await cluster.waitForRing(of: 3))
@@ -44,7 +44,7 @@ struct RuntimeTests {
         await cluster.shutdown()
     }
 
-    @Test func trackDeliversCommittedChangesInOrder() async throws {
+    @Test(.timeLimit(.minutes(1))) func trackDeliversCommittedChangesInOrder() async throws {
         let cluster = try RuntimeTestCluster()
         try await cluster.start([0, 1, 2])
         #expect(await cluster.waitForRing(of: 3))
@@ -66,7 +66,7 @@ struct RuntimeTests {
         await cluster.shutdown()
     }
 
-    @Test func killedRuntimeRestartsFromItsDataAndCatchesUp() async throws {
+    @Test(.timeLimit(.minutes(1))) func killedRuntimeRestartsFromItsDataAndCatchesUp() async throws {
         let cluster = try RuntimeTestCluster()
         try await cluster.start([0, 1, 2])
         #expect(await cluster.waitForRing(of: 3))
@@ -102,7 +102,7 @@ struct RuntimeTests {
         await cluster.shutdown()
     }
 
-    @Test func stoppedRuntimeLeavesAndRefusesRequests() async throws {
+    @Test(.timeLimit(.minutes(1))) func stoppedRuntimeLeavesAndRefusesRequests() async throws {
         let cluster = try RuntimeTestCluster()
         try await cluster.start([0, 1, 2])
         #expect(await cluster.waitForRing(of: 3))
@@ -116,7 +116,7 @@ struct RuntimeTests {
         await cluster.shutdown()
     }
 
-    @Test func passiveRedundantRingsSurviveABlockedRing() async throws {
+    @Test(.timeLimit(.minutes(1))) func passiveRedundantRingsSurviveABlockedRing() async throws {
         let cluster = try RuntimeTestCluster(rings: [0, 1], rrpMode: .passive)
         try await cluster.start([0, 1, 2])
         #expect(await cluster.waitForRing(of: 3))

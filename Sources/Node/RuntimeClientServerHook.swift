@@ -10,7 +10,7 @@ public enum RuntimeClientServerHook {
     /// Starts the client server and returns its handle (kept alive by the caller), or nil
     /// when no client server is built in.
     public static func start(service: any NodeService, host: String, port: Int, password: String?,
-                             on group: any EventLoopGroup) async throws -> (any Sendable)? {
+                             on group: any EventLoopGroup) async throws -> Any? {
         return nil
     }
 }

@@ -49,12 +49,12 @@ public final class PeerChannel: @unchecked Sendable {
         case failed(at: NIODeadline)
     }
 
-    private init(eventLoop: any EventLoop, localNodeID: NodeID, listener: any Channel,
+    private init(eventLoop: any EventLoop, localNodeID: NodeID, listener: any Channel, localAddress: SocketAddress,
                  reconnectInterval: TimeAmount) {
         self.eventLoop = eventLoop
         self.localNodeID = localNodeID
         self.listener = listener
-        self.localAddress = listener.localAddress ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
+        self.localAddress = localAddress
         self.reconnectInterval = reconnectInterval
     }
 
@@ -74,9 +74,14 @@ public final class PeerChannel: @unchecked Sendable {
                 }
             }
             .bind(host: host, port: port).get()
+        guard let address = listener.localAddress else {
+            try? await listener.close()
+            throw PeerChannelError.noLocalAddress(host: host, port: port)
+        }
         let channel = PeerChannel(eventLoop: eventLoop, localNodeID: localNodeID, listener: listener,
-                                  reconnectInterval: reconnectInterval)
-        box.channel = channel
+                                  localAddress: address, reconnectInterval: reconnectInterval)
+        // The box is read by accepted connections on the loop: set it there.
+        try await eventLoop.submit { box.channel = channel }.get()
         return channel
     }
 
@@ -178,6 +183,15 @@ public final class PeerChannel: @unchecked Sendable {
 
     fileprivate func countReceived(valid: Bool) {
         if valid { counters.received &+= 1 } else { counters.rejected &+= 1 }
+    }
+}
+
+public enum PeerChannelError: Error, Sendable, CustomStringConvertible {
+    case noLocalAddress(host: String, port: Int)
+    public var description: String {
+        switch self {
+        case .noLocalAddress(let host, let port): "the peer listener on \(host):\(port) has no local address"
+        }
     }
 }
 

@@ -103,6 +103,44 @@ struct RuntimeTests {
         await cluster.shutdown()
     }
 
+    @Test(.timeLimit(.minutes(1))) func minorityRefusesWritesAndNothingAcknowledgedIsLost() async throws {
+        let cluster = try RuntimeTestCluster()
+        try await cluster.start([0, 1, 2])
+        #expect(await cluster.waitForRing(of: 3))
+        var acknowledged: [String] = []
+        for n in 0..<5 {
+            if case .result(.ok, _) = await cluster.write("ack.\(n)", "v\(n)", at: n % 3) { acknowledged.append("ack.\(n)") }
+        }
+        #expect(acknowledged.count == 5)
+
+        // Two of three down: the survivor refuses writes (nothing written).
+        await cluster.kill(1)
+        await cluster.kill(2)
+        let refused = await cluster.waitUntil {
+            await cluster.runtimes[0]!.execute(.write(.set(CMapKey("lost"), .string("x")), clientID: 0, clientSeq: 0))
+                == .failure(.noQuorum)
+        }
+        #expect(refused)
+
+        // They come back from their files: every acknowledged write is there.
+        try await cluster.start([1, 2])
+        #expect(await cluster.waitForRing(of: 3))
+        for key in acknowledged {
+            let read = await cluster.read(key, at: 2)
+            if case .result(.value, _) = read {} else { Issue.record("\(key) after the minority: \(String(describing: read))") }
+        }
+
+        // All three down and back: still there.
+        for position in 0..<3 { await cluster.kill(position) }
+        try await cluster.start([0, 1, 2])
+        #expect(await cluster.waitForRing(of: 3))
+        for key in acknowledged {
+            let read = await cluster.read(key, at: 1)
+            if case .result(.value, _) = read {} else { Issue.record("\(key) after a full restart: \(String(describing: read))") }
+        }
+        await cluster.shutdown()
+    }
+
     @Test(.timeLimit(.minutes(1))) func stoppedRuntimeLeavesAndRefusesRequests() async throws {
         let cluster = try RuntimeTestCluster()
         try await cluster.start([0, 1, 2])

@@ -122,6 +122,16 @@ extension NodeRuntime: NodeService {
             ("token_retransmits", totemStats.tokenRetransmits),
             ("tokens_received", totemStats.tokensReceived),
         ]
+        // Per ring: datagrams, and every drop reason that occurred (packets rejected by reason).
+        for ring in transport?.counters() ?? [] {
+            let prefix = "ring\(ring.ringNumber)_"
+            counters.append((prefix + "datagrams_received", ring.datagramsReceived))
+            counters.append((prefix + "datagrams_sent", ring.datagramsSent))
+            counters.append((prefix + "receive_drops_total", ring.receiveDropsTotal))
+            for (reason, count) in ring.allDrops where count > 0 {
+                counters.append((prefix + "drop_\(reason)", count))
+            }
+        }
         counters.sort { $0.0 < $1.0 }
         return NodeStatus(
             nodeID: configuration.nodeID, ringID: core.totem.ringID, members: members,

@@ -129,7 +129,8 @@ extension NodeRuntime: NodeService {
             counters.append((prefix + "datagrams_sent", ring.datagramsSent))
             counters.append((prefix + "receive_drops_total", ring.receiveDropsTotal))
             for (reason, count) in ring.allDrops where count > 0 {
-                counters.append((prefix + "drop_\(reason)", count))
+                let name = String("\(reason)".map { $0.isLetter || $0.isNumber ? $0 : "_" })
+                counters.append((prefix + "drop_" + name, count))
             }
         }
         counters.sort { $0.0 < $1.0 }

@@ -28,7 +28,7 @@ struct NodeCommand: ParsableCommand {
             throw fatal("\(error)")
         }
         let node = try pickNode(cluster)
-        bootstrapLogging(cluster.logging)
+        try bootstrapLogging(cluster.logging)
         let logger = Logger(label: "totemkv.node\(node.nodeID)")
         for warning in cluster.warnings { logger.warning("\(warning)") }
         var key: ClusterKey?
@@ -94,7 +94,8 @@ struct NodeCommand: ParsableCommand {
         return ExitCode.failure
     }
 
-    private func bootstrapLogging(_ logging: LoggingConfig) {
+    /// Standard error and/or `logfile` (appended), as the `logging` section says.
+    private func bootstrapLogging(_ logging: LoggingConfig) throws {
         let level: Logger.Level
         switch logging.debug ? .debug : logging.level {
         case .emergency, .alert, .critical: level = .critical
@@ -105,8 +106,24 @@ struct NodeCommand: ParsableCommand {
         case .debug: level = .debug
         case .trace: level = .trace
         }
+        var file: FileHandle?
+        if logging.toLogfile, let path = logging.logfile {
+            if !FileManager.default.fileExists(atPath: path) {
+                _ = FileManager.default.createFile(atPath: path, contents: nil)
+            }
+            guard let handle = FileHandle(forWritingAtPath: path) else {
+                throw fatal("cannot open the logfile \(path) for writing")
+            }
+            handle.seekToEndOfFile()
+            file = handle
+        }
+        let sink = file.map(LogFileSink.init)
+        let toStderr = logging.toStderr
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handlers: [any LogHandler] = []
+            if toStderr { handlers.append(StreamLogHandler.standardError(label: label)) }
+            if let sink { handlers.append(StreamLogHandler(label: label, stream: sink)) }
+            var handler = MultiplexLogHandler(handlers)
             handler.logLevel = level
             return handler
         }
@@ -128,6 +145,16 @@ struct NodeCommand: ParsableCommand {
             source.resume()
             holder.keep(source)
         }
+    }
+}
+
+/// Appends log lines to the configured logfile (one write per line, under a lock).
+final class LogFileSink: TextOutputStream, @unchecked Sendable {
+    private let handle: FileHandle
+    private let lock = NSLock()
+    init(_ handle: FileHandle) { self.handle = handle }
+    func write(_ string: String) {
+        lock.withLock { handle.write(Data(string.utf8)) }
     }
 }
 

@@ -78,6 +78,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Replication", "Totem", "TotemConfig", "Basics"]),
+        // Starts real `totemkv node` processes (the executable built next to the test bundle).
+        .testTarget(name: "IntegrationTests", dependencies: ["Basics"]),
     ],
     swiftLanguageModes: [.v6]
 )

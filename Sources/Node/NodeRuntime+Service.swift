@@ -1,0 +1,157 @@
+import Basics
+import CMap
+import NIOCore
+import Replication
+import RingLog
+import Totem
+
+@available(macOS 15, *)
+extension NodeRuntime: NodeService {
+    public func execute(_ request: ReplicatedNode.ClientRequest) async -> ReplicatedNode.ClientReply {
+        await withCheckedContinuation { continuation in
+            eventLoop.execute {
+                guard !self.isStopped, self.isStarted else {
+                    continuation.resume(returning: .failure(.noQuorum))
+                    return
+                }
+                let token = ClientToken(self.nextToken)
+                self.nextToken &+= 1
+                self.waiting[token] = continuation
+                self.enqueue(.core(.requested(token, request, at: self.now())))
+            }
+        }
+    }
+
+    public func status() async -> NodeStatus {
+        // The loop only fails to run the task once it is shut down.
+        (try? await eventLoop.submit { self.makeStatus() }.get()) ?? stoppedStatus()
+    }
+
+    public func track(_ filter: CMapTrackFilter) async -> (TrackID, AsyncStream<CMapTrackEvent>) {
+        let (stream, continuation) = AsyncStream<CMapTrackEvent>.makeStream()
+        let id: TrackID = (try? await eventLoop.submit {
+            let id = TrackID(self.nextTrack)
+            self.nextTrack &+= 1
+            guard !self.isStopped else {
+                continuation.finish()
+                return id
+            }
+            self.core.withTracker { $0.add(id, filter: filter) }
+            self.trackStreams[id] = continuation
+            return id
+        }.get()) ?? TrackID(0)
+        continuation.onTermination = { _ in
+            Task { await self.untrack(id) }
+        }
+        return (id, stream)
+    }
+
+    public func untrack(_ id: TrackID) async {
+        try? await eventLoop.submit {
+            self.core.withTracker { $0.remove(id) }
+            self.trackStreams.removeValue(forKey: id)?.finish()
+        }.get()
+    }
+
+    /// Captures the state on the loop, encodes and saves it off the loop. The log is not
+    /// compacted yet (see docs/node.md).
+    public func snapshot() async throws -> LogIndex {
+        let (state, voters) = try await eventLoop.submit {
+            (self.core.store.capture(), self.voters.votes.map { SnapshotVoter(nodeID: $0.node, votes: $0.votes) })
+        }.get()
+        let index = state.appliedIndex
+        let epoch = try await log.perform { $0.epoch(of: index) } ?? .zero
+        let bytes = try CMapSnapshot.encode(state, epoch: epoch, voters: voters)
+        let store = try SnapshotStore(directory: configuration.dataDirectory + "/snapshots")
+        _ = try store.save(bytes, index: index)
+        try await eventLoop.submit { self.snapshotIndex = max(self.snapshotIndex, index) }.get()
+        return index
+    }
+
+    /// Leaves the ring cleanly: feeds `.leaveRequested` and performs its sends, waits for the
+    /// in-flight fsyncs, closes the sockets. Waiting requests get `.unknownOutcome`.
+    public func stop() async {
+        let alreadyStopped = (try? await eventLoop.submit { () -> Bool in
+            guard !self.isStopped else { return true }
+            if self.isStarted { self.enqueue(.core(.leaveRequested(at: self.now()))) }
+            self.stopLocally()
+            return false
+        }.get()) ?? true
+        if !alreadyStopped {
+            let last = log.lastIndex
+            _ = try? await log.waitDurable(through: last)
+        }
+        await closeEverything()
+    }
+
+    /// Stops without leaving or waiting (a crash as far as the other nodes can tell): for
+    /// tests that restart a node from its data directory.
+    public func kill() async {
+        _ = try? await eventLoop.submit { self.stopLocally() }.get()
+        await closeEverything()
+    }
+
+    private func closeEverything() async {
+        await transport?.close()
+        await peers?.close()
+        // Let the log's queue finish what it has, then release the files.
+        _ = try? await log.perform { $0.close() }
+        sink?.runtime = nil
+    }
+
+    func makeStatus() -> NodeStatus {
+        let replica = core.replica
+        let members = replica.members.isEmpty ? (core.lastConfiguration?.members ?? []) : replica.members
+        let ringStatus = rings.status.map { ring in
+            NodeStatus.RingInterface(ringNumber: ring.ringNumber, isFaulty: ring.isFaulty,
+                                     detail: ring.faultReason.map { "FAULTY: \($0)" } ?? "ring \(ring.ringNumber) active with no faults")
+        }
+        let totemStats = core.totem.stats
+        var counters: [(String, UInt64)] = [
+            ("configuration_changes", totemStats.operationalEntered),
+            ("fetches_served", self.counters.fetchesServed),
+            ("log_entries_appended", self.counters.appendedEntries),
+            ("mcasts_retransmitted", totemStats.mcastsRetransmitted),
+            ("packets_received", self.counters.packetsReceived),
+            ("peer_messages_dropped_disconnected", peers?.counters.droppedDisconnected ?? 0),
+            ("peer_messages_received", peers?.counters.received ?? 0),
+            ("peer_messages_rejected", peers?.counters.rejected ?? 0),
+            ("peer_messages_sent", peers?.counters.sent ?? 0),
+            ("ring_faults", self.counters.ringFaults),
+            ("stale_durable_reports", self.counters.staleDurableReports),
+            ("token_retransmits", totemStats.tokenRetransmits),
+            ("tokens_received", totemStats.tokensReceived),
+        ]
+        // Per ring: datagrams, and every drop reason that occurred (packets rejected by reason).
+        for ring in transport?.counters() ?? [] {
+            let prefix = "ring\(ring.ringNumber)_"
+            counters.append((prefix + "datagrams_received", ring.datagramsReceived))
+            counters.append((prefix + "datagrams_sent", ring.datagramsSent))
+            counters.append((prefix + "receive_drops_total", ring.receiveDropsTotal))
+            for (reason, count) in ring.allDrops where count > 0 {
+                let name = String("\(reason)".map { $0.isLetter || $0.isNumber ? $0 : "_" })
+                counters.append((prefix + "drop_" + name, count))
+            }
+        }
+        counters.sort { $0.0 < $1.0 }
+        return NodeStatus(
+            nodeID: configuration.nodeID, ringID: core.totem.ringID, members: members,
+            totemState: isStopped ? "stopped" : "\(core.totem.state)", phase: replica.phase,
+            epoch: replica.epoch, normalEpoch: replica.normalEpoch, firstIndex: LogIndex(1),
+            lastIndex: replica.lastIndex, durableIndex: replica.durableIndex, commitIndex: replica.commitIndex,
+            appliedIndex: replica.appliedIndex, snapshotIndex: snapshotIndex,
+            keyCount: core.store.state.count(prefix: CMapPrefix.all),
+            isQuorate: !isStopped && voters.isMajority(members) && members.contains(configuration.nodeID),
+            totalVotes: voters.totalVotes, majorityVotes: voters.majorityVotes, rings: ringStatus,
+            isFsyncOn: configuration.fsync, counters: counters)
+    }
+
+    private func stoppedStatus() -> NodeStatus {
+        NodeStatus(nodeID: configuration.nodeID, ringID: RingID(representative: configuration.nodeID, seq: 0),
+                   members: [], totemState: "stopped", phase: .inactive, epoch: .zero, normalEpoch: .zero,
+                   firstIndex: LogIndex(1), lastIndex: .zero, durableIndex: .zero, commitIndex: .zero,
+                   appliedIndex: .zero, snapshotIndex: .zero, keyCount: 0, isQuorate: false,
+                   totalVotes: voters.totalVotes, majorityVotes: voters.majorityVotes, rings: [],
+                   isFsyncOn: configuration.fsync, counters: [])
+    }
+}

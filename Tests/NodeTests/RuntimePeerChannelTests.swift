@@ -1,0 +1,69 @@
+import Basics
+import NIOCore
+import NIOPosix
+import Replication
+import Synchronization
+import Testing
+@testable import Node
+
+/// The peer channel over real TCP on 127.0.0.1: messages arrive, a corrupt frame is counted
+/// and closes its connection, and the sender reconnects after its peer comes back.
+@Suite struct RuntimePeerChannelTests {
+    final class Inbox: Sendable {
+        let messages = Mutex<[(NodeID, PeerMessage)]>([])
+        var receiver: PeerChannel.Receiver { { from, message in self.messages.withLock { $0.append((from, message)) } } }
+        var count: Int { messages.withLock { $0.count } }
+    }
+
+    /// Sends `message` from `sender` every 20 ms until `inbox` has more than `before` messages
+    /// (the first sends only start the connection), at most 200 times.
+    func deliver(_ message: PeerMessage, from sender: PeerChannel, to peer: NodeID, inbox: Inbox, before: Int) async throws -> Bool {
+        for _ in 0..<200 {
+            try await sender.eventLoop.submit { sender.send(message, to: peer) }.get()
+            if inbox.count > before { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    @Test(.timeLimit(.minutes(1))) func deliversMessagesAndRejectsCorruptFrames() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let inbox = Inbox()
+        let receiver = try await PeerChannel.bind(host: "127.0.0.1", port: 0, localNodeID: NodeID(1), on: loop,
+                                                  receiver: inbox.receiver)
+        let sender = try await PeerChannel.bind(host: "127.0.0.1", port: 0, localNodeID: NodeID(2), on: loop) { _, _ in }
+        try await loop.submit { sender.setPeers([NodeID(1): receiver.localAddress]) }.get()
+
+        let ack = PeerMessage.ack(epoch: Epoch(3), durableIndex: LogIndex(7), barrierID: 9)
+        #expect(try await deliver(ack, from: sender, to: NodeID(1), inbox: inbox, before: 0))
+        let first = inbox.messages.withLock { $0.first }
+        #expect(first?.0 == NodeID(2))
+        #expect(first?.1 == ack)
+
+        // A frame whose checksum does not match: counted, its connection closed, nothing delivered.
+        let raw = try await ClientBootstrap(group: loop).connect(to: receiver.localAddress).get()
+        var buffer = raw.allocator.buffer(capacity: 32)
+        #expect(PeerFrame.write(ack.encoded(), from: NodeID(5), into: &buffer))
+        buffer.setInteger(UInt32(0xDEAD_BEEF), at: buffer.readerIndex + 4)
+        let delivered = inbox.count
+        try await raw.writeAndFlush(buffer)
+        try await raw.closeFuture.get()  // the receiver closes it
+        #expect(try await loop.submit { receiver.counters.rejected }.get() == 1)
+        #expect(inbox.count == delivered)
+
+        // A frame longer than the cap is refused from its header alone.
+        let big = try await ClientBootstrap(group: loop).connect(to: receiver.localAddress).get()
+        var header = big.allocator.buffer(capacity: 12)
+        header.writeInteger(UInt32(PeerFrame.payloadBytesMax + 1))
+        header.writeInteger(UInt32(0))
+        header.writeInteger(UInt32(5))
+        try await big.writeAndFlush(header)
+        try await big.closeFuture.get()
+        #expect(try await loop.submit { receiver.counters.rejected }.get() == 2)
+
+        await sender.close()
+        await receiver.close()
+        try await group.shutdownGracefully()
+    }
+}

@@ -133,26 +133,10 @@ extension NodeRuntime {
     /// on the loop thread (the log's queue never waits for the loop, so this cannot
     /// deadlock). nil after a failure, which stops the node.
     func performOnDisk<T: Sendable>(_ body: @escaping @Sendable (RingLog) throws -> T) -> T? {
-        let semaphore = DispatchSemaphore(value: 0)
-        let box = ResultBox<T>()
-        let log = self.log
-        Task.detached {
-            do {
-                box.result = .success(try await log.perform(body))
-            } catch {
-                box.result = .failure(error)
-            }
-            semaphore.signal()
-        }
-        semaphore.wait()
-        switch box.result {
-        case .success(let value):
-            return value
-        case .failure(let error):
+        do {
+            return try log.performSync(body)
+        } catch {
             fail("disk operation failed: \(error)")
-            return nil
-        case nil:
-            fail("disk operation returned nothing")
             return nil
         }
     }
@@ -210,10 +194,6 @@ extension NodeRuntime {
             }
         }
     }
-}
-
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-    var result: Result<T, any Error>?
 }
 
 @available(macOS 15, *)

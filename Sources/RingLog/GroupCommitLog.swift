@@ -109,6 +109,27 @@ public final class GroupCommitLog: Sendable {
         }
     }
 
+    /// `perform`, blocking the calling thread instead of suspending: for an event loop that
+    /// must not continue before a truncation or a meta write is durable. It does not need a
+    /// free thread in Swift's cooperative pool (a semaphore waiting on a detached task does,
+    /// and deadlocks when the pool is busy). Never call it from the log's own queue.
+    public func performSync<T: Sendable>(_ body: @Sendable (RingLog) throws -> T) throws -> T {
+        try queue.sync {
+            self.flushOnce()
+            return try self.log.withLock { log -> T in
+                defer {
+                    let last = log.lastIndex
+                    let durable = log.durableIndex
+                    self.state.withLock { s in
+                        if s.pending.isEmpty { s.lastIndex = last }
+                        s.durableIndex = durable
+                    }
+                }
+                return try body(log)
+            }
+        }
+    }
+
     /// One group commit: write everything pending, one sync, wake the waiters it satisfies.
     /// Runs on `queue`; schedules itself again if appends arrived meanwhile.
     private func flushOnce() {

@@ -10,7 +10,7 @@ import TotemConfig
 
 /// `totemkv node --config FILE [--nodeid N]`: runs one node until SIGTERM or SIGINT, then
 /// leaves the ring, waits for the in-flight fsyncs and exits 0. See docs/node.md.
-struct NodeCommand: ParsableCommand {
+struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node", abstract: "Run one node of the cluster described by a configuration file.")
 
@@ -20,7 +20,7 @@ struct NodeCommand: ParsableCommand {
     @Option(name: .long, help: "This node's id in the nodelist (default: the node whose ring0_addr is local).")
     var nodeid: UInt32?
 
-    func run() throws {
+    func run() async throws {
         let cluster: ClusterConfig
         do {
             cluster = try ClusterConfig.load(path: config)
@@ -72,7 +72,9 @@ struct NodeCommand: ParsableCommand {
             }
         }
         installSignalHandlers(holder: holder, logger: logger)
-        dispatchMain()
+        // The root command is async, so its main already drains the main queue (which the
+        // signal sources use); this task just never returns. The process ends by exit().
+        await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
     }
 
     private func pickNode(_ cluster: ClusterConfig) throws -> NodeConfig {

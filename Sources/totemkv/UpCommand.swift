@@ -8,7 +8,7 @@ import Foundation
 /// waits until every node reports a quorate ring in its `status.json`, prints the client
 /// ports, then a status line a second until Ctrl-C, which stops the children with SIGTERM.
 /// Running it again with the same `--dir` reuses the data. See docs/node.md.
-struct UpCommand: ParsableCommand {
+struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up", abstract: "Start a local cluster of N nodes on 127.0.0.x and watch it.")
 
@@ -32,7 +32,7 @@ struct UpCommand: ParsableCommand {
         guard (1...3600).contains(timeout) else { throw ValidationError("--timeout must be 1...3600") }
     }
 
-    func run() throws {
+    func run() async throws {
         let root = URL(fileURLWithPath: dir).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let configPath = root + "/cluster.conf"
@@ -52,7 +52,9 @@ struct UpCommand: ParsableCommand {
         }
         say("Try: redis-cli -p \(basePort) SET hello world   (Ctrl-C stops the cluster)")
         cluster.startStatusLines()
-        dispatchMain()
+        // The root command is async, so its main already drains the main queue (which the
+        // signal sources use); this task just never returns. The process ends by exit().
+        await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
     }
 }
 

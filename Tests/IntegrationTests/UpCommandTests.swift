@@ -6,7 +6,7 @@ import Testing
 /// on the same directory reuses the data (a higher ring seq).
 @Suite(.serialized)
 struct UpCommandTests {
-    @Test(.timeLimit(.minutes(2))) func upStartsAQuorateClusterAndCtrlCStopsIt() throws {
+    @Test(.timeLimit(.minutes(5))) func upStartsAQuorateClusterAndCtrlCStopsIt() throws {
         let dir = NSTemporaryDirectory() + "totemkv-up-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let base = Int.random(in: 20_000...40_000)
@@ -23,13 +23,14 @@ struct UpCommandTests {
         defer { try? FileManager.default.removeItem(atPath: output) }
         let process = Process()
         process.executableURL = ProcessCluster.executable()
-        process.arguments = ["up", "--nodes", "3", "--dir", dir, "--base-port", String(base), "--timeout", "30"]
+        process.arguments = ["up", "--nodes", "3", "--dir", dir, "--base-port", String(base), "--timeout", "120"]
         process.standardOutput = FileHandle(forWritingAtPath: output)
         process.standardError = FileHandle.nullDevice
         try process.run()
         func text() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
         var ready = false
-        for _ in 0..<400 where !ready {
+        // Bounded: two minutes, for a machine busy with the rest of the suite.
+        for _ in 0..<1200 where !ready {
             let t = text()
             ready = t.contains("redis-cli -p \(base)") && t.contains("commit")
             if !ready { Thread.sleep(forTimeInterval: 0.1) }

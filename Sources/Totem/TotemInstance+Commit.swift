@@ -44,7 +44,12 @@ extension TotemInstance {
                 return
             }
             enterRecovery(token)
-            sendToken(.commitToken(token), to: newMembers.successor(of: nodeID))
+            // Rotation 2 carries the same contents; a new token seq tells the copies apart, so
+            // that active redundant rings (which drop a commit token they already delivered)
+            // pass it back to the representative.
+            var second = token
+            second.tokenSeq &+= 1
+            sendToken(.commitToken(second), to: newMembers.successor(of: nodeID))
             resetTokenTimers()
         case .recovery:
             // Rotation 2 is complete: the representative starts the new ring's token.

@@ -158,7 +158,7 @@ struct RuntimeTests {
     // Passive only: in active mode RedundantRings drops a commit token identical to the last
     // one delivered, which stalls the second commit-token rotation and no ring ever forms
     // (see the report of the runtime branch).
-    @Test(.timeLimit(.minutes(1)), arguments: [TotemOptions.RRPMode.passive])
+    @Test(.timeLimit(.minutes(1)), arguments: [TotemOptions.RRPMode.passive, .active])
     func redundantRingsSurviveABlockedRingAndRecover(mode: TotemOptions.RRPMode) async throws {
         let cluster = try RuntimeTestCluster(rings: [0, 1], rrpMode: mode)
         try await cluster.start([0, 1, 2])

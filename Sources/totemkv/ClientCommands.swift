@@ -5,13 +5,13 @@ import Node
 import RESP
 
 /// Where a client verb connects: `--host`/`--port` (`-h`/`-p` as in redis-cli), defaulting
-/// to node 0 of a local cluster (`totemkv up` listens on 127.0.0.1:6379 and up).
+/// to node 1 of the local cluster of `totemkv up` (127.0.0.1:7379; its nodes take 7379 and up).
 struct ConnectionOptions: ParsableArguments {
     @Option(name: [.customShort("h"), .long], help: "The node's client address.")
     var host = "127.0.0.1"
 
     @Option(name: [.short, .long], help: "The node's client port.")
-    var port = 6379
+    var port = 7379
 
     @Option(name: [.customShort("a"), .long], help: "The cluster's client password (sent with AUTH).")
     var password: String?

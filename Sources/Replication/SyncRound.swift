@@ -155,8 +155,10 @@ extension Replica {
     /// the same reason truncation is: the source holds every committed entry, and its state
     /// at a committed index is the state every node reaches there.
     mutating func snapshotOffered(from sender: NodeID, epoch offerEpoch: Epoch, index: LogIndex, snapshotEpoch: Epoch) {
+        // The snapshot may stop below this member's known commit index (learned from acks
+        // while its own log lagged): the entries between are fetched after it.
         guard phase == .syncing, var r = round, r.isFetching, offerEpoch == epoch, sender == r.sourceNode,
-              index > r.verifiedThrough, index >= commitIndex else { return }
+              index > r.verifiedThrough else { return }
         actions.append(.installSnapshot(index: index, epoch: snapshotEpoch))
         tail = []
         lastIndex = index

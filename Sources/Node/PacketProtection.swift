@@ -37,7 +37,7 @@ public struct PacketProtection {
     }
 
     /// No protection: `seal` and `open` return the bytes as they are.
-    public static var disabled: PacketProtection { PacketProtection(uncheckedSuite: .none, key: nil) }
+    public static var passthrough: PacketProtection { PacketProtection(uncheckedSuite: .none, key: nil) }
 
     /// `key` is required unless `suite` is none/none (and ignored then).
     public init(suite: PacketProtectionSuite, key: ClusterKey?) throws(PacketProtectionError) {

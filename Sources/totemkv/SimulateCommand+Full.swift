@@ -47,13 +47,8 @@ extension SimulateCommand {
                 continue
             }
             failed.append(seed)
-            print("seed \(seed) FAILED (\(result.profile))")
-            for violation in result.violations.prefix(5) { print("  \(violation)") }
-            if result.violations.count > 5 { print("  ... \(result.violations.count - 5) more") }
-            if let first = result.violations.first {
-                print("  trace up to the first violation:")
-                for line in result.traceAround(first) { print(line) }
-            }
+            printFailure(seed: seed, profile: result.profile, violations: result.violations,
+                         trace: result.violations.first.map { result.traceAround($0) } ?? [])
             for line in result.finalStatus { print("  \(line)") }
             #if canImport(Glibc)
             fflush(nil)

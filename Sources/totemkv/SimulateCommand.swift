@@ -87,13 +87,8 @@ struct SimulateCommand: ParsableCommand {
                 continue
             }
             failed.append(seed)
-            print("seed \(seed) FAILED (\(result.profile))")
-            for violation in result.violations.prefix(5) { print("  \(violation)") }
-            if result.violations.count > 5 { print("  ... \(result.violations.count - 5) more") }
-            if let first = result.violations.first {
-                print("  trace around the first violation:")
-                for line in result.traceAround(first) { print(line) }
-            }
+            printFailure(seed: seed, profile: result.profile, violations: result.violations,
+                         trace: result.violations.first.map { result.traceAround($0) } ?? [])
             #if canImport(Glibc)
             fflush(nil)  // Show each failing seed while a long range still runs.
             #endif
@@ -102,5 +97,16 @@ struct SimulateCommand: ParsableCommand {
         print("simulate --layer \(layer.rawValue): \(total - failed.count) of \(total) seeds passed"
               + (failed.isEmpty ? "" : "; failing seeds: \(failed.map(String.init).joined(separator: " "))"))
         if !failed.isEmpty { throw ExitCode(1) }
+    }
+
+    /// A failing seed: its profile, the first violations, the trace around the first one.
+    func printFailure(seed: UInt64, profile: FaultProfile, violations: [Violation], trace: [String]) {
+        print("seed \(seed) FAILED (\(profile))")
+        for violation in violations.prefix(5) { print("  \(violation)") }
+        if violations.count > 5 { print("  ... \(violations.count - 5) more") }
+        if !trace.isEmpty {
+            print("  trace around the first violation:")
+            for line in trace { print(line) }
+        }
     }
 }

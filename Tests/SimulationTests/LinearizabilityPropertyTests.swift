@@ -14,6 +14,9 @@ struct LinearizableWorkload {
     var unknownChance = 0.05
     var failedChance = 0.05
     var staleReadChance = 0.2
+    /// How often a write uses one of a few shared values instead of a fresh one. Shared
+    /// values make the search's job much harder (any write of "a" can explain a read of "a").
+    var repeatedValueChance = 0.3
     /// Relative weights of get, set, delete, increment and compare-and-set.
     var operationWeights = [35, 25, 5, 15, 20]
 
@@ -126,7 +129,7 @@ struct LinearizableWorkload {
         let key = keys.randomElement(using: &generator) ?? "x"
         // Repeated values ("a", "1") make the search's job harder than unique ones.
         func value() -> String {
-            if generator.chance(0.3) { return ["a", "b", "1", "2"].randomElement(using: &generator) ?? "a" }
+            if generator.chance(repeatedValueChance) { return ["a", "b", "1", "2"].randomElement(using: &generator) ?? "a" }
             uniqueValue += 1
             return "v\(uniqueValue)"
         }

@@ -42,7 +42,13 @@
 //      take effect wherever the later one can. Without this rule the search would try every
 //      subset of them.
 // Rule 5 is plain pruning: an unknown operation is not placed when rules 2 and 3 would leave
-// nothing to place after it.
+// nothing to place after it. For blind writes a quick filter (UnknownDemand) first asks
+// whether any candidate could observe the value written.
+//
+// Cost: with unique written values the search stays near-linear in practice. Histories where
+// many unknown operations could each explain many observations (repeated values, increments
+// on keys that also hold strings) can still take exponential time; the budget then ends the
+// search with "unknown".
 // (Each move takes an unknown operation past completed operations or to the end, so the
 // number of completed operations after unknown ones drops and the moves end.) Rules 2 and 3
 // depend on the last operation placed, so the memo key records the value before it when it

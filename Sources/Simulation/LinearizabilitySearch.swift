@@ -138,7 +138,9 @@ func searchLinearization(_ operations: [RegisterOperation], budget: Linearizabil
     /// Rule 5: whether anything may follow unknown operation `candidate` placed now (taking the
     /// value from `value` to `next`), while `returnEntry` is the first return entry. If nothing
     /// may, placing it only leads to a backtrack, so it is not tried.
-    func canFollowUnknown(_ candidate: Int, from value: RegisterValue, to next: RegisterValue, before returnEntry: Int32)
+    func canFollowUnknown(
+        _ candidate: Int, from value: RegisterValue, to next: RegisterValue, before returnEntry: Int32
+    )
         -> Bool
     {
         // The entries before the first return entry are all calls: the completed candidates.
@@ -228,7 +230,9 @@ func searchLinearization(_ operations: [RegisterOperation], budget: Linearizabil
                 }
                 guard let frame = stack.popLast() else {
                     // Every order was tried (or dominated) and none linearizes the history.
-                    guard let failure else { preconditionFailure("linearizability search failed without a failure point") }
+                    guard let failure else {
+                        preconditionFailure("linearizability search failed without a failure point")
+                    }
                     return .violation(failure, steps: steps)
                 }
                 value = frame.valueBefore

@@ -109,7 +109,10 @@ struct LinearizableWorkload {
         var ids: [OperationID] = []
         for index in order {
             let step = planned[index]
-            ids.append(recorder.invoke(client: ClientID(step.client), step.operation, readMode: step.readMode, at: Instant(nanoseconds: step.invokedAt)))
+            ids.append(
+                recorder.invoke(
+                    client: ClientID(step.client), step.operation, readMode: step.readMode,
+                    at: Instant(nanoseconds: step.invokedAt)))
         }
         for (id, index) in zip(ids, order) {
             let step = planned[index]
@@ -129,7 +132,9 @@ struct LinearizableWorkload {
         let key = keys.randomElement(using: &generator) ?? "x"
         // Repeated values ("a", "1") make the search's job harder than unique ones.
         func value() -> String {
-            if generator.chance(repeatedValueChance) { return ["a", "b", "1", "2"].randomElement(using: &generator) ?? "a" }
+            if generator.chance(repeatedValueChance) {
+                return ["a", "b", "1", "2"].randomElement(using: &generator) ?? "a"
+            }
             uniqueValue += 1
             return "v\(uniqueValue)"
         }
@@ -183,7 +188,8 @@ func withReadFromTheFuture(_ history: History, seed: UInt64) -> (History, Operat
         }
     }
     var pairs: [(read: Int, value: String)] = []
-    for (index, operation) in operations.enumerated() where operation.operation.isRead && operation.readMode == .linearizable {
+    for (index, operation) in operations.enumerated()
+    where operation.operation.isRead && operation.readMode == .linearizable {
         guard case .ok = operation.outcome, let respondedAt = operation.respondedAt else { continue }
         for (value, indexes) in writers where indexes.count == 1 {
             let writer = operations[indexes[0]]

@@ -30,7 +30,8 @@ extension HistoryToken {
                 let start = index
                 while index < bytes.count, bytes[index] != UInt8(ascii: " "), bytes[index] != UInt8(ascii: "\t") {
                     guard (0x21...0x7E).contains(bytes[index]), bytes[index] != UInt8(ascii: "\"") else {
-                        throw HistoryLineError("unexpected byte 0x\(String(bytes[index], radix: 16)) at column \(index + 1)")
+                        throw HistoryLineError(
+                            "unexpected byte 0x\(String(bytes[index], radix: 16)) at column \(index + 1)")
                     }
                     index += 1
                 }
@@ -117,7 +118,9 @@ struct HistoryTokenReader {
         }
         let operation = try kvOperation()
         let outcome = try outcome(of: operation)
-        guard position == tokens.count else { throw HistoryLineError("unexpected field \(position + 1) after the outcome") }
+        guard position == tokens.count else {
+            throw HistoryLineError("unexpected field \(position + 1) after the outcome")
+        }
         return HistoryOperation(
             id: id, client: client, operation: operation, readMode: mode,
             invokedAt: invokedAt, respondedAt: respondedAt, outcome: outcome)
@@ -135,7 +138,8 @@ struct HistoryTokenReader {
             }
             return .increment(key: key, by: by)
         case "cas":
-            return .compareAndSet(key: try string("key"), expected: try optionalString("expected value"), new: try string("new value"))
+            return .compareAndSet(
+                key: try string("key"), expected: try optionalString("expected value"), new: try string("new value"))
         case let other:
             throw HistoryLineError("unknown operation '\(other)' (get, set, del, incr, cas)")
         }
@@ -154,9 +158,13 @@ struct HistoryTokenReader {
         case .get:
             return .ok(.value(try optionalString("value read")))
         case .increment:
-            guard case .bare(let text) = try next("new value") else { throw HistoryLineError("an increment returns a number") }
+            guard case .bare(let text) = try next("new value") else {
+                throw HistoryLineError("an increment returns a number")
+            }
             if text == "not-integer" { return .ok(.notAnInteger) }
-            guard let value = Int64(text) else { throw HistoryLineError("an increment returns a 64-bit integer or not-integer") }
+            guard let value = Int64(text) else {
+                throw HistoryLineError("an increment returns a 64-bit integer or not-integer")
+            }
             return .ok(.integer(value))
         case .compareAndSet:
             switch try word("swapped") {
@@ -181,7 +189,9 @@ struct HistoryTokenReader {
     }
 
     private mutating func number(_ what: String) throws(HistoryLineError) -> UInt64 {
-        guard let value = UInt64(try word(what)) else { throw HistoryLineError("\(what) must be an unsigned 64-bit number") }
+        guard let value = UInt64(try word(what)) else {
+            throw HistoryLineError("\(what) must be an unsigned 64-bit number")
+        }
         return value
     }
 

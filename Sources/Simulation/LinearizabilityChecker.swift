@@ -65,7 +65,8 @@ public struct LinearizabilityChecker: Sendable {
         // try every order before giving up on it.
         if let read = firstReadOfUnwrittenValue(checked) {
             report.staleReads.unclassified += staleReads.count
-            report.violations.append(unwrittenValueViolation(key: key, read: read, checked: checked, operations: operations))
+            report.violations.append(
+                unwrittenValueViolation(key: key, read: read, checked: checked, operations: operations))
             return
         }
         switch searchLinearization(checked, budget: budget) {
@@ -74,7 +75,8 @@ public struct LinearizabilityChecker: Sendable {
             guard !staleReads.isEmpty else { return }
             let classifier = StaleReadClassifier(operations: checked, order: order)
             for read in staleReads {
-                switch classifier.classify(value: read.value, invokedAt: read.invokedAt, respondedAt: read.respondedAt) {
+                switch classifier.classify(value: read.value, invokedAt: read.invokedAt, respondedAt: read.respondedAt)
+                {
                 case .fresh:
                     report.staleReads.fresh += 1
                 case .stale(let versionsBehind):
@@ -127,7 +129,9 @@ public struct LinearizabilityChecker: Sendable {
         // Candidates: outside the prefix and invoked by the stuck operation's response
         // (`checked` is in history order, so sort by invocation for the excerpt).
         let concurrent = checked.indices
-            .filter { $0 != failure.stuck && !failure.linearized.contains($0) && checked[$0].invokedAt <= stuck.respondedAt }
+            .filter {
+                $0 != failure.stuck && !failure.linearized.contains($0) && checked[$0].invokedAt <= stuck.respondedAt
+            }
             .sorted { (checked[$0].invokedAt, $0) < (checked[$1].invokedAt, $1) }
             .prefix(LinearizabilityViolation.concurrentCountMax)
         return LinearizabilityViolation(

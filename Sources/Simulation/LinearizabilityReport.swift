@@ -45,7 +45,8 @@ public struct LinearizabilityReport: Sendable, CustomStringConvertible {
         case .linearizable:
             lines.append("linearizable: \(totals)")
         case .violation:
-            lines.append("NOT linearizable: \(violations.count) of \(keysChecked) keys have no linearization; \(totals)")
+            lines.append(
+                "NOT linearizable: \(violations.count) of \(keysChecked) keys have no linearization; \(totals)")
             for violation in violations.prefix(LinearizabilityReport.violationsPrintedMax) {
                 lines.append(violation.description)
             }
@@ -104,8 +105,8 @@ public struct LinearizabilityViolation: Sendable, CustomStringConvertible {
         switch kind {
         case .noLinearization:
             lines.append(
-                "key \(quoted(key)): the longest linearizable prefix has \(linearizedCount) of \(operationCount) operations;"
-                    + " after it the key is \(valueAfterPrefix.map(quoted) ?? "absent")")
+                "key \(quoted(key)): the longest linearizable prefix has \(linearizedCount) of \(operationCount)"
+                    + " operations; after it the key is \(valueAfterPrefix.map(quoted) ?? "absent")")
             if !prefixTail.isEmpty {
                 lines.append("  last operations of that prefix, in linearization order:")
                 lines += prefixTail.map { "    " + $0.formatted() }

@@ -74,13 +74,15 @@ struct HistoryFormatTests {
     }
 
     @Test func commentsBlankLinesAndCRLFAreAccepted() throws {
-        let text = "# saved by a test\r\n\r\ntotemkv-history 1\r\n  # indented comment\n0 1 lin 0 10 set \"x\" \"1\" ok\r\n\n"
+        let text =
+            "# saved by a test\r\n\r\ntotemkv-history 1\r\n  # indented comment\n0 1 lin 0 10 set \"x\" \"1\" ok\r\n\n"
         let history = try History(parsing: text)
-        #expect(history.operations == [
-            HistoryOperation(
-                id: OperationID(0), client: ClientID(1), operation: .set(key: "x", value: "1"),
-                invokedAt: Instant(nanoseconds: 0), respondedAt: Instant(nanoseconds: 10), outcome: .ok(.done))
-        ])
+        #expect(
+            history.operations == [
+                HistoryOperation(
+                    id: OperationID(0), client: ClientID(1), operation: .set(key: "x", value: "1"),
+                    invokedAt: Instant(nanoseconds: 0), respondedAt: Instant(nanoseconds: 10), outcome: .ok(.done))
+            ])
     }
 
     @Test(arguments: [

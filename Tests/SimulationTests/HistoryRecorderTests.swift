@@ -28,7 +28,8 @@ struct HistoryRecorderTests {
     @Test func aRecordedHistoryIsCheckedAndSurvivesTheTextFormat() throws {
         var recorder = HistoryRecorder()
         let a = recorder.invoke(client: ClientID(1), .set(key: "x", value: "1"), at: Instant(nanoseconds: 0))
-        let b = recorder.invoke(client: ClientID(2), .compareAndSet(key: "x", expected: "1", new: "2"), at: Instant(nanoseconds: 5))
+        let b = recorder.invoke(
+            client: ClientID(2), .compareAndSet(key: "x", expected: "1", new: "2"), at: Instant(nanoseconds: 5))
         recorder.complete(a, .ok(.done), at: Instant(nanoseconds: 10))
         recorder.complete(b, .ok(.swapped(true)), at: Instant(nanoseconds: 20))
         let c = recorder.invoke(client: ClientID(1), .get(key: "x"), at: Instant(nanoseconds: 30))

@@ -5,7 +5,9 @@ import Testing
 
 /// Checks a history written in the text format (each test reads as the history it is about).
 /// Lines are `id client mode invoked responded operation... outcome...`.
-func checkLines(_ lines: String, budget: LinearizabilityBudget = LinearizabilityBudget()) throws -> LinearizabilityReport {
+func checkLines(_ lines: String, budget: LinearizabilityBudget = LinearizabilityBudget()) throws
+    -> LinearizabilityReport
+{
     try checkHistoryFile("totemkv-history 1\n" + lines, budget: budget)
 }
 
@@ -360,7 +362,8 @@ struct LinearizabilityCheckerTests {
         #expect(violation.failingOperation.id == OperationID(10))
         #expect(report.undecidedKeys.isEmpty)
         // An integer could come from the increments: then the verdict stays unknown.
-        let integer = try checkLines(lines.replacing("\"ten\"", with: "\"11\""), budget: LinearizabilityBudget(stepsMax: 5))
+        let integer = try checkLines(
+            lines.replacing("\"ten\"", with: "\"11\""), budget: LinearizabilityBudget(stepsMax: 5))
         #expect(integer.undecidedKeys.map(\.key) == ["n"])
     }
 }

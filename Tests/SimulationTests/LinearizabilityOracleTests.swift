@@ -23,7 +23,10 @@ struct NaiveLinearizabilityOracle {
                 continue
             case .unknown:
                 if operation.operation.isRead { continue }
-                candidates.append(Candidate(operation: operation.operation, result: nil, invokedAt: operation.invokedAt.nanoseconds, respondedAt: UInt64.max))
+                candidates.append(
+                    Candidate(
+                        operation: operation.operation, result: nil, invokedAt: operation.invokedAt.nanoseconds,
+                        respondedAt: UInt64.max))
             case .ok(let result):
                 candidates.append(
                     Candidate(
@@ -124,7 +127,8 @@ struct LinearizabilityOracleTests {
         switch operations[chosen].operation {
         case .get: result = .value([nil, "a", "b", "1", "2"].randomElement(using: &generator) ?? nil)
         case .set, .delete: return history
-        case .increment: result = generator.chance(0.2) ? .notAnInteger : .integer(Int64.random(in: -3...4, using: &generator))
+        case .increment:
+            result = generator.chance(0.2) ? .notAnInteger : .integer(Int64.random(in: -3...4, using: &generator))
         case .compareAndSet: result = .swapped(generator.chance(0.5))
         }
         operations[chosen].outcome = .ok(result)

@@ -25,8 +25,7 @@ public struct ReplicationCluster {
         var disk: SimulatedDisk
         var log: RingLog?
         var incarnation: UInt32 = 0
-        var isPaused = false
-        var held: [Event] = []
+        var paused = PausedEvents<Event>()
         /// Survives crashes (corosync keeps it in a file of its own).
         var persistedRingSeq: UInt64 = 0
         var isFsyncScheduled = false
@@ -42,8 +41,6 @@ public struct ReplicationCluster {
         public var client: Int
         public var operation: OperationID
     }
-
-    public static let heldEventsMax = 20_000
 
     public let options: TotemOptions
     public let voters: Voters
@@ -84,7 +81,7 @@ public struct ReplicationCluster {
     public var nodeCount: Int { nodes.count }
     public var now: Instant { queue.now }
     public func isUp(_ index: Int) -> Bool { nodes[index].core != nil }
-    public func isPaused(_ index: Int) -> Bool { nodes[index].isPaused }
+    public func isPaused(_ index: Int) -> Bool { nodes[index].paused.isPaused }
     public func core(_ index: Int) -> ReplicatedNode? { nodes[index].core }
     public func stateHashes(_ index: Int) -> [LogIndex: UInt64] { nodes[index].stateHashes }
 
@@ -114,8 +111,7 @@ public struct ReplicationCluster {
     public mutating func start(_ index: Int) {
         guard nodes[index].core == nil else { return }
         nodes[index].incarnation += 1
-        nodes[index].isPaused = false
-        nodes[index].held = []
+        nodes[index].paused.reset()
         nodes[index].isFsyncScheduled = false
         nodes[index].stateHashes = [:]
         let id = nodes[index].id
@@ -160,28 +156,24 @@ public struct ReplicationCluster {
         nodes[index].core = nil
         nodes[index].log = nil
         nodes[index].disk.crash(mode)
-        nodes[index].isPaused = false
-        nodes[index].held = []
+        nodes[index].paused.reset()
     }
 
     public mutating func pause(_ index: Int) {
-        guard nodes[index].core != nil, !nodes[index].isPaused else { return }
+        guard nodes[index].core != nil, !nodes[index].paused.isPaused else { return }
         note("pause \(incarnation(index))")
-        nodes[index].isPaused = true
+        nodes[index].paused.pause()
     }
 
     public mutating func resume(_ index: Int) {
-        guard nodes[index].isPaused else { return }
-        note("resume \(incarnation(index)) with \(nodes[index].held.count) held events")
-        nodes[index].isPaused = false
-        let held = nodes[index].held
-        nodes[index].held = []
-        for event in held { handle(event) }
+        guard nodes[index].paused.isPaused else { return }
+        note("resume \(incarnation(index)) with \(nodes[index].paused.heldCount) held events")
+        for event in nodes[index].paused.resume() { handle(event) }
     }
 
     /// A client request arrives at node `index`; false if the node is down (connection refused).
     public mutating func request(_ token: ClientToken, _ request: ReplicatedNode.ClientRequest, at index: Int) -> Bool {
-        guard nodes[index].core != nil, !nodes[index].isPaused else { return false }
+        guard nodes[index].core != nil, !nodes[index].paused.isPaused else { return false }
         feed(index, .requested(token, request, at: queue.now))
         return true
     }
@@ -219,10 +211,7 @@ public struct ReplicationCluster {
         eventsProcessed &+= 1
         guard let (index, inc) = target(of: event) else { return }
         guard nodes[index].core != nil, inc == nil || inc == nodes[index].incarnation else { return }
-        if nodes[index].isPaused {
-            if nodes[index].held.count < Self.heldEventsMax { nodes[index].held.append(event) }
-            return
-        }
+        if nodes[index].paused.holdIfPaused(event) { return }
         hash.mix(queue.now.nanoseconds ^ UInt64(index) << 56)
         let at = queue.now
         switch event {

@@ -18,15 +18,9 @@ public struct TotemCluster {
         var id: NodeID
         var instance: TotemInstance?
         var incarnation: UInt32 = 0
-        var isPaused = false
-        /// Events that arrived while paused, replayed on resume (a socket buffer and
-        /// overdue timers).
-        var held: [Event] = []
+        var paused = PausedEvents<Event>()
         var persistedRingSeq: UInt64 = 0
     }
-
-    /// Bounds a paused node's buffered events, like a socket buffer.
-    public static let heldEventsMax = 20_000
 
     public let options: TotemOptions
     public var queue = EventQueue<Event>()
@@ -59,7 +53,7 @@ public struct TotemCluster {
     public var now: Instant { queue.now }
     public func nodeID(_ index: Int) -> NodeID { nodes[index].id }
     public func isUp(_ index: Int) -> Bool { nodes[index].instance != nil }
-    public func isPaused(_ index: Int) -> Bool { nodes[index].isPaused }
+    public func isPaused(_ index: Int) -> Bool { nodes[index].paused.isPaused }
     public func instance(_ index: Int) -> TotemInstance? { nodes[index].instance }
     public func incarnation(_ index: Int) -> NodeIncarnation {
         NodeIncarnation(node: nodes[index].id, incarnation: nodes[index].incarnation)
@@ -75,8 +69,7 @@ public struct TotemCluster {
     public mutating func start(_ index: Int) {
         guard nodes[index].instance == nil else { return }
         nodes[index].incarnation += 1
-        nodes[index].isPaused = false
-        nodes[index].held = []
+        nodes[index].paused.reset()
         let all = nodes.map(\.id)
         nodes[index].instance = TotemInstance(
             nodeID: nodes[index].id, options: options, persistedRingSeq: nodes[index].persistedRingSeq,
@@ -92,23 +85,19 @@ public struct TotemCluster {
         guard nodes[index].instance != nil else { return }
         note("crash \(incarnation(index))")
         nodes[index].instance = nil
-        nodes[index].isPaused = false
-        nodes[index].held = []
+        nodes[index].paused.reset()
     }
 
     public mutating func pause(_ index: Int) {
-        guard nodes[index].instance != nil, !nodes[index].isPaused else { return }
+        guard nodes[index].instance != nil, !nodes[index].paused.isPaused else { return }
         note("pause \(incarnation(index))")
-        nodes[index].isPaused = true
+        nodes[index].paused.pause()
     }
 
     public mutating func resume(_ index: Int) {
-        guard nodes[index].isPaused else { return }
-        note("resume \(incarnation(index)) with \(nodes[index].held.count) held events")
-        nodes[index].isPaused = false
-        let held = nodes[index].held
-        nodes[index].held = []
-        for event in held { handle(event) }
+        guard nodes[index].paused.isPaused else { return }
+        note("resume \(incarnation(index)) with \(nodes[index].paused.heldCount) held events")
+        for event in nodes[index].paused.resume() { handle(event) }
     }
 
     /// Submits `payload` at node `index`; false if the node is down or refused it.
@@ -143,19 +132,13 @@ public struct TotemCluster {
         switch event {
         case .packet(let to, let packet):
             guard nodes[to].instance != nil else { return }
-            if nodes[to].isPaused {
-                if nodes[to].held.count < TotemCluster.heldEventsMax { nodes[to].held.append(event) }
-                return
-            }
+            if nodes[to].paused.holdIfPaused(event) { return }
             hash.mix(queue.now.nanoseconds)
             hash.mix(UInt64(to) << 32 | UInt64(packet.sender.rawValue))
             feed(to, .packetReceived(packet, at: queue.now))
         case .timer(let index, let incarnation, let kind, let generation):
             guard nodes[index].instance != nil, nodes[index].incarnation == incarnation else { return }
-            if nodes[index].isPaused {
-                if nodes[index].held.count < TotemCluster.heldEventsMax { nodes[index].held.append(event) }
-                return
-            }
+            if nodes[index].paused.holdIfPaused(event) { return }
             hash.mix(queue.now.nanoseconds)
             hash.mix(UInt64(index) << 8 | UInt64(kind.rawValue))
             feed(index, .timerFired(kind, generation, at: queue.now))

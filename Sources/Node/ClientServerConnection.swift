@@ -80,15 +80,15 @@ struct ClientConnection: Sendable {
                     try await flush()
                     return
                 }
-                if !output.startedTracks.isEmpty {
-                    // The subscribe confirmation goes out before any event of the track.
+                if !output.startedPushes.isEmpty {
+                    // The subscribe confirmation goes out before any push of the stream.
                     try await flush()
-                    for track in output.startedTracks {
-                        let channel = ByteBuffer(string: track.channel)
+                    for source in output.startedPushes {
+                        let channel = ByteBuffer(string: source.channel)
                         pushTasks.addTask {
-                            for await event in track.events {
+                            try await source.run { payload in
                                 var push = ByteBuffer()
-                                push.writeRESPPushMessage(channel: channel, payload: CommandDispatcher.pushPayload(event))
+                                push.writeRESPPushMessage(channel: channel, payload: payload)
                                 try await outbound.write(push)
                             }
                         }

@@ -185,7 +185,9 @@ extension CommandDispatcher {
         let channel = "cmap:" + prefix.description
         session.tracks.append((id, channel))
         output.replies.append(.subscription(.subscribe, channel: ByteBuffer(string: channel), count: session.tracks.count))
-        output.startedTracks.append(.init(channel: channel, events: events))
+        output.startedPushes.append(.init(channel: channel) { emit in
+            for await event in events { try await emit(Self.pushPayload(event)) }
+        })
     }
 
     /// SUBSCRIBE cmap:<prefix>...: the pub/sub spelling of CMAP.TRACK (every kind), so that

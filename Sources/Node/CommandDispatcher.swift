@@ -11,12 +11,15 @@ struct CommandOutput: Sendable {
     var close = false
     /// The parser's limits to use from the next request (after AUTH).
     var newLimits: RESPLimits?
-    /// Tracks started by this command: the connection forwards their events as pushes.
-    var startedTracks: [StartedTrack] = []
+    /// Push streams started by this command (CMAP tracks, and any other service that
+    /// pushes): the connection forwards their payloads as pub/sub messages.
+    var startedPushes: [StartedPushes] = []
 
-    struct StartedTrack: Sendable {
+    /// One source of pushes on one channel. `run` calls `emit` once per payload, in order,
+    /// and returns when the source ends; the connection cancels it when the client goes.
+    struct StartedPushes: Sendable {
         var channel: String
-        var events: AsyncStream<CMapTrackEvent>
+        var run: @Sendable (_ emit: @Sendable (ByteBuffer) async throws -> Void) async throws -> Void
     }
 
     init(_ reply: RESPValue) { self.replies = [reply] }

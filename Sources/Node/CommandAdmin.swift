@@ -53,7 +53,7 @@ extension CommandDispatcher {
         }
         if command.isNamed("METRICS") {
             guard n == 1 else { return CommandReplies.wrongArity("metrics") }
-            return Self.pairs(await service.status().counters.map { ($0.0, .integer(Self.int($0.1))) })
+            return .bulk(await Self.metricsText(service))
         }
         if command.isNamed("SNAPSHOT") {
             guard n == 1 else { return CommandReplies.wrongArity("snapshot") }
@@ -119,8 +119,9 @@ extension CommandDispatcher {
             sections.append(("Persistence", [
                 ("fsync", s.isFsyncOn ? "on" : "off"), ("first_index", "\(s.firstIndex)"),
                 ("snapshot_index", "\(s.snapshotIndex)"), ("durable_index", "\(s.durableIndex)"),
-            ]))
+            ] + Self.persistenceFields(s)))
         }
+        if want("stalls") { sections.append(("Stalls", Self.stallFields(s))) }
         if want("stats") {
             let server = [
                 ("total_connections_received", "\(counts.connectionsReceived)"),

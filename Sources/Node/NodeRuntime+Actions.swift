@@ -114,6 +114,7 @@ extension NodeRuntime {
         case .startTimer(let timer, let generation, let after):
             eventLoop.scheduleTask(in: .milliseconds(Int64(after.rawValue))) {
                 guard !self.isStopped else { return }
+                self.noteWork(.redundantRingTimer, at: self.now())
                 for a in self.rings.step(.timerFired(timer, generation: generation, at: self.now())) {
                     self.performRRP(a)
                 }
@@ -133,6 +134,7 @@ extension NodeRuntime {
     /// on the loop thread (the log's queue never waits for the loop, so this cannot
     /// deadlock). nil after a failure, which stops the node.
     func performOnDisk<T: Sendable>(_ body: @escaping @Sendable (RingLog) throws -> T) -> T? {
+        noteWork(.diskOperation, at: now())
         do {
             return try log.performSync(body)
         } catch {

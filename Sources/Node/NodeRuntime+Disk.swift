@@ -16,7 +16,7 @@ public struct RuntimeStartError: Error, CustomStringConvertible, Sendable {
 @available(macOS 15, *)
 enum RuntimeDisk {
     /// Opens (creating if needed) `<dir>/log` and recovers it.
-    static func openLog(_ configuration: NodeRuntimeConfiguration, logger: Logger) throws -> RingLog {
+    static func openLog(_ configuration: NodeRuntimeConfiguration, logger: Logger, metrics: NodeMetrics) throws -> RingLog {
         let directory = configuration.dataDirectory
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -33,9 +33,10 @@ enum RuntimeDisk {
                 if this machine loses power. For experiments only.
                 """)
         }
-        let options = RingLogOptions(fsync: configuration.fsync ? .on : .off)
+        let options = RingLogOptions(fsync: configuration.fsync ? .on : .off,
+                                     segmentBytesMax: configuration.logSegmentBytesMax)
         do {
-            return try RingLog(disk: FileDisk(), directory: directory + "/log", options: options)
+            return try RingLog(disk: MeasuredDisk(FileDisk(), metrics: metrics), directory: directory + "/log", options: options)
         } catch {
             throw RuntimeStartError("cannot open the log in \(directory)/log: \(error)")
         }

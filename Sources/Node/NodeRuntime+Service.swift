@@ -53,18 +53,12 @@ extension NodeRuntime: NodeService {
         }.get()
     }
 
-    /// Captures the state on the loop, encodes and saves it off the loop. The log is not
-    /// compacted yet (see docs/node.md).
+    /// Captures the state on the loop, encodes and saves it off the loop, then compacts the
+    /// log below it (NodeRuntime+Compaction.swift).
     public func snapshot() async throws -> LogIndex {
-        let (state, voters) = try await eventLoop.submit {
-            (self.core.store.capture(), self.voters.votes.map { SnapshotVoter(nodeID: $0.node, votes: $0.votes) })
-        }.get()
-        let index = state.appliedIndex
-        let epoch = try await log.perform { $0.epoch(of: index) } ?? .zero
-        let bytes = try CMapSnapshot.encode(state, epoch: epoch, voters: voters)
-        let store = try SnapshotStore(directory: configuration.dataDirectory + "/snapshots")
-        _ = try store.save(bytes, index: index)
-        try await eventLoop.submit { self.snapshotIndex = max(self.snapshotIndex, index) }.get()
+        guard let index = try await takeSnapshot(automatic: false) else {
+            throw RuntimeStartError("node \(configuration.nodeID) is stopped")
+        }
         return index
     }
 
@@ -121,7 +115,7 @@ extension NodeRuntime: NodeService {
             ("stale_durable_reports", self.counters.staleDurableReports),
             ("token_retransmits", totemStats.tokenRetransmits),
             ("tokens_received", totemStats.tokensReceived),
-        ]
+        ] + opsCounters()
         // Per ring: datagrams, and every drop reason that occurred (packets rejected by reason).
         for ring in transport?.counters() ?? [] {
             let prefix = "ring\(ring.ringNumber)_"
@@ -137,13 +131,13 @@ extension NodeRuntime: NodeService {
         return NodeStatus(
             nodeID: configuration.nodeID, ringID: core.totem.ringID, members: members,
             totemState: isStopped ? "stopped" : "\(core.totem.state)", phase: replica.phase,
-            epoch: replica.epoch, normalEpoch: replica.normalEpoch, firstIndex: LogIndex(1),
+            epoch: replica.epoch, normalEpoch: replica.normalEpoch, firstIndex: ops.logFirstIndex,
             lastIndex: replica.lastIndex, durableIndex: replica.durableIndex, commitIndex: replica.commitIndex,
             appliedIndex: replica.appliedIndex, snapshotIndex: snapshotIndex,
             keyCount: core.store.state.count(prefix: CMapPrefix.all),
             isQuorate: !isStopped && voters.isMajority(members) && members.contains(configuration.nodeID),
             totalVotes: voters.totalVotes, majorityVotes: voters.majorityVotes, rings: ringStatus,
-            isFsyncOn: configuration.fsync, counters: counters)
+            isFsyncOn: configuration.fsync, counters: counters, lastStall: stallStatus())
     }
 
     private func stoppedStatus() -> NodeStatus {

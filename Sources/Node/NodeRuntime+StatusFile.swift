@@ -9,6 +9,7 @@ extension NodeRuntime {
 
     func writeStatusFile() {
         guard !isStopped else { return }
+        noteWork(.statusFile, at: now())
         let s = makeStatus()
         let rings = s.rings.map { "{\"ring\":\($0.ringNumber),\"faulty\":\($0.isFaulty)}" }.joined(separator: ",")
         let json = """
@@ -18,7 +19,7 @@ extension NodeRuntime {
             "totem_state":"\(s.totemState)","phase":"\(s.phase)","quorate":\(s.isQuorate),\
             "epoch":\(s.epoch.rawValue),"last_index":\(s.lastIndex.rawValue),\
             "commit_index":\(s.commitIndex.rawValue),"applied_index":\(s.appliedIndex.rawValue),\
-            "keys":\(s.keyCount),"rings":[\(rings)]}
+            "keys":\(s.keyCount),"rings":[\(rings)],"last_stall":\(Self.stallJSON(s.lastStall))}
 
             """
         let path = configuration.dataDirectory + "/" + Self.statusFileName
@@ -27,5 +28,14 @@ extension NodeRuntime {
         } catch {
             logger.debug("cannot write \(path): \(error)")
         }
+    }
+
+    /// `{"kind":"loop","ms":412,"running":"disk operation on the loop","at_unix_ms":...}`, or null.
+    static func stallJSON(_ last: StallStatus?) -> String {
+        guard let last else { return "null" }
+        return """
+            {"kind":"\(last.stall.kind.rawValue)","ms":\(last.stall.duration.rawValue),\
+            "running":"\(last.stall.running)","at_unix_ms":\(last.unixMilliseconds),"ago_ms":\(last.agoMilliseconds)}
+            """
     }
 }

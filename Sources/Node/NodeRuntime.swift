@@ -48,6 +48,9 @@ public final class NodeRuntime: @unchecked Sendable {
     var counters = RuntimeCounters()
     /// The log's durability callback reaches the runtime through this; cleared on close.
     var sink: RuntimeSink?
+    /// Hang detection, latency clocks, the snapshot policy (NodeRuntime+Stall/Metrics/Compaction).
+    var ops: RuntimeOps
+    let metrics: NodeMetrics
 
     /// One unit of work for the loop: a core event, or a durability report tagged with the
     /// disk generation it was made in (reports from before a truncation are stale).
@@ -67,7 +70,7 @@ public final class NodeRuntime: @unchecked Sendable {
     }
 
     init(configuration: NodeRuntimeConfiguration, eventLoop: any EventLoop, logger: Logger,
-         core: ReplicatedNode, log: GroupCommitLog, diskFence: DiskFence) {
+         core: ReplicatedNode, log: GroupCommitLog, diskFence: DiskFence, metrics: NodeMetrics = NodeMetrics()) {
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.logger = logger
@@ -76,6 +79,8 @@ public final class NodeRuntime: @unchecked Sendable {
         self.rings = RedundantRings(options: configuration.totem, localNode: configuration.nodeID)
         self.log = log
         self.diskFence = diskFence
+        self.metrics = metrics
+        self.ops = RuntimeOps(configuration: configuration)
     }
 
     /// Opens the data directory (log recovery, meta, ring seq), binds the UDP sockets and the
@@ -83,7 +88,8 @@ public final class NodeRuntime: @unchecked Sendable {
     /// the bound addresses in between (`totemAddresses`, `peerAddress`).
     public static func open(_ configuration: NodeRuntimeConfiguration, on eventLoop: any EventLoop,
                             logger: Logger) async throws -> NodeRuntime {
-        let ringLog = try RuntimeDisk.openLog(configuration, logger: logger)
+        let metrics = NodeMetrics()
+        let ringLog = try RuntimeDisk.openLog(configuration, logger: logger, metrics: metrics)
         let core: ReplicatedNode
         do {
             core = try RuntimeDisk.makeCore(configuration, log: ringLog, logger: logger)
@@ -91,6 +97,7 @@ public final class NodeRuntime: @unchecked Sendable {
             ringLog.close()
             throw error
         }
+        let logFirstIndex = ringLog.firstIndex
         let fence = DiskFence()
         let sink = RuntimeSink()
         let log = GroupCommitLog(ringLog, label: "ringlog.sync.\(configuration.nodeID)") { result in
@@ -98,7 +105,9 @@ public final class NodeRuntime: @unchecked Sendable {
             sink.runtime?.durabilityReported(result, generation: generation)
         }
         let runtime = NodeRuntime(configuration: configuration, eventLoop: eventLoop, logger: logger,
-                                  core: core, log: log, diskFence: fence)
+                                  core: core, log: log, diskFence: fence, metrics: metrics)
+        runtime.ops.logFirstIndex = logFirstIndex
+        runtime.ops.lastSnapshotUnixMilliseconds = RuntimeDisk.newestSnapshotUnixMilliseconds(configuration)
         sink.runtime = runtime
         runtime.sink = sink
         do {
@@ -134,6 +143,7 @@ public final class NodeRuntime: @unchecked Sendable {
                     self.writeStatusFile()
                 }
             }
+            self.startStallChecks()
             self.enqueue(.core(.started(at: self.now())))
         }.get()
     }
@@ -178,13 +188,13 @@ public final class NodeRuntime: @unchecked Sendable {
             queueHead += 1
             switch item {
             case .core(let event):
-                perform(core.step(event))
+                stepCore(event)
             case .durable(let index, let generation):
                 guard generation == diskFence.generation else {
                     counters.staleDurableReports &+= 1
                     continue
                 }
-                perform(core.step(.appendDurable(through: index, at: now())))
+                stepCore(.appendDurable(through: index, at: now()))
             }
             deliverTrackEvents()
         }
@@ -226,6 +236,7 @@ public final class NodeRuntime: @unchecked Sendable {
     /// track. Sockets are closed by the caller.
     func stopLocally() {
         isStopped = true
+        stopStallChecks()
         statusTask?.cancel()
         statusTask = nil
         let pending = waiting.sorted { $0.key.rawValue < $1.key.rawValue }

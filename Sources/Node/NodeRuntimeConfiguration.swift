@@ -1,5 +1,7 @@
 import Basics
+import CMap
 import NIOCore
+import RingLog
 import TotemConfig
 
 /// Everything a `NodeRuntime` needs, independent of the configuration file: `NodeCommand`
@@ -22,6 +24,17 @@ public struct NodeRuntimeConfiguration: Sendable {
     /// Write `status.json` into the data directory this often (nil: never). `totemkv up`
     /// reads it.
     public var statusFileInterval: Milliseconds?
+    /// `runtime { watchdog: on }`: a loop stalled beyond the token timeout ends the node
+    /// (`onWatchdogExpired`). See StallDetector and LoopWatchdog.
+    public var watchdog = false
+    /// What a watchdog expiry does with its message: by default log it to standard error and
+    /// exit with `WatchdogExit.status`. Tests record it instead (the runtime then stops).
+    public var onWatchdogExpired: @Sendable (String) -> Void = WatchdogExit.exitProcess
+    /// When the node takes its own snapshots and compacts its log below them (`store {
+    /// snapshot_entries, snapshot_bytes }`); nil: only on request or from a sync source.
+    public var snapshotPolicy: SnapshotPolicy?
+    /// The log's segment size; compaction deletes whole segments, so tests use small ones.
+    public var logSegmentBytesMax = RingLogOptions().segmentBytesMax
 
     public init(nodeID: NodeID, totem: TotemOptions, transport: UDPTransport.Configuration,
                 voters: [(NodeID, UInt32)], dataDirectory: String, fsync: Bool,
@@ -66,5 +79,7 @@ public struct NodeRuntimeConfiguration: Sendable {
                   voters: cluster.nodes.map { (NodeID($0.nodeID), $0.quorumVotes) },
                   dataDirectory: cluster.dataDirectory(for: node), fsync: cluster.store.fsync,
                   peerHost: own.host, peerPort: own.port, peerAddresses: peers, statusFileInterval: 500)
+        watchdog = cluster.runtime.watchdog
+        snapshotPolicy = SnapshotPolicy(everyEntries: cluster.store.snapshotEntries, everyBytes: cluster.store.snapshotBytes)
     }
 }

@@ -57,12 +57,14 @@ public struct NodeStatus: Sendable {
     public var isFsyncOn: Bool
     /// Free-form counters (name, value) for METRICS and INFO stats, sorted by name.
     public var counters: [(String, UInt64)]
+    /// The last stall the node noticed (a loop that did not run, a late token), if any.
+    public var lastStall: StallStatus?
 
     public init(nodeID: NodeID, ringID: RingID, members: [NodeID], totemState: String, phase: Replica.Phase,
                 epoch: Epoch, normalEpoch: Epoch, firstIndex: LogIndex, lastIndex: LogIndex, durableIndex: LogIndex,
                 commitIndex: LogIndex, appliedIndex: LogIndex, snapshotIndex: LogIndex, keyCount: Int,
                 isQuorate: Bool, totalVotes: UInt64, majorityVotes: UInt64, rings: [RingInterface],
-                isFsyncOn: Bool, counters: [(String, UInt64)]) {
+                isFsyncOn: Bool, counters: [(String, UInt64)], lastStall: StallStatus? = nil) {
         self.nodeID = nodeID
         self.ringID = ringID
         self.members = members
@@ -83,5 +85,6 @@ public struct NodeStatus: Sendable {
         self.rings = rings
         self.isFsyncOn = isFsyncOn
         self.counters = counters
+        self.lastStall = lastStall
     }
 }

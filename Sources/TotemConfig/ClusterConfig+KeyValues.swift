@@ -47,6 +47,8 @@ extension ClusterConfig {
         add("store.snapshot_bytes", String(store.snapshotBytes))
         add("store.max_value_bytes", String(store.maxValueBytes))
 
+        add("runtime.watchdog", BooleanStyle.onOff.spell(runtime.watchdog))
+
         add("client.bind_address", client.bindAddress)
         add("client.port", String(client.port))
         add("client.password", client.password.map { _ in "(set)" })
@@ -60,6 +62,7 @@ extension ClusterConfig {
             ("token", t.token), ("token_coefficient", t.tokenCoefficient),
             ("token_retransmit", t.tokenRetransmit),
             ("token_retransmits_before_loss_const", t.tokenRetransmitsBeforeLossConst),
+            ("token_warning", t.tokenWarning),
             ("hold", t.hold), ("join", t.join), ("send_join", t.sendJoin), ("consensus", t.consensus),
             ("merge", t.merge), ("downcheck", t.downcheck), ("fail_recv_const", t.failRecvConst),
             ("seqno_unchanged_const", t.seqnoUnchangedConst),

@@ -3,7 +3,7 @@ import Foundation  // only to read the file in `load(path:)`
 extension ClusterConfig {
     /// The top-level sections TotemKV reads. corosync's other sections (`system`, `qb`,
     /// `resources`, ...) and unknown ones are ignored with a warning.
-    static let sectionNames = ["totem", "nodelist", "quorum", "logging", "store", "client"]
+    static let sectionNames = ["totem", "nodelist", "quorum", "logging", "store", "client", "runtime"]
 
     /// Parses and validates a configuration. Throws the first problem found.
     public static func parse(_ text: String, fileName: String) throws(ConfigError) -> ClusterConfig {
@@ -95,6 +95,9 @@ struct Assembler {
         }
         if let section = sections["client"] {
             config.client = try ClientConfig.read(section, warnings: &warnings)
+        }
+        if let section = sections["runtime"] {
+            config.runtime = try RuntimeConfig.read(section, warnings: &warnings)
         }
         let rules = Rules(totem: totem, nodelist: nodelist, clientSection: sections["client"], root: root)
         config.totemSettings = try rules.resolveTotem(warnings: &warnings)

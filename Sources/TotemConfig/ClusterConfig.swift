@@ -21,6 +21,8 @@ public struct ClusterConfig: Hashable, Sendable {
     public var logging: LoggingConfig
     public var store: StoreConfig
     public var client: ClientConfig
+    /// `runtime { ... }`: how the node process watches itself (the watchdog).
+    public var runtime = RuntimeConfig()
     /// Everything accepted but worth telling the user, in file order.
     public var warnings: [ConfigWarning]
 

@@ -80,7 +80,7 @@ enum CorosyncKeys {
         "vsftype": "corosync 1.x",
         "nodeid": "use nodelist.node.nodeid",
         "ip_version": "addresses are used as written",
-        "block_unlisted_ips": "", "token_warning": "corosync 3.x", "config_version": "",
+        "block_unlisted_ips": "", "config_version": "",
         "link_mode": "corosync 3.x knet", "knet_pmtud_interval": "corosync 3.x knet",
         "knet_mtu": "corosync 3.x knet", "knet_compression_model": "corosync 3.x knet",
         "knet_compression_threshold": "corosync 3.x knet",

@@ -32,6 +32,10 @@ public struct TotemOptions: Hashable, Sendable {
     public var tokenCoefficient: UInt32
     public var tokenRetransmit: UInt32
     public var tokenRetransmitsBeforeLossConst: UInt32
+    /// `token_warning` (corosync 3.x): a percentage of the effective token timeout; a token
+    /// later than this after the previous one, or an event loop stalled this long, is logged
+    /// and shown in status. 0 disables the warnings. Default 75.
+    public var tokenWarning: UInt32
     public var hold: UInt32
     public var join: UInt32
     public var sendJoin: UInt32
@@ -68,6 +72,7 @@ public struct TotemOptions: Hashable, Sendable {
         public var tokenCoefficient: UInt32?
         public var tokenRetransmit: UInt32?
         public var tokenRetransmitsBeforeLossConst: UInt32?
+        public var tokenWarning: UInt32?
         public var hold: UInt32?
         public var join: UInt32?
         public var sendJoin: UInt32?
@@ -111,6 +116,7 @@ public struct TotemOptions: Hashable, Sendable {
             token = configuredToken
         }
         tokenRetransmitsBeforeLossConst = settings.tokenRetransmitsBeforeLossConst ?? 4
+        tokenWarning = settings.tokenWarning ?? 75
         // token / (const + 0.2), truncated: 238 for T = 1000. Computed in tenths to stay exact.
         tokenRetransmit = settings.tokenRetransmit
             ?? UInt32((UInt64(token) * 10) / (UInt64(tokenRetransmitsBeforeLossConst) * 10 + 2))

@@ -45,6 +45,9 @@ struct TotemSection {
             IntegerOption(key: "token_coefficient", field: \.tokenCoefficient, range: 0...maxMilliseconds, zeroMeansDefault: false),
             IntegerOption(key: "token_retransmit", field: \.tokenRetransmit, range: ms, zeroMeansDefault: true),
             IntegerOption(key: "token_retransmits_before_loss_const", field: \.tokenRetransmitsBeforeLossConst, range: 1...maxCount, zeroMeansDefault: true),
+            // corosync 3.x: a percentage of the token timeout, 0 disables; 100 and more would
+            // warn only after the token is already declared lost.
+            IntegerOption(key: "token_warning", field: \.tokenWarning, range: 0...99, zeroMeansDefault: false),
             IntegerOption(key: "hold", field: \.hold, range: ms, zeroMeansDefault: true),
             IntegerOption(key: "join", field: \.join, range: ms, zeroMeansDefault: true),
             IntegerOption(key: "send_join", field: \.sendJoin, range: 0...maxMilliseconds, zeroMeansDefault: false),

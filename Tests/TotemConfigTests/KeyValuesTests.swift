@@ -31,6 +31,7 @@ import Testing
         quorum.last_man_standing_window = 10000
         quorum.two_node = 0
         quorum.wait_for_all = 0
+        runtime.watchdog = off
         store.data_directory = .totemkv/data
         store.fsync = on
         store.max_value_bytes = 1048576
@@ -65,6 +66,7 @@ import Testing
         totem.token_coefficient = 650
         totem.token_retransmit = 238
         totem.token_retransmits_before_loss_const = 4
+        totem.token_warning = 75
         totem.transport = udpu
         totem.version = 2
         totem.window_size = 50

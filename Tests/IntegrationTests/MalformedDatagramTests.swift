@@ -1,0 +1,103 @@
+import Basics
+import Foundation
+import NIOCore
+import NIOPosix
+import RESP
+import Testing
+import Totem
+
+/// Junk sent to a real node's Totem port: random bytes, truncated packets, and well-formed
+/// packets replayed (from a member's address, and from an address that is no member's).
+/// Every datagram is counted as rejected (METRICS and INFO) and the ring keeps committing.
+@Suite(.serialized)
+struct MalformedDatagramTests {
+    static let randomCount = 40
+    static let replayCount = 15
+
+    @Test(.timeLimit(.minutes(5))) func junkIsCountedAndTheRingKeepsCommitting() async throws {
+        let cluster = try ProcessCluster(nodeCount: 3)
+        defer { cluster.stopAll() }
+        for id in 1...3 { try cluster.start(id) }
+        let formed = await cluster.eventually { cluster.allQuorate(members: [1, 2, 3]) }
+        #expect(formed, "\(formed ? "" : cluster.logTails())")
+        guard formed else { return }
+        // Some writes first, so that the ring's early sequence numbers are long delivered.
+        for n in 0..<5 { #expect(try await cluster.call(1, ["SET", "before.\(n)", "v"]) == .ok) }
+
+        let before = PrometheusSamples(try await cluster.call(1, ["METRICS"]))
+        let infoBefore = UInt64(try await cluster.call(1, ["INFO", "stats"]).infoField("packets_rejected") ?? "") ?? 0
+        let status = try #require(cluster.status(of: 1))
+        let ring = RingID(representative: NodeID(UInt32(status["ring_rep"] as? Int ?? 0)),
+                          seq: UInt64(status["ring_seq"] as? Int ?? 0))
+
+        // From node 2's address (so the transport's address check passes) to node 1.
+        let member = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.2", port: 0).get()
+        let stranger = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.9", port: 0).get()
+        defer {
+            member.close(promise: nil)
+            stranger.close(promise: nil)
+        }
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: cluster.totemPort)
+        func send(_ bytes: [UInt8], from channel: any Channel) async throws {
+            var buffer = ByteBuffer()
+            buffer.writeBytes(bytes)
+            try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: buffer)).get()
+        }
+
+        // 1. Random bytes (seeded: a failure reproduces).
+        var random = SeededGenerator(seed: 0x7073_7461_6c6c)
+        for _ in 0..<Self.randomCount {
+            let count = Int.random(in: 1...300, using: &random)
+            try await send((0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }, from: member)
+        }
+        // 2. Truncated packets: prefixes of a well-formed mcast.
+        let mcast = WireCodec.encode(TotemPacket(sender: NodeID(2), message: .mcast(
+            Mcast(ringID: ring, originator: NodeID(2), seq: 1, body: .application(Array("replayed".utf8))))), ringNumber: 0)
+        let cuts = Array(stride(from: 1, to: mcast.count, by: max(1, mcast.count / 12)))
+        for cut in cuts { try await send(Array(mcast.prefix(cut)), from: member) }
+        // 3. Replays of well-formed packets of the current ring: an old mcast and an old token
+        //    (Totem drops both as already seen), and the same from a stranger's address.
+        let token = WireCodec.encode(TotemPacket(sender: NodeID(2), message: .token(OrderingToken(
+            ringID: ring, tokenSeq: 0, seq: 0, aru: 0, aruAddress: nil, fcc: 0, backlog: 0,
+            isRetransmitting: false, retransmitRequests: []))), ringNumber: 0)
+        for _ in 0..<Self.replayCount {
+            try await send(mcast, from: member)
+            try await send(token, from: member)
+            try await send(mcast, from: stranger)
+        }
+
+        let malformed = Double(Self.randomCount + cuts.count)
+        let totemReplays = Double(2 * Self.replayCount)
+        let counted = await cluster.eventually(attempts: 300) {
+            guard let after = try? PrometheusSamples(await cluster.call(1, ["METRICS"])) else { return false }
+            let family = "totemkv_packets_rejected_total"
+            let transport = [#"layer="transport""#]
+            return after.sum(family, where: transport + [#"reason="malformed""#])
+                    - before.sum(family, where: transport + [#"reason="malformed""#]) >= malformed
+                && after.sum(family, where: transport + [#"reason="unlisted_source""#])
+                    - before.sum(family, where: transport + [#"reason="unlisted_source""#]) >= Double(Self.replayCount)
+                && after.sum(family, where: [#"layer="totem""#]) - before.sum(family, where: [#"layer="totem""#]) >= totemReplays
+        }
+        #expect(counted, "METRICS after the junk:\n\((try? await cluster.call(1, ["METRICS"]))?.string ?? "")")
+        // The codec says why: a reason per malformed datagram.
+        let after = PrometheusSamples(try await cluster.call(1, ["METRICS"]))
+        #expect(after.sum("totemkv_packets_malformed_total") - before.sum("totemkv_packets_malformed_total") >= malformed)
+        let infoAfter = UInt64(try await cluster.call(1, ["INFO", "stats"]).infoField("packets_rejected") ?? "") ?? 0
+        #expect(infoAfter >= infoBefore + UInt64(malformed + totemReplays) + UInt64(Self.replayCount))
+
+        // The ring keeps committing: writes through every node, read back everywhere.
+        for n in 0..<9 {
+            let id = n % 3 + 1
+            let reply = try await cluster.call(id, ["SET", "after.\(n)", "value-\(n)"])
+            #expect(reply == .ok, "SET after.\(n) at node \(id): \(reply.cliText())")
+        }
+        for id in 1...3 {
+            for n in 0..<9 {
+                #expect(try await cluster.call(id, ["GET", "after.\(n)"]).string == "value-\(n)")
+            }
+        }
+        #expect(cluster.allQuorate(members: [1, 2, 3]), "\(cluster.logTails())")
+    }
+}

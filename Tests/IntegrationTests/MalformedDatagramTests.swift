@@ -80,9 +80,9 @@ struct MalformedDatagramTests {
                     - before.sum(family, where: transport + [#"reason="unlisted_source""#]) >= Double(Self.replayCount)
                 && after.sum(family, where: [#"layer="totem""#]) - before.sum(family, where: [#"layer="totem""#]) >= totemReplays
         }
-        #expect(counted, "METRICS after the junk:\n\((try? await cluster.call(1, ["METRICS"]))?.string ?? "")")
-        // The codec says why: a reason per malformed datagram.
         let after = PrometheusSamples(try await cluster.call(1, ["METRICS"]))
+        #expect(counted, "METRICS after the junk:\n\(after.text)")
+        // The codec says why: a reason per malformed datagram.
         #expect(after.sum("totemkv_packets_malformed_total") - before.sum("totemkv_packets_malformed_total") >= malformed)
         let infoAfter = UInt64(try await cluster.call(1, ["INFO", "stats"]).infoField("packets_rejected") ?? "") ?? 0
         #expect(infoAfter >= infoBefore + UInt64(malformed + totemReplays) + UInt64(Self.replayCount))

@@ -81,6 +81,7 @@ struct MalformedDatagramTests {
                 && after.sum(family, where: [#"layer="totem""#]) - before.sum(family, where: [#"layer="totem""#]) >= totemReplays
         }
         let after = PrometheusSamples(try await cluster.call(1, ["METRICS"]))
+
         #expect(counted, "METRICS after the junk:\n\(after.text)")
         // The codec says why: a reason per malformed datagram.
         #expect(after.sum("totemkv_packets_malformed_total") - before.sum("totemkv_packets_malformed_total") >= malformed)

@@ -75,8 +75,8 @@ extension NodeRuntime {
         }
         // The log checks again on its own queue: an installed snapshot or a truncation may have
         // moved things meanwhile, and compaction must stay below the durable index.
-        let first = try await log.perform { log -> LogIndex in
-            guard index > log.boundary.index, index <= log.durableIndex, log.epoch(of: index) == epoch else {
+        let first = try await log.perform { [self] log -> LogIndex in
+            guard !self.isLogClosing.load(ordering: .acquiring), index > log.boundary.index, index <= log.durableIndex, log.epoch(of: index) == epoch else {
                 return log.firstIndex
             }
             try log.compact(through: LogPosition(index: index, epoch: epoch))

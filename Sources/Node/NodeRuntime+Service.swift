@@ -88,7 +88,9 @@ extension NodeRuntime: NodeService {
     private func closeEverything() async {
         await transport?.close()
         await peers?.close()
-        // Let the log's queue finish what it has, then release the files.
+        // Let the log's queue finish what it has, then release the files. A compaction
+        // queued after this sees `isLogClosing` and leaves the closed log alone.
+        isLogClosing.store(true, ordering: .releasing)
         _ = try? await log.perform { $0.close() }
         sink?.runtime = nil
     }

@@ -41,6 +41,8 @@ extension NodeRuntime {
     func stepCore(_ event: ReplicatedNode.Event) {
         let at = now()
         noteWork(Self.work(of: event), at: at)
+        // The watchdog may have just stopped the node: nothing after that is stepped.
+        guard !isStopped else { return }
         let actions = core.step(event)
         let isSnapshotDue = observe(event, actions, at: at)
         perform(actions)

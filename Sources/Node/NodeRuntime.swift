@@ -51,6 +51,8 @@ public final class NodeRuntime: @unchecked Sendable {
     /// Hang detection, latency clocks, the snapshot policy (NodeRuntime+Stall/Metrics/Compaction).
     var ops: RuntimeOps
     let metrics: NodeMetrics
+    /// Set (from any thread) before the log is closed; read on the log's queue.
+    let isLogClosing = Atomic<Bool>(false)
 
     /// One unit of work for the loop: a core event, or a durability report tagged with the
     /// disk generation it was made in (reports from before a truncation are stale).

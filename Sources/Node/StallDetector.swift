@@ -150,13 +150,13 @@ public struct StallDetector: Sendable {
         switch event {
         case .loopRan(let work, let at):
             defer { lastWork = (work, at) }
-            var actions: [Action] = []
             if let previous = lastWork {
                 let gap = Milliseconds(UInt32(clamping: at.milliseconds(since: previous.at)))
-                actions += loopGap(gap, running: previous.work, at: at)
+                let actions = loopGap(gap, running: previous.work, at: at)
+                // A loop that did not run explains a token it did not see: one report.
+                if !actions.isEmpty { return actions }
             }
-            if work == .stallCheck { actions += checkMissingToken(at: at) }
-            return actions
+            return work == .stallCheck ? checkMissingToken(at: at) : []
         case .tokenReceived(let at):
             defer {
                 lastToken = at

@@ -47,6 +47,30 @@ extension ProcessCluster {
         }
     }
 
+    /// SET through node `id` until it is acknowledged (bounded: 300 attempts). A loaded
+    /// machine makes a 300 ms token ring change membership now and then; a write refused
+    /// meanwhile (NOQUORUM: nothing written) or cut off is simply sent again (SET of the same
+    /// value is idempotent). The last reply.
+    func setAcknowledged(_ id: Int, _ key: String, _ value: String) async -> RESPValue? {
+        var last: RESPValue?
+        _ = await eventually(attempts: 300) {
+            last = try? await call(id, ["SET", key, value])
+            return last == .ok
+        }
+        return last
+    }
+
+    /// GET at node `id` until it is answered without an error (a linearizable read is
+    /// refused while the ring changes); the last reply.
+    func getAnswered(_ id: Int, _ key: String) async -> RESPValue? {
+        var last: RESPValue?
+        _ = await eventually(attempts: 300) {
+            last = try? await call(id, ["GET", key])
+            return last.map { !$0.isError } ?? false
+        }
+        return last
+    }
+
     /// Polls every 100 ms, at most `attempts` times (the default: 2 minutes, for a loaded
     /// machine); false when the condition never held.
     func eventually(attempts: Int = 1200, _ condition: () async -> Bool) async -> Bool {

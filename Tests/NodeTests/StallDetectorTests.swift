@@ -103,6 +103,9 @@ import Testing
         #expect(d.step(.loopRan(.stallCheck, at: Self.at(1_550))) == [.report(second)])
         // Only the periodic check looks for a missing token, not every piece of work.
         #expect(d.step(.loopRan(.totemPacket, at: Self.at(2_300))) == [])
+        // A loop stall explains the missing token: only the stall is reported.
+        let stall = Stall(kind: .loop, detectedAt: Self.at(3_200), duration: 900, running: .totemPacket)
+        #expect(d.step(.loopRan(.stallCheck, at: Self.at(3_200))) == [.report(stall)])
     }
 }
 

@@ -15,10 +15,8 @@ struct MalformedDatagramTests {
     static let replayCount = 15
 
     @Test(.timeLimit(.minutes(5))) func junkIsCountedAndTheRingKeepsCommitting() async throws {
-        let cluster = try ProcessCluster(nodeCount: 3)
+        let (cluster, formed) = try await ProcessCluster.formed()
         defer { cluster.stopAll() }
-        for id in 1...3 { try cluster.start(id) }
-        let formed = await cluster.eventually { cluster.allQuorate(members: [1, 2, 3]) }
         #expect(formed, "\(formed ? "" : cluster.logTails())")
         guard formed else { return }
         for n in 0..<5 { #expect(await cluster.setAcknowledged(1, "before.\(n)", "v") == .ok) }

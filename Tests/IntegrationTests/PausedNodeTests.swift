@@ -13,13 +13,11 @@ struct PausedNodeTests {
     /// acknowledged write is on every node afterwards, and no read returned a value older
     /// than a write acknowledged before the read started.
     @Test(.timeLimit(.minutes(6))) func pausedNodeLosesNothingAcknowledgedAndNoReadIsStale() async throws {
-        let cluster = try ProcessCluster(nodeCount: 3)
+        let (cluster, formed) = try await ProcessCluster.formed()
         defer {
             cluster.send(SIGCONT, to: 3)
             cluster.stopAll()
         }
-        for id in 1...3 { try cluster.start(id) }
-        let formed = await cluster.eventually { cluster.allQuorate(members: [1, 2, 3]) }
         #expect(formed, "\(formed ? "" : cluster.logTails())")
         guard formed else { return }
 
@@ -74,17 +72,16 @@ struct PausedNodeTests {
     /// (what a supervisor would do) rejoins. A longer token keeps the busy machine's ordinary
     /// scheduling delays far from the watchdog's bound on the nodes that are not paused.
     @Test(.timeLimit(.minutes(5))) func watchdogEndsANodeResumedAfterTheTokenTimeout() async throws {
-        let cluster = try ProcessCluster(nodeCount: 3)
+        let (cluster, formed) = try await ProcessCluster.formed { cluster in
+            try cluster.editConfiguration {
+                $0.replacingOccurrences(of: " token: 300\n", with: " token: 2000\n token_warning: 50\n")
+                    + "runtime {\n watchdog: on\n}\n"
+            }
+        }
         defer {
             cluster.send(SIGCONT, to: 3)
             cluster.stopAll()
         }
-        try cluster.editConfiguration {
-            $0.replacingOccurrences(of: " token: 300\n", with: " token: 1000\n token_warning: 50\n")
-                + "runtime {\n watchdog: on\n}\n"
-        }
-        for id in 1...3 { try cluster.start(id) }
-        let formed = await cluster.eventually { cluster.allQuorate(members: [1, 2, 3]) }
         #expect(formed, "\(formed ? "" : cluster.logTails())")
         guard formed else { return }
 
@@ -95,7 +92,7 @@ struct PausedNodeTests {
         let status = await cluster.exitStatus(3)
         #expect(status == 75, "node 3: \(status.map(String.init) ?? "still running")\n\(cluster.logTails())")
         let log = (try? String(contentsOfFile: cluster.root + "/node-3.log", encoding: .utf8)) ?? ""
-        #expect(log.contains("watchdog") && log.contains("longer than the 1000 ms token timeout"), "\(cluster.logTails())")
+        #expect(log.contains("watchdog") && log.contains("longer than the 2000 ms token timeout"), "\(cluster.logTails())")
 
         // The supervisor's restart: node 3 recovers from its files and rejoins.
         try cluster.start(3)

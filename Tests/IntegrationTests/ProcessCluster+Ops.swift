@@ -8,6 +8,33 @@ import RESP
 /// ports (read back from the configuration it wrote), RESP calls to a node, signals, and
 /// async bounded waits.
 extension ProcessCluster {
+    /// A cluster of `nodeCount` nodes, started (after `configure` edited its files) and
+    /// waited for until it forms. Ports come from a random base, so another test or program
+    /// on this machine may hold one: then a node cannot bind and the cluster is thrown away
+    /// for a new one with other ports (at most `attempts` clusters). `isFormed` is false when
+    /// the last one did not form (its logs say why).
+    static func formed(nodeCount: Int = 3, attempts: Int = 3,
+                       configure: (ProcessCluster) throws -> Void = { _ in }) async throws -> (cluster: ProcessCluster, isFormed: Bool) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let cluster = try ProcessCluster(nodeCount: nodeCount)
+            try configure(cluster)
+            for id in 1...nodeCount { try cluster.start(id) }
+            let members = Array(1...nodeCount)
+            let isFormed = await cluster.eventually { cluster.allQuorate(members: members) || cluster.isPortTaken }
+            guard cluster.isPortTaken && attempt < attempts else { return (cluster, isFormed && !cluster.isPortTaken) }
+            cluster.stopAll()
+        }
+    }
+
+    /// Some node could not bind one of its ports.
+    var isPortTaken: Bool {
+        (1...nodeCount).contains { id in
+            ((try? String(contentsOfFile: root + "/node-\(id).log", encoding: .utf8)) ?? "").contains("Address already in use")
+        }
+    }
+
     /// The value of the first `key:` line after the line `section {` in the configuration.
     func configValue(_ key: String, inSection section: String) -> Int? {
         guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { return nil }

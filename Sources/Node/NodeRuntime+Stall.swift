@@ -53,6 +53,8 @@ extension NodeRuntime {
     /// Stamps the start of a piece of work: the watchdog thread's heartbeat and the loop's own
     /// stall check.
     func noteWork(_ work: LoopWork, at: Instant) {
+        // Before `start` nothing keeps the loop busy, so a quiet loop is not a stalled one.
+        guard isStarted else { return }
         ops.watchdog?.loopRan(work, at: at)
         let actions = ops.stalls.step(.loopRan(work, at: at))
         if !actions.isEmpty { performStall(actions) }

@@ -80,6 +80,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Replication", "Totem", "TotemConfig", "Basics"]),
+        // `totemkv bench`: its argument parsing and summary arithmetic (the executable's module).
+        .testTarget(
+            name: "BenchCommandTests",
+            dependencies: [
+                "totemkv", "RESP",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Starts real `totemkv node` processes (the executable built next to the test bundle).
         .testTarget(name: "IntegrationTests", dependencies: ["Basics"]),
     ],

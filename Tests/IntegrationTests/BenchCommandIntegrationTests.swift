@@ -32,11 +32,8 @@ struct BenchCommandIntegrationTests {
     private func uint(_ value: Any?) -> UInt64 { (value as? NSNumber)?.uint64Value ?? UInt64.max }
 
     @Test(.timeLimit(.minutes(6))) func aShortRunWritesThroughEveryNodeAndTheSummaryAddsUp() throws {
-        let cluster = try ProcessCluster(nodeCount: 3)
+        let cluster = try ProcessCluster.startedQuorate()
         defer { cluster.stopAll() }
-        for id in 1...3 { try cluster.start(id) }
-        let formed = cluster.waitUntil { cluster.allQuorate(members: [1, 2, 3]) }
-        try #require(formed, "\(cluster.logTails())")
         let ports = try (1...3).map { String(try cluster.clientPort(of: $0)) }.joined(separator: ",")
 
         // 6 clients over 3 nodes, 300 SETs of 256 bytes in all: every one acknowledged.
@@ -72,11 +69,8 @@ struct BenchCommandIntegrationTests {
     }
 
     @Test(.timeLimit(.minutes(6))) func killingTheClientsNodeMovesThemToTheSurvivorsAndWritesResume() throws {
-        let cluster = try ProcessCluster(nodeCount: 3)
+        let cluster = try ProcessCluster.startedQuorate()
         defer { cluster.stopAll() }
-        for id in 1...3 { try cluster.start(id) }
-        let formed = cluster.waitUntil { cluster.allQuorate(members: [1, 2, 3]) }
-        try #require(formed, "\(cluster.logTails())")
         let pid = try #require(cluster.processes[1]?.processIdentifier)
         let ports = try (1...3).map { try cluster.clientPort(of: $0) }
 

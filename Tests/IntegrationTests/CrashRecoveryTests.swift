@@ -31,11 +31,8 @@ struct CrashRecoveryTests {
     }
 
     @Test(.timeLimit(.minutes(6))) func killNineOfTwoOfThreeRefusesWritesWithNoQuorumAndLosesNothing() throws {
-        let cluster = try ProcessCluster(nodeCount: 3)
+        let cluster = try ProcessCluster.startedQuorate()
         defer { cluster.stopAll() }
-        for id in 1...3 { try cluster.start(id) }
-        let formed = cluster.waitUntil { cluster.allQuorate(members: [1, 2, 3]) }
-        try #require(formed, "\(cluster.logTails())")
         let acknowledged = writeAcknowledged(cluster, prefix: "maj", count: 30)
 
         cluster.kill9(2)
@@ -76,11 +73,8 @@ struct CrashRecoveryTests {
     }
 
     @Test(.timeLimit(.minutes(6))) func killNineOfAllThreeAndRestartKeepsEveryAcknowledgedWrite() throws {
-        let cluster = try ProcessCluster(nodeCount: 3)
+        let cluster = try ProcessCluster.startedQuorate()
         defer { cluster.stopAll() }
-        for id in 1...3 { try cluster.start(id) }
-        let formed = cluster.waitUntil { cluster.allQuorate(members: [1, 2, 3]) }
-        try #require(formed, "\(cluster.logTails())")
         let acknowledged = writeAcknowledged(cluster, prefix: "all", count: 40)
         let ringBefore = cluster.status(of: 1)?["ring_seq"] as? Int ?? 0
 

@@ -178,3 +178,27 @@ extension ProcessCluster {
         } ?? false
     }
 }
+
+extension ProcessCluster {
+    /// A started cluster whose nodes all report a quorate ring of every member. Its ports are
+    /// random (ProcessCluster), so on a machine where other tests and clients hold ports a
+    /// node can fail to bind ("Address already in use"): then a new cluster on other ports
+    /// is tried, at most `attempts` times. Any other failure is thrown with the logs.
+    static func startedQuorate(nodeCount: Int = 3, attempts: Int = 3) throws -> ProcessCluster {
+        for attempt in 1...attempts {
+            let cluster = try ProcessCluster(nodeCount: nodeCount)
+            for id in 1...nodeCount { try cluster.start(id) }
+            let members = Array(1...nodeCount)
+            let settled = cluster.waitUntil {
+                cluster.allQuorate(members: members) || cluster.processes.values.contains { !$0.isRunning }
+            }
+            if settled && cluster.allQuorate(members: members) { return cluster }
+            let tails = cluster.logTails()
+            cluster.stopAll()
+            if !tails.contains("Address already in use") || attempt == attempts {
+                throw PlainRESPConnection.Failure(description: "the cluster did not form (attempt \(attempt)):\n\(tails)")
+            }
+        }
+        throw PlainRESPConnection.Failure(description: "unreachable: attempts must be at least 1")
+    }
+}

@@ -172,7 +172,7 @@ for fsync in ("on", "off"):
         errors = ", ".join(f'{e["kind"]} {e["count"]}' for e in s["errors"]) or "0"
         print(f'| {fsync} | {c} | {s["acknowledgedWritesPerSecond"]:.0f} | {ms(l["p50Microseconds"])} | '
               f'{ms(l["p99Microseconds"])} | {ms(l["p999Microseconds"])} | {ms(l["maxMicroseconds"])} | {errors} |')
-print("\n| kill -9 of | unavailable (gap around the kill) | last ack before | next ack after | longest gap | errors |")
+print("\n| kill -9 of | unavailable (longest gap ending after the kill) | gap starts | gap ends | longest gap of the run | errors |")
 print("|---|---|---|---|---|---|")
 for name, label in (("kill-other", "node 3 (not the clients')"), ("kill-used", "node 1 (the clients')")):
     s = json.load(open(f"{out}/{name}.json"))
@@ -181,7 +181,7 @@ for name, label in (("kill-other", "node 3 (not the clients')"), ("kill-used", "
     errors = ", ".join(f'{e["kind"]} {e["count"]}' for e in s["errors"]) or "0"
     longest = s.get("longestAckGap")
     if g:
-        print(f'| {label} | {g["to"] - g["from"]} ms | {k["atMillisecond"] - g["from"]} ms | {g["to"] - k["atMillisecond"]} ms | '
+        print(f'| {label} | {g["to"] - g["from"]} ms | kill {g["from"] - k["atMillisecond"]:+d} ms | kill {g["to"] - k["atMillisecond"]:+d} ms | '
               f'{longest["to"] - longest["from"] if longest else "-"} ms | {errors} |')
     else:
         print(f"| {label} | no write acknowledged after the kill | | | | {errors} |")

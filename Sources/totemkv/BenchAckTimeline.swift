@@ -52,23 +52,21 @@ struct BenchAckTimeline: Equatable, Sendable {
         return longest
     }
 
-    /// The gap around millisecond `instant` (a kill): from the last mark at or before it to
-    /// the first mark after it. Nil when there is no acknowledgement on either side.
-    func gap(around instant: Int) -> Gap? {
-        var before: Int?
+    /// The longest gap that ends after millisecond `instant` (a kill): the one around the
+    /// instant or a later one. Writes already ordered when a node dies may still be
+    /// acknowledged for a moment before the ring notices, so the gap the kill causes can
+    /// start a little after it. Nil when no acknowledgement follows the instant or none
+    /// precedes the first one that does.
+    func longestGap(endingAfter instant: Int) -> Gap? {
+        var previous: Int?
+        var longest: Gap?
         for ms in markedMilliseconds() {
-            if ms <= instant {
-                before = ms
-            } else {
-                return before.map { Gap(from: $0, to: ms) }
+            if let previous, ms > instant, ms - previous > (longest?.milliseconds ?? 0) {
+                longest = Gap(from: previous, to: ms)
             }
+            previous = ms
         }
-        return nil
-    }
-
-    /// The first marked millisecond after `instant`, if any.
-    func firstMark(after instant: Int) -> Int? {
-        markedMilliseconds().first { $0 > instant }
+        return longest
     }
 
     /// The marked milliseconds in increasing order (skipping empty words 64 at a time).

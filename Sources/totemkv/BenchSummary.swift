@@ -22,8 +22,9 @@ struct BenchSummary: Codable, Equatable, Sendable {
     struct KillReport: Codable, Equatable, Sendable {
         var pid: Int32
         var atMillisecond: Int
-        /// The gap in acknowledged writes around the kill; nil when no write was acknowledged
-        /// on one side of it (unavailable until the end of the run, or no load before).
+        /// The longest gap in acknowledged writes that ends after the kill (see
+        /// `BenchAckTimeline.longestGap(endingAfter:)`); nil when no write was acknowledged
+        /// after the kill (unavailable until the end of the run) or none before.
         var gap: BenchAckTimeline.Gap?
     }
 
@@ -77,7 +78,7 @@ struct BenchSummary: Codable, Equatable, Sendable {
         longestAckGap = recorder.timeline.longestGap()
         if let kill = plan.kill, let killMillisecond {
             self.kill = KillReport(pid: kill.pid, atMillisecond: killMillisecond,
-                                   gap: recorder.timeline.gap(around: killMillisecond))
+                                   gap: recorder.timeline.longestGap(endingAfter: killMillisecond))
         }
         self.reachedTimeLimit = reachedTimeLimit
     }
@@ -107,10 +108,10 @@ struct BenchSummary: Codable, Equatable, Sendable {
         if let kill {
             if let gap = kill.gap {
                 lines.append("kill -9 of pid \(kill.pid) at \(Self.seconds(kill.atMillisecond)) s: writes unavailable for "
-                    + "\(gap.milliseconds) ms (last ack \(kill.atMillisecond - gap.from) ms before the kill, "
-                    + "next \(gap.to - kill.atMillisecond) ms after)")
+                    + "\(gap.milliseconds) ms (no acknowledgement from \(Self.seconds(gap.from)) s to \(Self.seconds(gap.to)) s, "
+                    + "\(gap.to - kill.atMillisecond) ms after the kill)")
             } else {
-                lines.append("kill -9 of pid \(kill.pid) at \(Self.seconds(kill.atMillisecond)) s: no write acknowledged on one side of it")
+                lines.append("kill -9 of pid \(kill.pid) at \(Self.seconds(kill.atMillisecond)) s: no write acknowledged after it")
             }
         }
         return lines.joined(separator: "\n")

@@ -18,10 +18,11 @@ struct BenchSummaryTests {
         timeline.mark(-1)
         #expect(!timeline.isMarked(10_000))
         #expect(timeline.longestGap() == .init(from: 201, to: 3_900))
-        #expect(timeline.gap(around: 1_000) == .init(from: 201, to: 3_900))
-        #expect(timeline.gap(around: 201) == .init(from: 201, to: 3_900))
-        #expect(timeline.gap(around: 3) == nil) // nothing acknowledged before
-        #expect(timeline.gap(around: 4_000) == nil) // nothing after
+        #expect(timeline.longestGap(endingAfter: 1_000) == .init(from: 201, to: 3_900))
+        #expect(timeline.longestGap(endingAfter: 7) == .init(from: 201, to: 3_900)) // a later, longer gap
+        #expect(timeline.longestGap(endingAfter: 3_900) == .init(from: 3_901, to: 4_000))
+        #expect(timeline.longestGap(endingAfter: 3) == .init(from: 201, to: 3_900))
+        #expect(timeline.longestGap(endingAfter: 4_000) == nil) // nothing after
         #expect(Array(timeline.markedMilliseconds()) == [5, 6, 7, 8, 200, 201, 3_900, 3_901, 4_000])
     }
 
@@ -121,17 +122,24 @@ struct BenchSummaryTests {
         #expect(a.timeline.longestGap() == .init(from: 0, to: 500))
     }
 
-    @Test func theKillReportIsTheGapAroundTheKill() throws {
+    @Test func theKillReportIsTheLongestGapEndingAfterTheKill() throws {
         var recorder = BenchRecorder(timelineMilliseconds: 10_000)
-        for ms in 0...2000 { recorder.record(.acknowledged, latencyMicroseconds: 100, atMillisecond: ms) }
-        for ms in 5_700...6_000 { recorder.record(.acknowledged, latencyMicroseconds: 100, atMillisecond: ms) }
-        let plan = try plan(["--kill-pid", "4242", "--kill-after", "2"])
-        let summary = BenchSummary(plan: plan, recorder: recorder, elapsedSeconds: 6, killMillisecond: 2_010)
-        #expect(summary.kill == .init(pid: 4242, atMillisecond: 2_010, gap: .init(from: 2000, to: 5700)))
-        #expect(summary.longestAckGap?.milliseconds == 3700)
-        #expect(summary.text().contains("writes unavailable for 3700 ms"))
+        // A longer gap before the kill (100 → 5000) does not count; acknowledgements go on
+        // 10 ms past the kill at 6010, then stop until 8000.
+        for ms in 0...100 { recorder.record(.acknowledged, latencyMicroseconds: 100, atMillisecond: ms) }
+        for ms in 5_000...6_020 { recorder.record(.acknowledged, latencyMicroseconds: 100, atMillisecond: ms) }
+        for ms in 8_000...8_100 { recorder.record(.acknowledged, latencyMicroseconds: 100, atMillisecond: ms) }
+        let plan = try plan(["--kill-pid", "4242", "--kill-after", "6"])
+        let summary = BenchSummary(plan: plan, recorder: recorder, elapsedSeconds: 9, killMillisecond: 6_010)
+        #expect(summary.kill == .init(pid: 4242, atMillisecond: 6_010, gap: .init(from: 6_020, to: 8_000)))
+        #expect(summary.longestAckGap == .init(from: 100, to: 5_000))
+        #expect(summary.text().contains("writes unavailable for 1980 ms"))
         // No kill sent (it failed): no report.
-        #expect(BenchSummary(plan: plan, recorder: recorder, elapsedSeconds: 6, killMillisecond: nil).kill == nil)
+        #expect(BenchSummary(plan: plan, recorder: recorder, elapsedSeconds: 9, killMillisecond: nil).kill == nil)
+        // Nothing acknowledged after the kill: a report without a gap.
+        let late = BenchSummary(plan: plan, recorder: recorder, elapsedSeconds: 9, killMillisecond: 8_500)
+        #expect(late.kill?.gap == nil)
+        #expect(late.text().contains("no write acknowledged after it"))
     }
 
     @Test func theJSONSummaryRoundTripsAndTheTextNamesTheTargetsFigures() throws {

@@ -130,6 +130,7 @@ start_cluster() {
 }
 
 echo "# machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory; disk: $(df -h "$OUT" | awk 'NR==2 {print $1, $2, "size,", $4, "free"}')"
+echo "# load average before the runs: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), output in $OUT"
 
 for fsync in on off; do
@@ -138,6 +139,8 @@ for fsync in on off; do
     echo "## fsync $fsync, $clients client(s)"
     "$BIN" bench --ports "$PORTS" --clients "$clients" --value-size 256 --duration "$DURATION" \
       --key-prefix "f$fsync:c$clients:" --json > "$OUT/fsync-$fsync-c$clients.json"
+    # The machine is shared: the 1-minute load average after each run goes in the table.
+    cut -d" " -f1 /proc/loadavg > "$OUT/fsync-$fsync-c$clients.load"
   done
   stop_nodes
 done
@@ -163,15 +166,16 @@ python3 - "$OUT" "$CLIENTS" <<'EOF'
 import json, sys
 out, clients = sys.argv[1], sys.argv[2].split()
 def ms(us): return f"{us / 1000:.2f}"
-print("\n| fsync | clients | acknowledged writes/s | p50 ms | p99 ms | p99.9 ms | max ms | errors |")
-print("|---|---|---|---|---|---|---|---|")
+print("\n| fsync | clients | acknowledged writes/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | load avg after |")
+print("|---|---|---|---|---|---|---|---|---|")
 for fsync in ("on", "off"):
     for c in clients:
         s = json.load(open(f"{out}/fsync-{fsync}-c{c}.json"))
         l = s["latency"]
         errors = ", ".join(f'{e["kind"]} {e["count"]}' for e in s["errors"]) or "0"
         print(f'| {fsync} | {c} | {s["acknowledgedWritesPerSecond"]:.0f} | {ms(l["p50Microseconds"])} | '
-              f'{ms(l["p99Microseconds"])} | {ms(l["p999Microseconds"])} | {ms(l["maxMicroseconds"])} | {errors} |')
+              f'{ms(l["p99Microseconds"])} | {ms(l["p999Microseconds"])} | {ms(l["maxMicroseconds"])} | {errors} | '
+              f'{open(f"{out}/fsync-{fsync}-c{c}.load").read().strip()} |')
 print("\n| kill -9 of | unavailable (longest gap ending after the kill) | gap starts | gap ends | longest gap of the run | errors |")
 print("|---|---|---|---|---|---|")
 for name, label in (("kill-other", "node 3 (not the clients')"), ("kill-used", "node 1 (the clients')")):

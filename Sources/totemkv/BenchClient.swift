@@ -16,7 +16,7 @@ final class BenchClient {
         case idle
         case connecting
         case authenticating
-        case awaiting(BenchRequest, sentAtNanoseconds: UInt64, generation: UInt64)
+        case awaiting(BenchRequest, sentAtNanoseconds: UInt64)
         case waiting
         case done
     }
@@ -33,8 +33,6 @@ final class BenchClient {
     private var isConnected = false
     private var parser = RESPReplyParser()
     private var inbound = ByteBuffer()
-    /// Numbers requests so a late timeout of an answered request is ignored.
-    private var generation: UInt64 = 0
 
     init(index: Int, plan: BenchPlan, run: BenchLoopRun, loop: any EventLoop) {
         self.plan = plan
@@ -136,18 +134,21 @@ final class BenchClient {
         let request = workload.next()
         var buffer = channel.allocator.buffer(capacity: plan.valueBytes + plan.keyPrefix.utf8.count + 48)
         workload.encode(request, keyPrefix: plan.keyPrefix, into: &buffer)
-        generation &+= 1
-        let sent = generation
-        state = .awaiting(request, sentAtNanoseconds: BenchClock.nanoseconds(), generation: sent)
+        state = .awaiting(request, sentAtNanoseconds: BenchClock.nanoseconds())
         channel.writeAndFlush(buffer, promise: nil)
-        after(plan.requestTimeoutMilliseconds) { client in
-            guard case .awaiting(_, _, let current) = client.state, current == sent else { return }
-            client.run.recorder.recordError(.timeout)
-            client.spendOne()
-            client.state = .waiting
-            // Closing reconnects (connectionClosed), on the next port: the node may be gone.
-            client.channel?.close(promise: nil)
-        }
+    }
+
+    /// Called by the loop's timeout sweep (`BenchLoopRun`): a request without a reply for
+    /// `requestTimeoutMilliseconds` is a timeout, and its connection is closed (which
+    /// reconnects, on the next port: the node may be gone). A sweep rather than one NIO timer
+    /// per request keeps the loop's timer heap small at thousands of requests a second.
+    func checkTimeout(nowNanoseconds now: UInt64) {
+        guard case .awaiting(_, let sentAt) = state,
+              now &- sentAt >= UInt64(plan.requestTimeoutMilliseconds) * 1_000_000 else { return }
+        run.recorder.recordError(.timeout)
+        spendOne()
+        state = .waiting
+        channel?.close(promise: nil)
     }
 
     /// Called by the handler with the bytes it read.
@@ -179,7 +180,7 @@ final class BenchClient {
             } else {
                 sendNext()
             }
-        case .awaiting(let request, let sentAt, _):
+        case .awaiting(let request, let sentAt):
             let now = BenchClock.nanoseconds()
             let outcome = BenchOutcome.classify(reply, to: request.kind)
             run.recorder.record(outcome, latencyMicroseconds: (now &- sentAt) / 1000,

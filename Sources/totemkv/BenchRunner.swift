@@ -25,9 +25,20 @@ final class BenchLoopRun {
         unfinishedClients += 1
     }
 
-    func start() {
+    func start(on loop: any EventLoop, timeoutSweepMilliseconds: Int64) {
         if clients.isEmpty { done.succeed(()) }
         for client in clients { client.start() }
+        sweepTimeouts(on: loop, every: timeoutSweepMilliseconds)
+    }
+
+    /// Checks every client for a timed-out request, every `milliseconds`, until the run stops.
+    private func sweepTimeouts(on loop: any EventLoop, every milliseconds: Int64) {
+        loop.assumeIsolated().scheduleTask(in: .milliseconds(milliseconds)) {
+            guard !self.isStopped else { return }
+            let now = BenchClock.nanoseconds()
+            for client in self.clients { client.checkTimeout(nowNanoseconds: now) }
+            self.sweepTimeouts(on: loop, every: milliseconds)
+        }
     }
 
     func stop() {
@@ -85,7 +96,8 @@ struct BenchRunner {
                 for client in stride(from: index, to: plan.clients, by: loops.count) {
                     loopRun.add(BenchClient(index: client, plan: plan, run: loopRun, loop: loop))
                 }
-                loopRun.start()
+                // Timeouts are noticed within a tenth of the timeout (at least 1 ms, at most 100).
+                loopRun.start(on: loop, timeoutSweepMilliseconds: min(100, max(1, plan.requestTimeoutMilliseconds / 10)))
             }.get()
         }
 

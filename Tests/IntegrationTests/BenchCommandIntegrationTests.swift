@@ -51,7 +51,8 @@ struct BenchCommandIntegrationTests {
 
         // The same seed and clients draw the same keys: reading them back (linearizable GETs,
         // each client on the same node as before) finds every one.
-        let reads = try bench(["--ports", ports, "-c", "6", "-n", "300", "--keyspace", "1000", "--op", "get"])
+        // (Two event loops this time: the loops' recorders are merged.)
+        let reads = try bench(["--ports", ports, "-c", "6", "-n", "300", "--keyspace", "1000", "--op", "get", "--threads", "2"])
         #expect(uint(reads["reads"]) == 300)
         #expect(uint(reads["readMisses"]) == 0)
         #expect(uint(reads["acknowledgedWrites"]) == 0)
@@ -91,5 +92,32 @@ struct BenchCommandIntegrationTests {
         #expect(errors.contains { ($0["kind"] as? String) == "connection-lost" || ($0["kind"] as? String) == "connect-failed" },
                 "\(errors)")
         #expect(uint(summary["acknowledgedWrites"]) > 0)
+    }
+
+    @Test(.timeLimit(.minutes(2))) func aServerThatNeverRepliesGivesTimeoutsNotAHang() throws {
+        // A listening socket that never accepts: connections complete in its backlog, and
+        // no request is ever answered.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(listener, pointer, length) == 0 && listen(listener, 64) == 0
+                    && getsockname(listener, pointer, &length) == 0
+            }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+
+        let summary = try bench(["--ports", String(port), "-c", "2", "--duration", "2", "--request-timeout", "200"])
+        #expect(uint(summary["acknowledgedWrites"]) == 0)
+        let errors = summary["errors"] as? [[String: Any]] ?? []
+        #expect(errors.map { $0["kind"] as? String } == ["timeout"], "\(errors)")
+        #expect(uint(summary["errorTotal"]) >= 2)
     }
 }

@@ -22,7 +22,8 @@ final class BenchClient {
     }
 
     private let plan: BenchPlan
-    private let run: BenchLoopRun
+    // The loop run owns its clients and outlives them.
+    private unowned let run: BenchLoopRun
     private let loop: any EventLoop
     private var workload: BenchWorkload
     private let portOrder: [Int]

@@ -15,7 +15,7 @@ struct BenchCommandIntegrationTests {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // Read while it runs (the summary is one line; a pipe never fills up with it).
+        // Read once it has exited: the summary is one short line, which never fills the pipe.
         var waited = 0
         while process.isRunning && waited < seconds * 10 {
             Thread.sleep(forTimeInterval: 0.1)

@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .target(name: "Basics"),
@@ -55,6 +56,7 @@ let package = Package(
             dependencies: [
                 "TotemConfig", "Simulation", "Node", "Replication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
 
@@ -82,6 +84,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Replication", "Totem", "TotemConfig", "Basics"]),
+        // `totemkv bench`: its argument parsing and summary arithmetic (the executable's module).
+        .testTarget(
+            name: "BenchCommandTests",
+            dependencies: [
+                "totemkv", "RESP",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Starts real `totemkv node` processes (the executable built next to the test bundle).
         .testTarget(
             name: "IntegrationTests",

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// Real `totemkv node` processes on 127.0.0.1...127.0.0.3 (the executable next to the test
-/// bundle: run `swift build` first, `swift test` does). Ports come from a random base so
-/// parallel runs rarely collide. Every wait is a bounded poll of the nodes' `status.json`.
+/// bundle: run `swift build` first, `swift test` does). Ports come from `TestPorts`,
+/// which probes them and keeps them below the ephemeral range. Every wait is a bounded poll of the nodes' `status.json`.
 @Suite(.serialized)
 struct NodeProcessTests {
     @Test(.timeLimit(.minutes(5))) func clusterFormsSurvivesKillNineAndRestartsFromItsData() throws {
@@ -51,7 +51,7 @@ final class ProcessCluster: @unchecked Sendable {
         root = NSTemporaryDirectory() + "totemkv-it-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         configPath = root + "/cluster.conf"
-        let base = Int.random(in: 20_000...40_000)
+        let base = TestPorts.base()
         var nodes = ""
         for id in 1...nodeCount { nodes += "node {\n nodeid: \(id)\n ring0_addr: 127.0.0.\(id)\n}\n" }
         let text = """

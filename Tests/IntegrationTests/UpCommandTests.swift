@@ -9,7 +9,7 @@ struct UpCommandTests {
     @Test(.timeLimit(.minutes(5))) func upStartsAQuorateClusterAndCtrlCStopsIt() throws {
         let dir = NSTemporaryDirectory() + "totemkv-up-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let base = Int.random(in: 20_000...40_000)
+        let base = TestPorts.base()
         let firstSeq = try runUp(dir: dir, base: base)
         let secondSeq = try runUp(dir: dir, base: base)
         #expect(secondSeq > firstSeq)

@@ -25,12 +25,15 @@ extension NodeRuntime {
                 }
                 for rrpAction in rings.step(.outgoing(packet, to: to)) { performRRP(rrpAction) }
             case .startTotemTimer(let kind, let generation, let after):
-                eventLoop.scheduleTask(in: .milliseconds(Int64(after.rawValue))) {
+                // The core ignores a stale generation, so cancelling is not needed for
+                // correctness; it keeps the loop's timer queue from filling with dead
+                // timers (Totem restarts its token timers on every token).
+                totemTimers[kind]?.cancel()
+                totemTimers[kind] = eventLoop.scheduleTask(in: .milliseconds(Int64(after.rawValue))) {
                     self.enqueue(.core(.totemTimerFired(kind, generation, at: self.now())))
                 }
-            case .cancelTotemTimer:
-                // The core ignores a timer whose generation is stale.
-                break
+            case .cancelTotemTimer(let kind):
+                totemTimers.removeValue(forKey: kind)?.cancel()
             case .persistRingSeq(let seq):
                 do {
                     try RingSeqFile.write(seq, directory: configuration.dataDirectory)
@@ -112,16 +115,17 @@ extension NodeRuntime {
         case .deliverToSRP(let packet):
             enqueue(.core(.packetReceived(packet, at: now())))
         case .startTimer(let timer, let generation, let after):
-            eventLoop.scheduleTask(in: .milliseconds(Int64(after.rawValue))) {
+            rrpTimers[timer]?.cancel()
+            rrpTimers[timer] = eventLoop.scheduleTask(in: .milliseconds(Int64(after.rawValue))) {
                 guard !self.isStopped else { return }
                 self.noteWork(.redundantRingTimer, at: self.now())
                 for a in self.rings.step(.timerFired(timer, generation: generation, at: self.now())) {
                     self.performRRP(a)
                 }
             }
-        case .cancelTimer:
-            // RedundantRings ignores a stale generation.
-            break
+        case .cancelTimer(let timer):
+            // RedundantRings ignores a stale generation; cancelling only frees the loop.
+            rrpTimers.removeValue(forKey: timer)?.cancel()
         case .ringMarkedFaulty(let ringNumber, let reason):
             counters.ringFaults &+= 1
             logger.error("node \(configuration.nodeID): marking ring \(ringNumber) FAULTY (\(reason))")

@@ -44,6 +44,9 @@ public final class NodeRuntime: @unchecked Sendable {
     var trackStreams: [TrackID: AsyncStream<CMapTrackEvent>.Continuation] = [:]
     var snapshotIndex: LogIndex = .zero
     var rrpTimerGenerations: [RRPTimer: UInt64] = [:]
+    /// The pending timer of each kind, cancelled when restarted or cancelled.
+    var totemTimers: [TotemTimerKind: Scheduled<Void>] = [:]
+    var rrpTimers: [RRPTimer: Scheduled<Void>] = [:]
     var statusTask: RepeatedTask?
     var counters = RuntimeCounters()
     /// The log's durability callback reaches the runtime through this; cleared on close.

@@ -155,9 +155,8 @@ struct RuntimeTests {
         await cluster.shutdown()
     }
 
-    // Passive only: in active mode RedundantRings drops a commit token identical to the last
-    // one delivered, which stalls the second commit-token rotation and no ring ever forms
-    // (see the report of the runtime branch).
+    // Both modes. Active mode once never formed a ring (the commit token's second rotation
+    // was dropped as a duplicate of the first); this test keeps that fixed.
     @Test(.timeLimit(.minutes(1)), arguments: [TotemOptions.RRPMode.passive, .active])
     func redundantRingsSurviveABlockedRingAndRecover(mode: TotemOptions.RRPMode) async throws {
         let cluster = try RuntimeTestCluster(rings: [0, 1], rrpMode: mode)

@@ -1,0 +1,172 @@
+import CMap
+import NIOCore
+import Node
+import RESP
+import Replication
+import Testing
+
+/// Pipelining without serialising (docs/protocol.md): consecutive plain requests of one
+/// connection are in flight together; replies keep request order; later commands see the
+/// effects of earlier ones; commands that change the session run alone.
+///
+/// The fake holds writes and linearizable reads until released (`holdOrderedRequests`), so
+/// a test can see how many requests a connection had in flight at once.
+@Suite("Client server: pipelining")
+struct ClientServerPipeliningTests {
+    /// Waits until the fake holds `count` requests. After 20 s it releases them instead, so
+    /// a connection that never sends them fails the test rather than hanging it.
+    static func held(_ service: FakeNodeService, _ count: Int) async -> Bool {
+        let deadline = Task {
+            // Not a pause in the logic: the bound after which the wait is given up.
+            guard (try? await Task.sleep(for: .seconds(20))) != nil else { return }
+            await service.releaseHeld()
+        }
+        defer { deadline.cancel() }
+        return await service.waitUntilHeld(count)
+    }
+
+    static func pipeline(_ commands: [[String]]) -> ByteBuffer {
+        var batch = ByteBuffer()
+        for command in commands { RESPCommand(strings: command).encode(into: &batch) }
+        return batch
+    }
+
+    static func read(_ count: Int, from client: inout RESPClient) async throws -> [RESPValue] {
+        var replies: [RESPValue] = []
+        for _ in 0..<count {
+            guard let reply = try await client.read() else { break }
+            replies.append(reply)
+        }
+        return replies
+    }
+
+    @Test func sixteenSetsAreInFlightTogetherAndAnsweredInOneRound() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            await fixture.service.holdOrderedRequests()
+            try await fixture.client { client throws in
+                try await client.sendRaw(Self.pipeline((0..<16).map { ["SET", "k\($0)", "v\($0)"] }))
+                #expect(await Self.held(fixture.service, 16), "the connection did not send 16 SETs before their replies")
+                await fixture.service.releaseHeld()
+                #expect(try await Self.read(16, from: &client) == Array(repeating: .ok, count: 16))
+            }
+            // One round for all 16: a serial connection would need 16.
+            #expect(await fixture.service.rounds == 1)
+            #expect(await fixture.service.largestRound == 16)
+            // Sent in request order: the request numbers follow the pipeline.
+            let seqs = await fixture.service.requests.compactMap { request -> UInt64? in
+                if case .write(_, _, let seq) = request { seq } else { nil }
+            }
+            #expect(seqs == Array(1...16))
+        }
+    }
+
+    @Test func laterCommandsSeeEarlierWritesInsideAPipeline() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            await fixture.service.holdOrderedRequests()
+            try await fixture.client { client throws in
+                let commands: [[String]] = [
+                    ["SET", "a", "1"], ["GET", "a"], ["INCR", "a"], ["INCRBY", "a", "10"], ["GET", "a"],
+                    ["PING"], ["CMAP.SET", "t.n", "u8", "255"], ["CMAP.INC", "t.n"], ["CMAP.GET", "t.n"],
+                    ["DEL", "a"], ["EXISTS", "a", "t.n"], ["MGET", "a", "t.n"], ["DBSIZE"],
+                ]
+                try await client.sendRaw(Self.pipeline(commands))
+                // Every command but PING is one request (EXISTS and MGET two each).
+                #expect(await Self.held(fixture.service, 14))
+                await fixture.service.releaseHeld()
+                let replies = try await Self.read(commands.count, from: &client)
+                #expect(replies == [
+                    .ok, .bulk("1"), .integer(2), .integer(12), .bulk("12"),
+                    .simpleString("PONG"), .ok, .integer(0), .array([.bulk("u8"), .bulk("0"), .integer(5)]),
+                    .integer(1), .integer(1), .array([.nullBulkString, .bulk("0")]), .integer(1),
+                ])
+            }
+            #expect(await fixture.service.rounds == 1)
+        }
+    }
+
+    @Test func anErrorInTheMiddleOfAPipelineAnswersOnlyItsCommand() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            await fixture.service.plant(.failure(.unknownOutcome))
+            try await fixture.client { client throws in
+                try await client.sendRaw(Self.pipeline([["SET", "lost", "1"], ["SET", "a", "1"], ["SET", "s", "text"],
+                                                        ["INCR", "s"], ["GET", "bad key"], ["GET"], ["INCR", "a"], ["GET", "a"]]))
+                let replies = try await Self.read(8, from: &client)
+                #expect(replies.count == 8)
+                guard replies.count == 8 else { return }
+                #expect(replies[0].errorText?.hasPrefix("UNKNOWN ") == true)
+                #expect(replies[1] == .ok)
+                #expect(replies[2] == .ok)
+                #expect(replies[3] == .error("ERR value is not an integer or out of range"))
+                #expect(replies[4].errorText?.hasPrefix("ERR invalid key 'bad key'") == true)
+                #expect(replies[5] == .error("ERR wrong number of arguments for 'get' command"))
+                #expect(replies[6] == .integer(2))
+                #expect(replies[7] == .bulk("2"))
+            }
+        }
+    }
+
+    @Test func aProtocolErrorInTheMiddleOfAPipelineKeepsTheOrder() async throws {
+        try await ClientServerFixture.run(limits: RESPLimits(bulkBytesMax: 64)) { fixture throws in
+            try await fixture.client { client throws in
+                let batch = Self.pipeline([["SET", "a", "1"], ["INCR", "a"], ["SET", "big", String(repeating: "x", count: 100)],
+                                           ["INCR", "a"], ["EXISTS", "big"]])
+                try await client.sendRaw(batch)
+                let replies = try await Self.read(5, from: &client)
+                #expect(replies.count == 5)
+                guard replies.count == 5 else { return }
+                #expect(Array(replies[0...1]) == [.ok, .integer(2)])
+                #expect(replies[2].errorText?.contains("bulk") == true, "\(replies[2])")
+                #expect(Array(replies[3...4]) == [.integer(3), .integer(0)])
+            }
+        }
+    }
+
+    @Test func aStaleReadWaitsForTheWritesBeforeIt() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            try await fixture.client { client throws in
+                #expect(try await client.call(["READMODE", "stale"]) == .ok)
+                await fixture.service.holdOrderedRequests()
+                try await client.sendRaw(Self.pipeline([["SET", "a", "1"], ["GET", "a"]]))
+                #expect(await Self.held(fixture.service, 1))
+                // The stale GET is not sent while the SET is unanswered.
+                #expect(fixture.service.submittedCount == 1)
+                await fixture.service.releaseHeld()
+                #expect(try await Self.read(2, from: &client) == [.ok, .bulk("1")])
+            }
+        }
+    }
+
+    @Test func sessionCommandsWaitForEverythingBeforeThem() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            await fixture.service.holdOrderedRequests()
+            try await fixture.client { client throws in
+                try await client.sendRaw(Self.pipeline([
+                    ["SET", "a", "1"], ["CLIENT", "SETNAME", "pipe"], ["READMODE", "stale"], ["GET", "a"],
+                    ["CLIENT", "GETNAME"], ["READMODE"],
+                ]))
+                #expect(await Self.held(fixture.service, 1))
+                #expect(fixture.service.submittedCount == 1)
+                await fixture.service.releaseHeld()
+                #expect(try await Self.read(6, from: &client) == [
+                    .ok, .ok, .ok, .bulk("1"), .bulk("pipe"), .bulk("stale"),
+                ])
+            }
+            // The GET went as a stale read: READMODE applied to what came after it only.
+            #expect(await fixture.service.requests.last == .read(.get(try CMapKey(validating: Array("a".utf8))), .stale))
+        }
+    }
+
+    @Test func inFlightRequestsAreBoundedByThePendingLimit() async throws {
+        try await ClientServerFixture.run(limits: RESPLimits(pendingRequestsMax: 4)) { fixture throws in
+            await fixture.service.holdOrderedRequests()
+            try await fixture.client { client throws in
+                try await client.sendRaw(Self.pipeline((0..<10).map { ["INCR", "n\($0 % 2)"] }))
+                #expect(await Self.held(fixture.service, 4))
+                #expect(fixture.service.submittedCount == 4)
+                await fixture.service.releaseHeld()
+                let replies = try await Self.read(10, from: &client)
+                #expect(replies == (0..<10).map { .integer(Int64($0 / 2 + 1)) })
+            }
+        }
+    }
+}

@@ -12,9 +12,13 @@ import Replication
 /// commands before it, so a pipeline's writes travel in the same Totem messages and share
 /// an fsync. Requests reach the node in request order and Totem keeps one sender's order,
 /// so a command still sees the effects of the ones before it (`PipelinedNodeService`).
-/// Every other command (READMODE, AUTH, CLIENT, SCAN, SET NX, tracking, QUIT, INFO, ...)
-/// runs alone: after every earlier reply is written, and before anything later is sent.
-/// A stale read also waits for every earlier reply: it is answered from local state at once.
+/// Two exceptions keep a pipeline's commands from seeing the effects of LATER ones or
+/// missing those of earlier ones: a write waits until the reads before it are answered (a
+/// linearizable read is answered from the state when its barrier is confirmed, which may
+/// hold writes sent after it), and a stale read waits for every earlier reply (it is
+/// answered from local state at once). Every other command (READMODE, AUTH, CLIENT, SCAN,
+/// SET NX, tracking, QUIT, INFO, ...) runs alone: after every earlier reply is written, and
+/// before anything later is sent.
 struct ClientConnection: Sendable {
     let dispatcher: CommandDispatcher
     var session: Session
@@ -56,6 +60,8 @@ struct ClientConnection: Sendable {
         var parser = RESPCommandParser(limits: session.isAuthenticated ? dispatcher.limits : .unauthenticated)
         var input = ByteBuffer()
         let pipelined = dispatcher.service as? any PipelinedNodeService
+        /// A read was sent since everything was last answered (a write must wait for it).
+        var readsUnanswered = false
 
         func finish() async throws {
             replies.finish()
@@ -85,7 +91,11 @@ struct ClientConnection: Sendable {
                 }
                 commands += 1
                 if let prepared = dispatcher.prepare(command, session: &session) {
-                    if prepared.waitsForEarlierReplies { try await replies.waitUntilAllWritten() }
+                    if prepared.waitsForEarlierReplies || (prepared.hasWrite && readsUnanswered) {
+                        try await replies.waitUntilAllWritten()
+                        readsUnanswered = false
+                    }
+                    if prepared.hasRead { readsUnanswered = true }
                     try await replies.waitForRoom()
                     if prepared.requests.isEmpty {
                         replies.append(.ready([prepared.reply([])]))
@@ -100,6 +110,7 @@ struct ClientConnection: Sendable {
                 }
                 // A command that runs alone: everything before it is answered first.
                 try await replies.waitUntilAllWritten()
+                readsUnanswered = false
                 let output = await dispatcher.execute(command, session: &session)
                 if let limits = output.newLimits { parser.limits = limits }
                 try await replies.waitForRoom()

@@ -11,7 +11,11 @@ import Replication
 ///   that write (a read never joins a barrier already handed to Totem:
 ///   `Replica.readRequested`), so the read sees the write;
 /// - a stale read is answered from the applied state when it reaches the node, so it does
-///   NOT see an earlier write still in flight: callers wait for earlier replies first.
+///   NOT see an earlier write still in flight: callers wait for earlier replies first;
+/// - a linearizable read is answered from the applied state when its barrier is confirmed,
+///   which may already include writes submitted AFTER the read: callers that need a read
+///   not to see their later writes (a Redis pipeline does) send a write only once the
+///   reads before it are answered.
 ///
 /// This is what lets a client connection pipeline: many of its requests in flight at
 /// once, packed into the same Totem messages and covered by the same fsync.

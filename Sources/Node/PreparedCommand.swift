@@ -14,6 +14,11 @@ struct PreparedCommand: Sendable {
     /// one sent while an earlier write of the connection is in flight would not see it: a
     /// command with a stale read is sent only once every earlier reply is in.
     var waitsForEarlierReplies: Bool
+    /// A linearizable read is answered from the state when its barrier is confirmed, which
+    /// may already include writes sent after the read: a write is sent only once the reads
+    /// before it are answered (`ClientConnection`).
+    var hasRead: Bool
+    var hasWrite: Bool
     /// The reply, from the requests' replies in order (as many as `requests`).
     var reply: @Sendable ([ReplicatedNode.ClientReply]) -> RESPValue
 
@@ -22,6 +27,8 @@ struct PreparedCommand: Sendable {
         self.waitsForEarlierReplies = requests.contains {
             if case .read(_, .stale) = $0 { true } else { false }
         }
+        self.hasRead = requests.contains { if case .read = $0 { true } else { false } }
+        self.hasWrite = requests.contains { if case .write = $0 { true } else { false } }
         self.reply = reply
     }
 

@@ -60,27 +60,46 @@ struct ClientServerPipeliningTests {
         }
     }
 
-    @Test func laterCommandsSeeEarlierWritesInsideAPipeline() async throws {
+    @Test func readsSeeTheWritesBeforeThemInsideAPipeline() async throws {
         try await ClientServerFixture.run { fixture throws in
             await fixture.service.holdOrderedRequests()
             try await fixture.client { client throws in
                 let commands: [[String]] = [
-                    ["SET", "a", "1"], ["GET", "a"], ["INCR", "a"], ["INCRBY", "a", "10"], ["GET", "a"],
-                    ["PING"], ["CMAP.SET", "t.n", "u8", "255"], ["CMAP.INC", "t.n"], ["CMAP.GET", "t.n"],
-                    ["DEL", "a"], ["EXISTS", "a", "t.n"], ["MGET", "a", "t.n"], ["DBSIZE"],
+                    ["SET", "a", "1"], ["INCR", "a"], ["INCRBY", "a", "10"], ["PING"],
+                    ["CMAP.SET", "t.n", "u8", "255"], ["CMAP.INC", "t.n"], ["DEL", "gone"],
+                    ["GET", "a"], ["CMAP.GET", "t.n"], ["EXISTS", "a", "t.n"], ["MGET", "a", "gone"], ["DBSIZE"],
                 ]
                 try await client.sendRaw(Self.pipeline(commands))
-                // Every command but PING is one request (EXISTS and MGET two each).
-                #expect(await Self.held(fixture.service, 14))
+                // All in flight at once: 6 writes, then reads (EXISTS and MGET two each).
+                #expect(await Self.held(fixture.service, 13))
                 await fixture.service.releaseHeld()
                 let replies = try await Self.read(commands.count, from: &client)
                 #expect(replies == [
-                    .ok, .bulk("1"), .integer(2), .integer(12), .bulk("12"),
-                    .simpleString("PONG"), .ok, .integer(0), .array([.bulk("u8"), .bulk("0"), .integer(5)]),
-                    .integer(1), .integer(1), .array([.nullBulkString, .bulk("0")]), .integer(1),
+                    .ok, .integer(2), .integer(12), .simpleString("PONG"), .ok, .integer(0), .integer(0),
+                    .bulk("12"), .array([.bulk("u8"), .bulk("0"), .integer(5)]), .integer(2),
+                    .array([.bulk("12"), .nullBulkString]), .integer(2),
                 ])
             }
             #expect(await fixture.service.rounds == 1)
+        }
+    }
+
+    /// A linearizable read is answered when its barrier is confirmed, from the state then,
+    /// which may hold writes sent after it; so a write is not sent while a read before it
+    /// is unanswered, and the GET below cannot see the SET after it.
+    @Test func aWriteWaitsForTheReadsBeforeIt() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            try await fixture.client { client throws in
+                #expect(try await client.call(["SET", "a", "old"]) == .ok)
+                await fixture.service.holdOrderedRequests()
+                try await client.sendRaw(Self.pipeline([["GET", "a"], ["MGET", "a", "b"], ["SET", "a", "new"], ["GET", "a"]]))
+                #expect(await Self.held(fixture.service, 3))
+                #expect(fixture.service.submittedCount == 4)
+                await fixture.service.releaseHeld()
+                #expect(try await Self.read(4, from: &client) == [
+                    .bulk("old"), .array([.bulk("old"), .nullBulkString]), .ok, .bulk("new"),
+                ])
+            }
         }
     }
 

@@ -188,4 +188,35 @@ struct ClientServerPipeliningTests {
             }
         }
     }
+
+    @Test func valuesOverTheStoreLimitAreRefusedBeforeAnythingIsSent() async throws {
+        try await ClientServerFixture.run(valueBytesMax: 8) { fixture throws in
+            try await fixture.client { client throws in
+                let replies = try await client.pipeline([
+                    ["SET", "a", "12345678"], ["SET", "b", "123456789"], ["SET", "b", "123456789", "NX"],
+                    ["CMAP.SET", "b", "str", "123456789"], ["CMAP.CAS", "b", "0", "123456789"], ["EXISTS", "a", "b"],
+                ])
+                #expect(replies.first == .ok)
+                for reply in replies.dropFirst().prefix(4) {
+                    #expect(reply.errorText?.hasPrefix("ERR value too large: 9 bytes, the maximum is 8") == true, "\(reply)")
+                }
+                #expect(replies.last == .integer(1))
+            }
+            // Only the SET that fits and the EXISTS reached the node.
+            #expect(await fixture.service.requests.count == 3)
+        }
+    }
+}
+
+extension RESPClient {
+    /// Sends every command in one write, then reads one reply each.
+    mutating func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
+        try await sendRaw(ClientServerPipeliningTests.pipeline(commands))
+        var replies: [RESPValue] = []
+        for _ in commands {
+            guard let reply = try await read() else { break }
+            replies.append(reply)
+        }
+        return replies
+    }
 }

@@ -60,7 +60,8 @@ struct ClientConnection: Sendable {
         var parser = RESPCommandParser(limits: session.isAuthenticated ? dispatcher.limits : .unauthenticated)
         var input = ByteBuffer()
         let pipelined = dispatcher.service as? any PipelinedNodeService
-        /// A read was sent since everything was last answered (a write must wait for it).
+        /// A linearizable read was sent since everything was last answered (a write must
+        /// wait for it; a stale read is answered on arrival, before any later write).
         var readsUnanswered = false
 
         func finish() async throws {
@@ -95,7 +96,7 @@ struct ClientConnection: Sendable {
                         try await replies.waitUntilAllWritten()
                         readsUnanswered = false
                     }
-                    if prepared.hasRead { readsUnanswered = true }
+                    if prepared.hasLinearizableRead { readsUnanswered = true }
                     try await replies.waitForRoom()
                     if prepared.requests.isEmpty {
                         replies.append(.ready([prepared.reply([])]))

@@ -17,7 +17,7 @@ struct PreparedCommand: Sendable {
     /// A linearizable read is answered from the state when its barrier is confirmed, which
     /// may already include writes sent after the read: a write is sent only once the reads
     /// before it are answered (`ClientConnection`).
-    var hasRead: Bool
+    var hasLinearizableRead: Bool
     var hasWrite: Bool
     /// The reply, from the requests' replies in order (as many as `requests`).
     var reply: @Sendable ([ReplicatedNode.ClientReply]) -> RESPValue
@@ -27,7 +27,7 @@ struct PreparedCommand: Sendable {
         self.waitsForEarlierReplies = requests.contains {
             if case .read(_, .stale) = $0 { true } else { false }
         }
-        self.hasRead = requests.contains { if case .read = $0 { true } else { false } }
+        self.hasLinearizableRead = requests.contains { if case .read(_, .linearizable) = $0 { true } else { false } }
         self.hasWrite = requests.contains { if case .write = $0 { true } else { false } }
         self.reply = reply
     }

@@ -23,17 +23,17 @@ public final class ClientServerHandle: Sendable {
 
 /// Starts serving Redis-protocol clients for `service` on `host:port` (port 0 = any free
 /// port; read `localPort`). With a `password`, a connection must AUTH before anything else
-/// and runs with `RESPLimits.unauthenticated` until it does.
+/// and runs with `RESPLimits.unauthenticated` until it does. A value longer than
+/// `valueBytesMax` (the store's `max_value_bytes`) is refused before anything is sent.
 ///
-/// Each connection is served by one task that reads, parses and runs its requests in
-/// order, so pipelined replies come back in request order and a connection's writes are
-/// submitted in the order it sent them. Replies to the requests of one read are sent in one
-/// write (or sooner, every `limits.pendingRequestsMax` requests); while a request runs
+/// Each connection pipelines (`ClientConnection`): its plain requests are sent to the node
+/// in request order without waiting for one another, its replies come back in request
+/// order, and at most `limits.pendingRequestsMax` requests are unanswered; past that
 /// nothing more is read from the socket, so the kernel's buffers push back on the client.
 /// An error on one connection closes that connection only.
 public func startClientServer(
     service: any NodeService, host: String, port: Int, password: String?,
-    limits: RESPLimits = .init(), on group: EventLoopGroup
+    limits: RESPLimits = .init(), valueBytesMax: Int = 1 << 20, on group: EventLoopGroup
 ) async throws -> ClientServerHandle {
     let server = try await ServerBootstrap(group: group)
         .serverChannelOption(ChannelOptions.backlog, value: 256)
@@ -46,7 +46,8 @@ public func startClientServer(
         }
     let localPort = server.channel.localAddress?.port ?? port
     let dispatcher = CommandDispatcher(
-        service: service, password: password.map { Array($0.utf8) }, limits: limits, stats: ClientServerStats())
+        service: service, password: password.map { Array($0.utf8) }, limits: limits, valueBytesMax: valueBytesMax,
+        stats: ClientServerStats())
     let task = Task<Void, Never> {
         // Cancelling this task (close) ends the accept loop and, through the task group, every
         // connection's loop; `executeThenClose` then closes their channels.

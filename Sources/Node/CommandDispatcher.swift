@@ -32,6 +32,8 @@ struct CommandDispatcher: Sendable {
     let service: any NodeService
     let password: [UInt8]?
     let limits: RESPLimits
+    /// The largest value SET, CMAP.SET and CMAP.CAS accept (`store.max_value_bytes`).
+    let valueBytesMax: Int
     let stats: ClientServerStats
 
     /// Commands accepted before AUTH (Redis allows these too).
@@ -44,6 +46,11 @@ struct CommandDispatcher: Sendable {
         if !session.isAuthenticated && !Self.allowedUnauthenticated(command) {
             return CommandOutput(CommandReplies.noAuth)
         }
+        if let prepared = prepare(command, session: &session) {
+            var replies: [ReplicatedNode.ClientReply] = []
+            for request in prepared.requests { replies.append(await service.execute(request)) }
+            return CommandOutput(prepared.reply(replies))
+        }
         if let output = connectionCommand(command, session: &session) { return output }
         if let reply = await keyValueCommand(command, session: &session) { return CommandOutput(reply) }
         if let output = await cmapCommand(command, session: &session) { return output }
@@ -51,17 +58,9 @@ struct CommandDispatcher: Sendable {
         return CommandOutput(CommandReplies.unknownCommand(command))
     }
 
-    /// Commands answered from the session alone.
+    /// Commands answered from the session alone (PING and ECHO are prepared).
     private func connectionCommand(_ command: RESPCommand, session: inout Session) -> CommandOutput? {
         let n = command.count
-        if command.isNamed("PING") {
-            guard n <= 2 else { return CommandOutput(CommandReplies.wrongArity("ping")) }
-            return CommandOutput(n == 2 ? .bulkString(command[1]) : .simpleString("PONG"))
-        }
-        if command.isNamed("ECHO") {
-            guard n == 2 else { return CommandOutput(CommandReplies.wrongArity("echo")) }
-            return CommandOutput(.bulkString(command[1]))
-        }
         if command.isNamed("QUIT") {
             var output = CommandOutput(.ok)
             output.close = true
@@ -153,12 +152,7 @@ struct CommandDispatcher: Sendable {
 
     /// Runs one request against the node and turns failures into their replies.
     func run(_ request: ReplicatedNode.ClientRequest) async -> Result<CMapResult, RESPValue> {
-        switch await service.execute(request) {
-        case .result(.error(let error), _): return .failure(CommandReplies.storeError(error))
-        case .result(let result, _): return .success(result)
-        case .failure(let failure): return .failure(CommandReplies.failure(failure))
-        case .rejected(let reason): return .failure(.error("ERR request rejected: \(reason)"))
-        }
+        PreparedCommand.outcome(await service.execute(request))
     }
 
     func write(_ op: CMapOperation, session: inout Session) async -> Result<CMapResult, RESPValue> {

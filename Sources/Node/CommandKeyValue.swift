@@ -4,7 +4,8 @@ import NIOCore
 import RESP
 import Replication
 
-/// The Redis string commands: GET, SET, MGET, DEL, EXISTS, INCR/DECR(BY), KEYS, SCAN, DBSIZE.
+/// The Redis string commands that take more than one request: SET with NX/XX/GET, DEL of
+/// several keys, KEYS, SCAN (the one-request ones are in CommandPrepared.swift).
 extension CommandDispatcher {
     /// How many times SET NX/XX/GET re-reads and retries its compare-and-set when another
     /// client changed the key in between.
@@ -16,21 +17,7 @@ extension CommandDispatcher {
 
     func keyValueCommand(_ command: RESPCommand, session: inout Session) async -> RESPValue? {
         let n = command.count
-        if command.isNamed("GET") {
-            guard n == 2 else { return CommandReplies.wrongArity("get") }
-            return await get(command[1], session: session)
-        }
         if command.isNamed("SET") { return await set(command, session: &session) }
-        if command.isNamed("MGET") {
-            guard n >= 2 else { return CommandReplies.wrongArity("mget") }
-            var values: [RESPValue] = []
-            for index in 1..<n {
-                let reply = await get(command[index], session: session)
-                if reply.isError { return reply }
-                values.append(reply)
-            }
-            return .array(values)
-        }
         if command.isNamed("DEL") || command.isNamed("UNLINK") {
             guard n >= 2 else { return CommandReplies.wrongArity(command.name) }
             var removed: Int64 = 0
@@ -47,43 +34,6 @@ extension CommandDispatcher {
             }
             return .integer(removed)
         }
-        if command.isNamed("EXISTS") {
-            guard n >= 2 else { return CommandReplies.wrongArity("exists") }
-            var found: Int64 = 0
-            for index in 1..<n {
-                switch CommandReplies.key(command[index]) {
-                case .failure(let error): return error
-                case .success(let key):
-                    switch await read(.get(key), session: session) {
-                    case .failure(let error): return error
-                    case .success(.value): found += 1
-                    case .success: break
-                    }
-                }
-            }
-            return .integer(found)
-        }
-        if command.isNamed("INCR") || command.isNamed("DECR") {
-            guard n == 2 else { return CommandReplies.wrongArity(command.name) }
-            return await increment(command[1], by: command.isNamed("INCR") ? 1 : -1, session: &session)
-        }
-        if command.isNamed("INCRBY") || command.isNamed("DECRBY") {
-            guard n == 3 else { return CommandReplies.wrongArity(command.name) }
-            guard var delta = CommandReplies.integer(command[2]) else { return CommandReplies.notInteger }
-            if command.isNamed("DECRBY") {
-                guard delta != .min else { return .error("ERR decrement would overflow") }
-                delta = -delta
-            }
-            return await increment(command[1], by: delta, session: &session)
-        }
-        if command.isNamed("DBSIZE") {
-            guard n == 1 else { return CommandReplies.wrongArity("dbsize") }
-            switch await read(.count(.all), session: session) {
-            case .failure(let error): return error
-            case .success(.count(let count)): return .integer(Int64(clamping: count))
-            case .success(let other): return unexpected(other, "DBSIZE")
-            }
-        }
         if command.isNamed("KEYS") {
             guard n == 2 else { return CommandReplies.wrongArity("keys") }
             switch CommandReplies.pattern(command[1]) {
@@ -96,36 +46,10 @@ extension CommandDispatcher {
     }
 
     func unexpected(_ result: CMapResult, _ command: String) -> RESPValue {
-        .error("ERR internal: unexpected result \(result) for \(command)")
+        PreparedCommand.unexpected(result, command)
     }
 
-    private func get(_ argument: ByteBuffer, session: Session) async -> RESPValue {
-        switch CommandReplies.key(argument) {
-        case .failure(let error): return error
-        case .success(let key):
-            switch await read(.get(key), session: session) {
-            case .failure(let error): return error
-            case .success(.value(let value, _)): return CommandReplies.bulk(value)
-            case .success(.notFound): return .nullBulkString
-            case .success(let other): return unexpected(other, "GET")
-            }
-        }
-    }
-
-    private func increment(_ argument: ByteBuffer, by delta: Int64, session: inout Session) async -> RESPValue {
-        switch CommandReplies.key(argument) {
-        case .failure(let error): return error
-        case .success(let key):
-            switch await write(.incrementBy(key, by: delta), session: &session) {
-            case .failure(let error): return error
-            case .success(.integer(let value)): return .integer(value)
-            case .success(.value(let value, _)): return CommandReplies.number(value)
-            case .success(let other): return unexpected(other, "INCRBY")
-            }
-        }
-    }
-
-    /// SET key value [NX|XX] [GET]. Plain SET is one write. With a condition or GET, the
+    /// SET key value [NX|XX] [GET]. Plain SET is prepared. With a condition or GET, the
     /// current version is read (linearizably, whatever the read mode) and the value written
     /// with compare-and-set on it; another client's write in between makes the CAS fail and
     /// the whole step is retried, at most `setRetriesMax` times.
@@ -150,11 +74,11 @@ extension CommandDispatcher {
         case .success(let k): key = k
         }
         let value = CMapValue.string(CommandReplies.bytes(command[2]))
+        if let refusal = refusal(of: value) { return refusal }
         guard onlyIfMissing || onlyIfPresent || returnOld else {
-            switch await write(.set(key, value), session: &session) {
-            case .failure(let error): return error
-            case .success: return .ok
-            }
+            // Plain SET key value is prepared (CommandPrepared.swift); only SET with options
+            // that repeat none of NX, XX, GET could come here, and they fail to parse above.
+            return CommandReplies.syntax
         }
         for _ in 0..<Self.setRetriesMax {
             let old: (value: CMapValue, version: LogIndex)?

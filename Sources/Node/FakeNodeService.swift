@@ -1,10 +1,12 @@
 import Basics
 import CMap
+import NIOConcurrencyHelpers
 import Replication
 
 /// An in-memory `NodeService` for tests of the client servers: one `CMapState`, writes
 /// applied at once at the next index, reads answered from the state in either mode, tracking
-/// through a `CMapTracker`. Failures can be planted to see how the servers report them.
+/// through a `CMapTracker`. Failures can be planted to see how the servers report them, and
+/// requests can be held to see what a connection has in flight at once.
 public actor FakeNodeService: NodeService {
     private var state: CMapState
     private var tracker = CMapTracker()
@@ -16,6 +18,18 @@ public actor FakeNodeService: NodeService {
     /// Every request received, in order (tests check client ids and sequence numbers).
     public private(set) var requests: [ReplicatedNode.ClientRequest] = []
     public var isQuorate = true
+    /// Pipelining (FakeNodeService+Pipelining.swift): requests submitted and not yet taken,
+    /// in submission order.
+    nonisolated let inbox = NIOLockedValueBox<[(ReplicatedNode.ClientRequest, PendingReply)]>([])
+    nonisolated let submissions = NIOLockedValueBox(0)
+    /// While true, writes and linearizable reads wait in `held` until `releaseHeld`.
+    var isHolding = false
+    var held: [(ReplicatedNode.ClientRequest, PendingReply)] = []
+    var heldWaiters: [(count: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+    /// Rounds: groups of ordered requests answered together (the fake's stand-in for one
+    /// Totem message and one fsync). `largestRound` is the most requests in one.
+    public internal(set) var rounds = 0
+    public internal(set) var largestRound = 0
 
     public init(limits: CMapLimits = CMapLimits()) {
         state = CMapState(limits: limits)
@@ -29,6 +43,11 @@ public actor FakeNodeService: NodeService {
     public func setQuorate(_ quorate: Bool) { isQuorate = quorate }
 
     public func execute(_ request: ReplicatedNode.ClientRequest) async -> ReplicatedNode.ClientReply {
+        await submit(request).value
+    }
+
+    /// Runs one request now, in the order the fake takes them.
+    func run(_ request: ReplicatedNode.ClientRequest) -> ReplicatedNode.ClientReply {
         requests.append(request)
         if !plantedFailures.isEmpty { return plantedFailures.removeFirst() }
         switch request {

@@ -8,18 +8,7 @@ import Totem
 @available(macOS 15, *)
 extension NodeRuntime: NodeService {
     public func execute(_ request: ReplicatedNode.ClientRequest) async -> ReplicatedNode.ClientReply {
-        await withCheckedContinuation { continuation in
-            eventLoop.execute {
-                guard !self.isStopped, self.isStarted else {
-                    continuation.resume(returning: .failure(.noQuorum))
-                    return
-                }
-                let token = ClientToken(self.nextToken)
-                self.nextToken &+= 1
-                self.waiting[token] = continuation
-                self.enqueue(.core(.requested(token, request, at: self.now())))
-            }
-        }
+        await submit(request).value
     }
 
     public func status() async -> NodeStatus {

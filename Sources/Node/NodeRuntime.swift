@@ -39,7 +39,7 @@ public final class NodeRuntime: @unchecked Sendable {
     var isStarted = false
     public internal(set) var isStopped = false
     var nextToken: UInt64 = 1
-    var waiting: [ClientToken: CheckedContinuation<ReplicatedNode.ClientReply, Never>] = [:]
+    var waiting: [ClientToken: PendingReply] = [:]
     var nextTrack: UInt64 = 1
     var trackStreams: [TrackID: AsyncStream<CMapTrackEvent>.Continuation] = [:]
     var snapshotIndex: LogIndex = .zero

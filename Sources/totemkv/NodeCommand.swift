@@ -58,7 +58,8 @@ struct NodeCommand: AsyncParsableCommand {
                 holder.set(runtime)
                 try await runtime.start()
                 let server = try await RuntimeClientServerHook.start(
-                    service: runtime, host: client.address, port: Int(client.port), password: password, on: group)
+                    service: runtime, host: client.address, port: Int(client.port), password: password,
+                    valueBytesMax: Int(clamping: cluster.store.maxValueBytes), on: group)
                 holder.keep(server)
                 logger.notice("""
                     node \(node.nodeID) running: totem \(runtime.totemAddresses.map { "\($0)" }.joined(separator: ", ")), \

@@ -13,13 +13,13 @@ struct ClientServerFixture {
     let port: Int
 
     static func run(
-        password: String? = nil, limits: RESPLimits = .init(),
+        password: String? = nil, limits: RESPLimits = .init(), valueBytesMax: Int = 1 << 20,
         _ body: (ClientServerFixture) async throws -> Void
     ) async throws {
         let service = FakeNodeService()
         let handle = try await startClientServer(
             service: service, host: "127.0.0.1", port: 0, password: password, limits: limits,
-            on: MultiThreadedEventLoopGroup.singleton)
+            valueBytesMax: valueBytesMax, on: MultiThreadedEventLoopGroup.singleton)
         do {
             try await body(ClientServerFixture(service: service, port: handle.localPort))
         } catch {

@@ -1,0 +1,26 @@
+import Replication
+
+/// A `NodeService` that takes a request without waiting for its reply.
+///
+/// Ordering contract: requests submitted one after the other (from one task, or otherwise
+/// ordered by happens-before) reach the node in that order. On the real node they become
+/// Totem broadcasts in that order, and Totem delivers one sender's messages in the order it
+/// sent them (its send queue is FIFO and a packed frame keeps its records in order), so:
+/// - two writes of one connection are applied in submission order;
+/// - a linearizable read submitted after a write waits for a read barrier broadcast after
+///   that write (a read never joins a barrier already handed to Totem:
+///   `Replica.readRequested`), so the read sees the write;
+/// - a stale read is answered from the applied state when it reaches the node, so it does
+///   NOT see an earlier write still in flight: callers wait for earlier replies first;
+/// - a linearizable read is answered from the applied state when its barrier is confirmed,
+///   which may already include writes submitted AFTER the read: callers that need a read
+///   not to see their later writes (a Redis pipeline does) send a write only once the
+///   reads before it are answered.
+///
+/// This is what lets a client connection pipeline: many of its requests in flight at
+/// once, packed into the same Totem messages and covered by the same fsync.
+public protocol PipelinedNodeService: NodeService {
+    /// Hands `request` to the node now and returns at once; the reply arrives through the
+    /// returned `PendingReply`.
+    func submit(_ request: ReplicatedNode.ClientRequest) -> PendingReply
+}

@@ -14,16 +14,7 @@ extension ProcessCluster {
         try Data(updated.utf8).write(to: URL(fileURLWithPath: configPath))
     }
 
-    /// Node `id`'s client port: `client.port` plus the node's position in the nodelist
-    /// (nodes 1...n are listed in order).
-    func clientPort(of id: Int) throws -> Int {
-        let text = try String(contentsOfFile: configPath, encoding: .utf8)
-        guard let client = text.range(of: "client {\n"),
-              let line = text[client.upperBound...].split(separator: "\n").first(where: { $0.contains("port:") }),
-              let base = Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "")
-        else { throw ClusterSetupError("no client port in the configuration") }
-        return base + id - 1
-    }
+    // clientPort(of:) is in ProcessCluster+Clients.swift.
 
     /// Starts every node and waits (bounded) until all are quorate and active with every
     /// member and each answers PING on its client port.

@@ -177,8 +177,15 @@ struct ClusterCommandTests {
         let snapshotIndex = try two.call(["SNAPSHOT"]).integer ?? 0
         #expect(snapshotIndex > 0)
         #expect((try two.call(["LOG.INFO"]).pairs["snapshot_index"]?.integer ?? 0) >= snapshotIndex)
-        let metrics = try two.call(["METRICS"]).pairs
-        #expect(!metrics.isEmpty && metrics.values.allSatisfy { $0.integer != nil }, "\(metrics)")
+        // METRICS is Prometheus text: every sample line is `name{labels} value`.
+        guard case .bulk(let metricsBytes?) = try two.call(["METRICS"]) else {
+            Issue.record("METRICS is not a bulk string")
+            return
+        }
+        let samples = String(decoding: metricsBytes, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(!samples.isEmpty)
+        #expect(samples.allSatisfy { Double($0.split(separator: " ").last ?? "") != nil }, "\(samples.prefix(5))")
+        #expect(samples.contains { $0.hasPrefix("totemkv_") })
         let commands = try two.call(["COMMAND"]).elements
         #expect(commands.contains { $0.elements.first == .text("get") })
         #expect(try two.call(["COMMAND", "COUNT"]).integer == Int64(commands.count))

@@ -24,8 +24,10 @@ import Basics
 /// without its first fragment is dropped and counted. So every member that moves through
 /// the change sees the same outcome: the whole payload, or nothing.
 public enum Packing {
-    /// corosync's MESSAGE_SIZE_MAX: 1 MiB.
-    public static let payloadBytesMax = 1 << 20
+    /// corosync's MESSAGE_SIZE_MAX (1 MiB) plus 8 KiB, so that one write of the store's
+    /// largest value (1 MiB, with a key of at most 255 bytes and the message envelope) fits
+    /// in one payload; at exactly 1 MiB such a write was refused.
+    public static let payloadBytesMax = (1 << 20) + 8192
     /// Room left in a datagram for the Mcast header, the packet header and the checksum.
     public static let headerRoomBytes = 96
     /// The smallest frame allowed, whatever netmtu says.

@@ -10,12 +10,14 @@ public actor FakeNodeService: NodeService {
     private var tracker = CMapTracker()
     private var streams: [TrackID: AsyncStream<CMapTrackEvent>.Continuation] = [:]
     private var lastTrackID: UInt64 = 0
-    private var lastIndex = LogIndex.zero
+    var lastIndex = LogIndex.zero
     private var snapshotIndex = LogIndex.zero
     private var plantedFailures: [ReplicatedNode.ClientReply] = []
     /// Every request received, in order (tests check client ids and sequence numbers).
     public private(set) var requests: [ReplicatedNode.ClientRequest] = []
     public var isQuorate = true
+    /// The quorum service as one node sees it (FakeNodeService+Quorum.swift).
+    var quorum = FakeQuorum()
 
     public init(limits: CMapLimits = CMapLimits()) {
         state = CMapState(limits: limits)
@@ -44,6 +46,8 @@ public actor FakeNodeService: NodeService {
             guard !op.isWrite else { return .rejected("\(op) is not a read") }
             if mode == .linearizable && !isQuorate { return .failure(.readNotConfirmed) }
             return .result(read(op), index: state.appliedIndex)
+        case .reconfigure(let change):
+            return reconfigure(change)
         }
     }
 

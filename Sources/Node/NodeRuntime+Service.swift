@@ -57,7 +57,8 @@ extension NodeRuntime: NodeService {
     /// compacted yet (see docs/node.md).
     public func snapshot() async throws -> LogIndex {
         let (state, voters) = try await eventLoop.submit {
-            (self.core.store.capture(), self.voters.votes.map { SnapshotVoter(nodeID: $0.node, votes: $0.votes) })
+            (self.core.store.capture(),
+             self.core.replica.configuration.voters.votes.map { SnapshotVoter(nodeID: $0.node, votes: $0.votes) })
         }.get()
         let index = state.appliedIndex
         let epoch = try await log.perform { $0.epoch(of: index) } ?? .zero
@@ -141,8 +142,9 @@ extension NodeRuntime: NodeService {
             lastIndex: replica.lastIndex, durableIndex: replica.durableIndex, commitIndex: replica.commitIndex,
             appliedIndex: replica.appliedIndex, snapshotIndex: snapshotIndex,
             keyCount: core.store.state.count(prefix: CMapPrefix.all),
-            isQuorate: !isStopped && voters.isMajority(members) && members.contains(configuration.nodeID),
-            totalVotes: voters.totalVotes, majorityVotes: voters.majorityVotes, rings: ringStatus,
+            isQuorate: !isStopped && replica.configuration.voters.isMajority(members) && members.contains(configuration.nodeID),
+            totalVotes: replica.configuration.voters.totalVotes, majorityVotes: replica.configuration.voters.majorityVotes,
+            rings: ringStatus,
             isFsyncOn: configuration.fsync, counters: counters)
     }
 

@@ -22,6 +22,8 @@ public struct NodeRuntimeConfiguration: Sendable {
     /// Write `status.json` into the data directory this often (nil: never). `totemkv up`
     /// reads it.
     public var statusFileInterval: Milliseconds?
+    /// The `quorum { }` flags and `expected_votes` (NodeRuntimeConfiguration+Quorum.swift).
+    public var quorum = QuorumConfig()
 
     public init(nodeID: NodeID, totem: TotemOptions, transport: UDPTransport.Configuration,
                 voters: [(NodeID, UInt32)], dataDirectory: String, fsync: Bool,
@@ -66,5 +68,6 @@ public struct NodeRuntimeConfiguration: Sendable {
                   voters: cluster.nodes.map { (NodeID($0.nodeID), $0.quorumVotes) },
                   dataDirectory: cluster.dataDirectory(for: node), fsync: cluster.store.fsync,
                   peerHost: own.host, peerPort: own.port, peerAddresses: peers, statusFileInterval: 500)
+        self.quorum = cluster.quorum
     }
 }

@@ -32,7 +32,7 @@ extension ReplicationSimulation.Driver {
     /// A random setexpected or setvotes at a random up node, during the faults: the checks of
     /// `ReplicationChecks` then show whether two sides ever committed different entries.
     mutating func sendReconfiguration(_ cluster: inout ReplicationCluster) {
-        guard random.next() % 2 == 0 else { return }
+        guard random.next() % 12 == 0 else { return }
         let n = UInt64(cluster.nodeCount)
         let up = (0..<cluster.nodeCount).filter { cluster.isUp($0) && !cluster.isPaused($0) }
         guard !up.isEmpty else { return }

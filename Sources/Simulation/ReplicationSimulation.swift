@@ -178,7 +178,6 @@ public struct ReplicationSimulation {
                     }
                 }
             case Tag.fault.rawValue:
-                if reconfigures { sendReconfiguration(&cluster) }
                 injectFault(&cluster)
                 scheduleFault(&cluster)
             case Tag.heal.rawValue:
@@ -229,6 +228,7 @@ public struct ReplicationSimulation {
             default:
                 let c = Int(tag - ReplicationSimulation.clientTagBase)
                 if c < workload.clients.count { workload.next(c, cluster: &cluster) }
+                if reconfigures && workload.isRunning { sendReconfiguration(&cluster) }
             }
         }
 

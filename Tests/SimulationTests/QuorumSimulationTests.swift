@@ -87,7 +87,7 @@ import TotemConfig
     /// same quorum, members and votes; votequorum is quorate exactly when the members hold a
     /// majority of the configured votes (a minority never is); and once healed, getinfo's
     /// cluster-wide fields agree on every node.
-    @Test(arguments: UInt64(1)...40)
+    @Test(arguments: UInt64(1)...24)
     func everyNodeAgreesAfterEveryConfigurationChange(seed: UInt64) {
         var random = SeededGenerator(seed: seed &* 7919)
         let n = 3 + Int(random.next() % 3)

@@ -87,6 +87,16 @@ public enum ReconfigurationEntry {
         if let refusal = configuration.refusalOfChange(to: next) {
             return .failure(QuorumRefusal(.unsafeForStore, refusal.reason))
         }
+        // corosync refuses a quorum above the votes present when the request is made; two
+        // requests checked at once on different nodes can still add up to one, so the
+        // configuration in force when it is applied is checked too: no set of nodes could
+        // ever commit again.
+        if next.majorityVotes > next.totalVotes {
+            return .failure(QuorumRefusal(
+                .invalidParameter,
+                "\(change) would need \(next.majorityVotes) votes to commit but the voters hold only "
+                    + "\(next.totalVotes): nothing could ever be written again"))
+        }
         return .success(next)
     }
 

@@ -152,11 +152,19 @@ extension ReplicatedNode {
                                          work: inout [Work], actions: inout [Action]) {
         var outcome: ClientReply
         if let change = try? ReconfigurationEntry.decode(entry.op), var state = quorumService.state {
-            let produced = state.step(.reconfigurationDelivered(change, at: at))
-            let refused = produced.compactMap { action -> String? in
-                if case .reconfigurationRefused(_, let reason) = action { return reason }
-                return nil
-            }.first
+            // The replica's checks first (a superset of the quorum core's), so both take the
+            // same decision.
+            var produced: [VoteQuorumState.Action] = []
+            var refused: String?
+            if case .failure(let refusal) = ReconfigurationEntry.applying(change, to: state.configuration) {
+                refused = refusal.reason
+            } else {
+                produced = state.step(.reconfigurationDelivered(change, at: at))
+                refused = produced.compactMap { action -> String? in
+                    if case .reconfigurationRefused(_, let reason) = action { return reason }
+                    return nil
+                }.first
+            }
             quorumService.state = state
             if let refused {
                 store.advance(to: entry.index)
@@ -176,9 +184,11 @@ extension ReplicatedNode {
         if let reply { actions.append(.reply(reply, outcome)) }
     }
 
-    /// A snapshot was installed: the quorum core takes the voters it records.
-    mutating func quorumVotersRestored(at: Instant, work: inout [Work], actions: inout [Action]) {
-        guard let configuration = replica.voterConfiguration,
+    /// A snapshot was installed: the quorum core takes the voters it records. (Not the
+    /// replica's voters: by the time this action is performed, the replica may already have
+    /// applied reconfigurations after the snapshot in the same step; their actions follow.)
+    mutating func quorumVotersRestored(_ state: CMapState, at: Instant, work: inout [Work], actions: inout [Action]) {
+        guard let configuration = snapshotVoters(state).voterConfiguration,
               configuration != quorumService.state?.configuration else { return }
         quorumStep(.configurationRestored(configuration, at: at), at: at, work: &work, actions: &actions)
     }

@@ -214,7 +214,7 @@ public struct ReplicatedNode: Sendable {
                         }
                         store.replaceState(with: snapshot.state)
                         actions.append(.installSnapshot(index: index, epoch: epoch, bytes: snapshot.bytes))
-                        quorumVotersRestored(at: at, work: &work, actions: &actions)
+                        quorumVotersRestored(snapshot.state, at: at, work: &work, actions: &actions)
                     case .apply(let entry, let reply) where ReconfigurationEntry.isReconfiguration(entry.op):
                         reconfigurationApplied(entry, reply: reply, at: at, work: &work, actions: &actions)
                     case .apply(let entry, let reply):

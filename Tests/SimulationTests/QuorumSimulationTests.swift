@@ -218,13 +218,18 @@ import TotemConfig
 
     /// The swarm of `ReplicationSimulationTests` with random setexpected / setvotes sent
     /// during partitions, crashes and pauses: the log-matching, durability, state and
-    /// linearizability checks show that no two sides ever committed different entries.
+    /// linearizability checks show that no two sides ever committed different entries, and
+    /// the liveness probe that no accepted change left the cluster unable to commit.
+    /// (Seeds 50136 and 50001 of the first 300-seed run are the regressions: a snapshot
+    /// installed in the same step as later reconfigurations, and two changes checked at once
+    /// that together left a majority above the total votes.)
     @Test func reconfigurationsUnderFaultsNeverSplitCommits() {
         var settings = ReplicationSimulation.Settings()
         settings.reconfigures = true
         var failures: [String] = []
         var counts = ReconfigurationCounts()
-        let seeds = ReplicationSimulationTests.seeds
+        // 100 seeds in CI (each sends dozens of reconfigurations); TOTEMKV_SIM_SEEDS=A..B for more.
+        let seeds = ProcessInfo.processInfo.environment["TOTEMKV_SIM_SEEDS"] == nil ? 1...100 : ReplicationSimulationTests.seeds
         for seed in seeds {
             let r = ReplicationSimulation.run(seed: seed &+ 50_000, settings: settings)
             counts.sent += r.reconfigurations.sent

@@ -12,8 +12,9 @@ struct FakeQuorum: Sendable {
     var lastTrackID: UInt64 = 0
 
     init(voters: [NodeID] = [NodeID(1)], options: EffectiveQuorumOptions = EffectiveQuorumOptions()) {
-        // A node list of valid ids always makes a valid configuration.
-        let configuration = (try? VoterConfiguration(nodes: voters)) ?? (try! VoterConfiguration(nodes: [NodeID(1)]))
+        guard let configuration = try? VoterConfiguration(nodes: voters) else {
+            preconditionFailure("the fake's voters \(voters) do not make a voter configuration")
+        }
         state = VoteQuorumState(localNode: NodeID(1), configuration: configuration, options: options)
         _ = members([NodeID(1)])
     }

@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "RingLogTests", dependencies: ["RingLog", "Basics", "Simulation"]),
         .testTarget(name: "CMapTests", dependencies: ["CMap", "Basics", "Zstd"]),
         .testTarget(name: "QuorumTests", dependencies: ["Quorum", "Basics"]),
-        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Basics"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Basics", "Quorum", "CMap"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "NodeTests",

@@ -40,17 +40,6 @@ extension CommandDispatcher {
                 })),
             ])
         }
-        if command.isNamed("QUORUM.INFO") {
-            guard n == 1 else { return CommandReplies.wrongArity("quorum.info") }
-            let s = await service.status()
-            return Self.pairs([
-                ("quorate", .integer(s.isQuorate ? 1 : 0)),
-                ("total_votes", .integer(Self.int(s.totalVotes))),
-                ("majority_votes", .integer(Self.int(s.majorityVotes))),
-                ("members", .integer(Int64(s.members.count))),
-                ("note", .bulk("writes commit only in a configuration holding a true majority of the configured votes")),
-            ])
-        }
         if command.isNamed("METRICS") {
             guard n == 1 else { return CommandReplies.wrongArity("metrics") }
             return .bulk(await Self.metricsText(service))

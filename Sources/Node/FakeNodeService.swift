@@ -12,7 +12,7 @@ public actor FakeNodeService: NodeService {
     private var tracker = CMapTracker()
     private var streams: [TrackID: AsyncStream<CMapTrackEvent>.Continuation] = [:]
     private var lastTrackID: UInt64 = 0
-    private var lastIndex = LogIndex.zero
+    var lastIndex = LogIndex.zero
     private var snapshotIndex = LogIndex.zero
     private var plantedFailures: [ReplicatedNode.ClientReply] = []
     /// Every request received, in order (tests check client ids and sequence numbers).
@@ -30,6 +30,8 @@ public actor FakeNodeService: NodeService {
     /// Totem message and one fsync). `largestRound` is the most requests in one.
     public internal(set) var rounds = 0
     public internal(set) var largestRound = 0
+    /// The quorum service as one node sees it (FakeNodeService+Quorum.swift).
+    var quorum = FakeQuorum()
 
     public init(limits: CMapLimits = CMapLimits()) {
         state = CMapState(limits: limits)
@@ -63,6 +65,8 @@ public actor FakeNodeService: NodeService {
             guard !op.isWrite else { return .rejected("\(op) is not a read") }
             if mode == .linearizable && !isQuorate { return .failure(.readNotConfirmed) }
             return .result(read(op), index: state.appliedIndex)
+        case .reconfigure(let change):
+            return reconfigure(change)
         }
     }
 

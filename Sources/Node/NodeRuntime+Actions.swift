@@ -65,7 +65,7 @@ extension NodeRuntime {
                 enqueue(.durable(min(durable, after), generation: diskFence.generation))
             case .persistNormalEpoch(let epoch, let commit):
                 let nodeID = configuration.nodeID
-                let voters = self.voters.votes.map { LogMeta.Voter(nodeID: $0.node, votes: $0.votes) }
+                let voters = core.replica.configuration.voters.votes.map { LogMeta.Voter(nodeID: $0.node, votes: $0.votes) }
                 let written: Void? = performOnDisk { log in
                     // Never claim a commit index past what this log holds durably.
                     try log.writeMeta(LogMeta(nodeID: nodeID, normalEpoch: epoch, voters: voters,
@@ -98,6 +98,12 @@ extension NodeRuntime {
                 logger.info("node \(configuration.nodeID): \(change)")
                 if change.kind == .regular {
                     for rrpAction in rings.step(.membersChanged(change.members)) { performRRP(rrpAction) }
+                }
+            case .quorumChanged(let notification):
+                publishQuorum(notification)
+            case .startQuorumTimer(let timer, let after):
+                eventLoop.scheduleTask(in: .milliseconds(Int64(after.rawValue))) {
+                    self.enqueue(.core(.quorumTimerFired(timer, at: self.now())))
                 }
             }
         }

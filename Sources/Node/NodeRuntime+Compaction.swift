@@ -38,7 +38,7 @@ extension NodeRuntime {
             self.noteWork(.snapshot, at: self.now())
             self.ops.isSnapshotInFlight = true
             self.ops.snapshotPolicy.snapshotTaken()
-            let voters = self.voters.votes.map { SnapshotVoter(nodeID: $0.node, votes: $0.votes) }
+            let voters = self.core.replica.configuration.voters.votes.map { SnapshotVoter(nodeID: $0.node, votes: $0.votes) }
             return (self.core.store.capture(), voters)
         }.get()
         guard let (state, voters) = captured else { return nil }

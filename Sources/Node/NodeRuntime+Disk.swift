@@ -94,7 +94,10 @@ enum RuntimeDisk {
         let replica = Replica(configuration: ReplicaConfiguration(nodeID: configuration.nodeID,
                                                                   voters: Voters(configuration.voters)),
                               recovered: recovered)
-        return ReplicatedNode(totem: totem, replica: replica, store: store)
+        let quorum = try configuration.resolvedQuorumOptions()
+        for warning in quorum.options.warnings { logger.warning("node \(configuration.nodeID): votequorum: \(warning)") }
+        return ReplicatedNode(totem: totem, replica: replica, store: store, quorumOptions: quorum.options,
+                              expectedVotes: quorum.expectedVotes)
     }
 }
 

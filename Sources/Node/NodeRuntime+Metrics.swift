@@ -93,7 +93,7 @@ extension NodeRuntime: NodeMetricsSource {
         m.gauge("totemkv_snapshot_index", Double(snapshotIndex.rawValue))
         if let age = snapshotAgeSeconds { m.gauge("totemkv_snapshot_age_seconds", age) }
         m.gauge("totemkv_members", Double(replica.members.count))
-        m.gauge("totemkv_quorate", voters.isMajority(replica.members) && replica.members.contains(configuration.nodeID) ? 1 : 0)
+        m.gauge("totemkv_quorate", replica.configuration.voters.isMajority(replica.members) && replica.members.contains(configuration.nodeID) ? 1 : 0)
         m.gauge("totemkv_loop_stall_longest_seconds", Double(ops.stalls.longestLoopStall.rawValue) / 1000)
         if let last = ops.stalls.lastStall {
             m.gauge("totemkv_last_stall_seconds", Double(last.duration.rawValue) / 1000)

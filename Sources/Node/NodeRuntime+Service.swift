@@ -126,8 +126,9 @@ extension NodeRuntime: NodeService {
             lastIndex: replica.lastIndex, durableIndex: replica.durableIndex, commitIndex: replica.commitIndex,
             appliedIndex: replica.appliedIndex, snapshotIndex: snapshotIndex,
             keyCount: core.store.state.count(prefix: CMapPrefix.all),
-            isQuorate: !isStopped && voters.isMajority(members) && members.contains(configuration.nodeID),
-            totalVotes: voters.totalVotes, majorityVotes: voters.majorityVotes, rings: ringStatus,
+            isQuorate: !isStopped && replica.configuration.voters.isMajority(members) && members.contains(configuration.nodeID),
+            totalVotes: replica.configuration.voters.totalVotes, majorityVotes: replica.configuration.voters.majorityVotes,
+            rings: ringStatus,
             isFsyncOn: configuration.fsync, counters: counters, lastStall: stallStatus())
     }
 

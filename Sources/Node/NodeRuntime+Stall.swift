@@ -86,6 +86,7 @@ extension NodeRuntime {
         case .replicaTickFired: .replicaTick
         case .requested: .clientRequest
         case .leaveRequested: .leave
+        case .quorumTimerFired: .quorumTimer
         }
     }
 

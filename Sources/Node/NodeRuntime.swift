@@ -3,6 +3,7 @@ import CMap
 import Foundation
 import Logging
 import NIOCore
+import Quorum
 import Replication
 import RingLog
 import Synchronization
@@ -42,6 +43,8 @@ public final class NodeRuntime: @unchecked Sendable {
     var waiting: [ClientToken: PendingReply] = [:]
     var nextTrack: UInt64 = 1
     var trackStreams: [TrackID: AsyncStream<CMapTrackEvent>.Continuation] = [:]
+    /// QUORUM.TRACK subscribers (NodeRuntime+Quorum.swift).
+    var quorumStreams: [QuorumTrackID: AsyncStream<QuorumNotification>.Continuation] = [:]
     var snapshotIndex: LogIndex = .zero
     var rrpTimerGenerations: [RRPTimer: UInt64] = [:]
     /// The pending timer of each kind, cancelled when restarted or cancelled.
@@ -250,6 +253,7 @@ public final class NodeRuntime: @unchecked Sendable {
         let streams = trackStreams.sorted { $0.key < $1.key }
         trackStreams = [:]
         for (_, stream) in streams { stream.finish() }
+        finishQuorumStreams()
     }
 }
 

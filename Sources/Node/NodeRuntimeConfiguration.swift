@@ -35,6 +35,8 @@ public struct NodeRuntimeConfiguration: Sendable {
     public var snapshotPolicy: SnapshotPolicy?
     /// The log's segment size; compaction deletes whole segments, so tests use small ones.
     public var logSegmentBytesMax = RingLogOptions().segmentBytesMax
+    /// The `quorum { }` flags and `expected_votes` (NodeRuntimeConfiguration+Quorum.swift).
+    public var quorum = QuorumConfig()
 
     public init(nodeID: NodeID, totem: TotemOptions, transport: UDPTransport.Configuration,
                 voters: [(NodeID, UInt32)], dataDirectory: String, fsync: Bool,
@@ -81,5 +83,6 @@ public struct NodeRuntimeConfiguration: Sendable {
                   peerHost: own.host, peerPort: own.port, peerAddresses: peers, statusFileInterval: 500)
         watchdog = cluster.runtime.watchdog
         snapshotPolicy = SnapshotPolicy(everyEntries: cluster.store.snapshotEntries, everyBytes: cluster.store.snapshotBytes)
+        self.quorum = cluster.quorum
     }
 }

@@ -1,5 +1,6 @@
 import Basics
 import CMap
+import Quorum
 import Replication
 import Totem
 
@@ -18,6 +19,13 @@ public protocol NodeService: Sendable {
     func untrack(_ id: TrackID) async
     /// Takes a snapshot now; returns the index it covers.
     func snapshot() async throws -> LogIndex
+    /// votequorum's getinfo for `node` (0: this node) and the store's verdict; nil for a
+    /// node the quorum service never heard of (CMD: QUORUM.INFO, CommandQuorum.swift).
+    func quorumInfo(_ node: NodeID) async -> QuorumInfo?
+    /// Starts quorum tracking: the current state at once, then every change, in the order
+    /// the node produced them. The stream ends when the track is removed or the node stops.
+    func quorumTrack() async -> (QuorumTrackID, AsyncStream<QuorumNotification>)
+    func quorumUntrack(_ id: QuorumTrackID) async
 }
 
 /// What a node reports about itself.

@@ -17,6 +17,9 @@ struct Session: Sendable {
     var readMode: ReplicatedNode.ReadMode = .linearizable
     /// Active tracks, in the order they were added, with the channel their pushes name.
     var tracks: [(id: TrackID, channel: String)] = []
+    /// The QUORUM.TRACK subscription, if any (one per connection, as corosync allows one
+    /// trackstart per handle).
+    var quorumTrack: QuorumTrackID?
     /// SCAN cursors handed out on this connection (see `ScanCursors`).
     var scanCursors = ScanCursors()
 

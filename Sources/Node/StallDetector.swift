@@ -20,6 +20,7 @@ public enum LoopWork: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case stallCheck = 11
     case statusFile = 12
     case snapshot = 13
+    case quorumTimer = 14
 
     public var description: String {
         switch self {
@@ -37,6 +38,7 @@ public enum LoopWork: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .stallCheck: "stall check"
         case .statusFile: "status file"
         case .snapshot: "snapshot capture"
+        case .quorumTimer: "quorum timer"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Basics
+import Quorum
 
 /// What a member reports at the start of a sync (DESIGN.md section 4 rule 3).
 public struct SyncState: Hashable, Sendable {
@@ -41,6 +42,8 @@ public enum RingMessage: Hashable, Sendable {
     case syncState(SyncState)
     /// A linearizable-read barrier; `id` grows per originator.
     case readBarrier(epoch: Epoch, id: UInt64)
+    /// votequorum's NODEINFO for the membership sync of `ringID` (QuorumMessages.swift).
+    case nodeInfo(ringID: RingID, NodeInfo)
 }
 
 /// Point-to-point messages outside the total order. They may be lost, duplicated or
@@ -84,6 +87,8 @@ extension RingMessage {
             w.u8(Self.barrierTag)
             w.u64(epoch.rawValue)
             w.u64(id)
+        case .nodeInfo(let ringID, let info):
+            Self.encodeNodeInfo(ringID: ringID, info, into: &w)
         }
         return w.bytes
     }
@@ -109,6 +114,8 @@ extension RingMessage {
                 commitIndex: LogIndex(try r.u64("commit index"))))
         case Self.barrierTag:
             self = .readBarrier(epoch: Epoch(try r.u64("epoch")), id: try r.u64("barrier id"))
+        case Self.nodeInfoTag:
+            self = try Self.decodeNodeInfo(from: &r)
         case let tag:
             throw DecodeError(reason: "unknown ring message tag \(tag)", offset: 0)
         }

@@ -16,6 +16,8 @@ extension Replica {
             writesDelivered(requests, epoch: writesEpoch, from: originator)
         case .readBarrier(let barrierEpoch, let id):
             barrierDelivered(id: id, epoch: barrierEpoch, from: originator)
+        case .nodeInfo:
+            break  // the quorum service's (ReplicatedNode routes it there)
         }
     }
 
@@ -85,6 +87,8 @@ extension Replica {
             }
         case .syncState(let state):
             if state.epoch == epoch { round?.isStateSent = false }
+        case .nodeInfo:
+            break  // ReplicatedNode resends it
         }
     }
 

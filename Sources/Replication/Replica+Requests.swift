@@ -45,7 +45,7 @@ extension Replica {
     mutating func checkReads() {
         guard phase == .active, let b = barrier, let index = b.index, appliedIndex >= index else { return }
         let confirmers = [nodeID] + members.filter { $0 != nodeID && (barrierAcks[$0] ?? 0) >= b.id }
-        guard configuration.voters.isMajority(confirmers) || configuration.testingCanary == .readAtLocalDelivery else { return }
+        guard isMajorityInEveryKnownConfiguration(confirmers) || configuration.testingCanary == .readAtLocalDelivery else { return }
         barrier = nil
         if !b.reads.isEmpty { actions.append(.answerReads(b.reads.map(\.token))) }
         startBarrier()

@@ -26,7 +26,8 @@ public struct Replica: Sendable {
         case answerReadsAtOnce
     }
 
-    public let configuration: ReplicaConfiguration
+    /// `voters` changes only when a committed reconfiguration is applied (Replica+Voters.swift).
+    public internal(set) var configuration: ReplicaConfiguration
     var nodeID: NodeID { configuration.nodeID }
 
     // The log as this member holds it. Invariants (checked in `checkInvariants`):
@@ -64,6 +65,8 @@ public struct Replica: Sendable {
     var waitingReads: [PendingRead] = []
     var barrier: Barrier?
     var barrierCounter: UInt64 = 0
+    /// The voters recorded in the snapshot being offered, adopted if it is installed.
+    var offeredSnapshotVoters: Voters?
 
     var now: Instant = .zero
     var tickGeneration: UInt64 = 0
@@ -229,7 +232,9 @@ public struct Replica: Sendable {
         for (node, index) in ranked {
             votes += UInt64(configuration.voters.votes(of: node))
             if votes >= configuration.voters.majorityVotes {
-                if index > commitIndex { commitIndex = index }
+                // Beyond the next reconfiguration, another configuration counts (rule 8).
+                let capped = reconfigurationCommitCap(upTo: index)
+                if capped > commitIndex { commitIndex = capped }
                 return
             }
         }
@@ -242,6 +247,7 @@ public struct Replica: Sendable {
             let entry = tail.removeFirst()
             appliedIndex = entry.index
             appliedEpoch = entry.epoch
+            if ReconfigurationEntry.isReconfiguration(entry.op) { reconfigurationApplied(entry) }
             var reply: ClientToken?
             if entry.originator == nodeID, let pending = pendingWrites.removeValue(forKey: entry.requestID) {
                 reply = pending.token

@@ -6,6 +6,9 @@ public struct Voters: Hashable, Sendable {
     /// Sorted by node id, so no hash order reaches a decision.
     public private(set) var votes: [(node: NodeID, votes: UInt32)]
     public let totalVotes: UInt64
+    /// `quorum.expected_votes` (or a committed `setexpected`): a majority is then taken of
+    /// max(total, override), never of less than the total (docs/quorum.md).
+    public internal(set) var expectedVotesOverride: UInt64?
 
     public init(_ votes: [(NodeID, UInt32)]) {
         self.votes = votes.map { (node: $0.0, votes: $0.1) }.sorted { $0.node < $1.node }
@@ -13,7 +16,7 @@ public struct Voters: Hashable, Sendable {
         precondition(Set(self.votes.map(\.node)).count == self.votes.count, "duplicate voter in \(votes)")
     }
 
-    public var majorityVotes: UInt64 { totalVotes / 2 + 1 }
+    public var majorityVotes: UInt64 { max(totalVotes, expectedVotesOverride ?? 0) / 2 + 1 }
 
     public func votes(of node: NodeID) -> UInt32 {
         votes.first { $0.node == node }?.votes ?? 0
@@ -28,9 +31,11 @@ public struct Voters: Hashable, Sendable {
 
     public static func == (a: Voters, b: Voters) -> Bool {
         a.votes.map(\.node) == b.votes.map(\.node) && a.votes.map(\.votes) == b.votes.map(\.votes)
+            && a.expectedVotesOverride == b.expectedVotesOverride
     }
     public func hash(into h: inout Hasher) {
         for v in votes { h.combine(v.node); h.combine(v.votes) }
+        h.combine(expectedVotesOverride)
     }
 }
 

@@ -1,5 +1,6 @@
 import Basics
 import CMap
+import Quorum
 import Totem
 
 /// One node's protocol cores composed: Totem orders, the `Replica` replicates and commits,
@@ -11,17 +12,19 @@ import Totem
 /// replica event, a replica broadcast becomes a Totem submission, in the order produced.
 public struct ReplicatedNode: Sendable {
     public private(set) var totem: TotemInstance
-    public private(set) var replica: Replica
-    public private(set) var store: CMapStateMachine
+    public internal(set) var replica: Replica
+    public internal(set) var store: CMapStateMachine
     public var nodeID: NodeID { replica.configuration.nodeID }
     /// Linearizable reads waiting for their barrier.
     var pendingReads: [ClientToken: CMapOperation] = [:]
     /// Entries whose op did not decode (a bug or a corrupt log): counted, applied as errors.
-    public private(set) var undecodableOps = 0
+    public internal(set) var undecodableOps = 0
     /// Snapshots from a source that did not decode or did not match their message: dropped.
     public private(set) var undecodableSnapshots = 0
     /// The last configuration change Totem delivered (for status).
     public private(set) var lastConfiguration: ConfigurationChange?
+    /// The quorum and votequorum services (ReplicatedNode+Quorum.swift).
+    public internal(set) var quorumService: QuorumService
 
     public enum ReadMode: Hashable, Sendable { case linearizable, stale }
 
@@ -31,6 +34,8 @@ public struct ReplicatedNode: Sendable {
         case write(CMapOperation, clientID: UInt64, clientSeq: UInt64)
         /// A read-only operation (get, getOrDefault, count, list).
         case read(CMapOperation, ReadMode)
+        /// votequorum's setexpected / setvotes: checked, then committed as a log entry.
+        case reconfigure(Reconfiguration)
     }
 
     public enum ClientReply: Equatable, Sendable {
@@ -51,6 +56,7 @@ public struct ReplicatedNode: Sendable {
         case replicaTickFired(generation: UInt64, at: Instant)
         case requested(ClientToken, ClientRequest, at: Instant)
         case leaveRequested(at: Instant)
+        case quorumTimerFired(QuorumTimer, at: Instant)
     }
 
     /// In the order to perform them; the ordering rules of `TotemAction` and `ReplicaAction`
@@ -73,6 +79,10 @@ public struct ReplicatedNode: Sendable {
         /// An entry was applied (for the simulator's state checks and for status).
         case applied(Entry)
         case configurationChanged(ConfigurationChange)
+        /// The quorum state changed (quorate, members, votes, quorum): push it to trackers.
+        case quorumChanged(QuorumNotification)
+        /// Feed `.quorumTimerFired` after this long (a late firing is ignored).
+        case startQuorumTimer(QuorumTimer, after: Milliseconds)
     }
 
     public init(totem: TotemInstance, replica: Replica, store: CMapStateMachine) {
@@ -83,6 +93,9 @@ public struct ReplicatedNode: Sendable {
         self.totem = totem
         self.replica = replica
         self.store = store
+        self.quorumService = QuorumService(nodeID: totem.nodeID, voters: replica.configuration.voters,
+                                           options: EffectiveQuorumOptions())
+        adoptStoredVoters()
     }
 
     /// Change tracking is node-local (not replicated): the shell adds and removes tracks
@@ -91,7 +104,7 @@ public struct ReplicatedNode: Sendable {
         body(&store.tracker)
     }
 
-    private enum Work {
+    enum Work {
         case totem(TotemEvent)
         case replica(ReplicaEvent)
     }
@@ -109,6 +122,7 @@ public struct ReplicatedNode: Sendable {
                 return actions
             }
             offered = (bytes, decoded.state)
+            replica.offerSnapshotVoters(snapshotVoters(decoded.state))
             work.append(.replica(.snapshotOffered(from: from, epoch: epoch, index: index,
                                                   snapshotEpoch: snapshotEpoch, at: at)))
         case .started(let at):
@@ -124,9 +138,14 @@ public struct ReplicatedNode: Sendable {
         case .replicaTickFired(let generation, let at):
             work.append(.replica(.tickFired(generation: generation, at: at)))
         case .leaveRequested(let at):
+            quorumStep(.shutdownRequested(at: at), at: at, work: &work, actions: &actions)
             work.append(.totem(.leaveRequested(at: at)))
+        case .quorumTimerFired(let timer, let at):
+            quorumStep(.timerFired(timer, at: at), at: at, work: &work, actions: &actions)
         case .requested(let token, let request, let at):
             switch request {
+            case .write(let op, _, _) where ReconfigurationEntry.touchesReservedKey(op):
+                actions.append(.reply(token, .rejected("keys under totemkv.quorum. are reserved: use QUORUM.SETVOTES / QUORUM.SETEXPECTED")))
             case .write(let op, let clientID, let clientSeq):
                 work.append(.replica(.writeRequested(token, clientID: clientID, clientSeq: clientSeq,
                                                      op: CMapCodec.encode(op), at: at)))
@@ -137,8 +156,11 @@ public struct ReplicatedNode: Sendable {
             case .read(let op, .linearizable):
                 pendingReads[token] = op
                 work.append(.replica(.readRequested(token, at: at)))
+            case .reconfigure(let change):
+                reconfigurationRequested(token, change, at: at, work: &work, actions: &actions)
             }
         }
+        resendRefusedNodeInfo(at: event.instant, work: &work)
         var head = 0
         while head < work.count {
             let item = work[head]
@@ -154,6 +176,8 @@ public struct ReplicatedNode: Sendable {
                     case .startTimer(let k, let g, let after): actions.append(.startTotemTimer(k, g, after: after))
                     case .cancelTimer(let k): actions.append(.cancelTotemTimer(k))
                     case .persistRingSeq(let seq): actions.append(.persistRingSeq(seq))
+                    case .deliver(let d) where RingMessage.isNodeInfo(d.payload):
+                        nodeInfoDelivered(d, at: at, work: &work, actions: &actions)
                     case .deliver(let d):
                         work.append(.replica(.delivered(originator: d.originator, payload: d.payload, at: at)))
                     case .configurationChange(let change):
@@ -162,8 +186,11 @@ public struct ReplicatedNode: Sendable {
                         let kind: ConfigurationKind = change.kind == .regular ? .regular : .transitional
                         work.append(.replica(.configurationChanged(kind, ringID: change.ringID,
                                                                    members: change.members, at: at)))
+                        quorumConfigurationChanged(change, at: at, work: &work, actions: &actions)
                     case .submitRefused:
-                        if let payload = lastSubmitted {
+                        if let payload = lastSubmitted, RingMessage.isNodeInfo(payload) {
+                            nodeInfoRefused(payload)
+                        } else if let payload = lastSubmitted {
                             work.append(.replica(.broadcastRefused(payload, at: at)))
                         }
                     }
@@ -187,6 +214,9 @@ public struct ReplicatedNode: Sendable {
                         }
                         store.replaceState(with: snapshot.state)
                         actions.append(.installSnapshot(index: index, epoch: epoch, bytes: snapshot.bytes))
+                        quorumVotersRestored(snapshot.state, at: at, work: &work, actions: &actions)
+                    case .apply(let entry, let reply) where ReconfigurationEntry.isReconfiguration(entry.op):
+                        reconfigurationApplied(entry, reply: reply, at: at, work: &work, actions: &actions)
                     case .apply(let entry, let reply):
                         let result = apply(entry)
                         actions.append(.applied(entry))

@@ -43,7 +43,7 @@ extension Replica {
         epoch = Epoch(ringID.seq)
         members = newMembers.sorted()
         // Rule 7: a configuration without a majority of votes never syncs.
-        guard configuration.voters.isMajority(members) || configuration.testingCanary == .ignoreQuorum else { return }
+        guard isMajorityInEveryKnownConfiguration(members) || configuration.testingCanary == .ignoreQuorum else { return }
         phase = .syncing
         round = SyncRound(epoch: epoch, members: members)
         sendSyncStateIfDurable()
@@ -160,6 +160,7 @@ extension Replica {
         guard phase == .syncing, var r = round, r.isFetching, offerEpoch == epoch, sender == r.sourceNode,
               index > r.verifiedThrough else { return }
         actions.append(.installSnapshot(index: index, epoch: snapshotEpoch))
+        adoptOfferedSnapshotVoters()
         tail = []
         lastIndex = index
         durableIndex = index

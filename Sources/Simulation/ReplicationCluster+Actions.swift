@@ -102,6 +102,10 @@ extension ReplicationCluster {
             case .configurationChanged(let change):
                 hash.mix(change.ringID.seq ^ UInt64(index) << 56)
                 note("\(incarnation(index)) \(change)")
+            case .quorumChanged(let notification):
+                quorumNotifications.append((index, notification))
+            case .startQuorumTimer(let timer, let after):
+                queue.schedule(.quorumTimer(node: index, incarnation: nodes[index].incarnation, timer), after: after)
             }
         }
     }

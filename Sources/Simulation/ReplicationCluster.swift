@@ -1,5 +1,6 @@
 import Basics
 import CMap
+import Quorum
 import Replication
 import RingLog
 import Totem
@@ -17,6 +18,7 @@ public struct ReplicationCluster {
         case replicaTick(node: Int, incarnation: UInt32, generation: UInt64)
         case fsyncDone(node: Int, incarnation: UInt32)
         case control(UInt64)
+        case quorumTimer(node: Int, incarnation: UInt32, QuorumTimer)
     }
 
     struct Node {
@@ -66,6 +68,10 @@ public struct ReplicationCluster {
     public var compactEveryEntries: UInt64 = 0
     public internal(set) var snapshotsTaken = 0
     public internal(set) var snapshotsInstalled = 0
+    /// votequorum flags every node runs with (set before starting nodes).
+    public var quorumOptions = EffectiveQuorumOptions()
+    /// Every quorum notification, by node, in the order each node produced it.
+    public internal(set) var quorumNotifications: [(node: Int, notification: QuorumNotification)] = []
 
     public init(nodeCount: Int, options: TotemOptions, conditions: NetworkConditions, random: SeededGenerator) {
         var random = random
@@ -144,7 +150,7 @@ public struct ReplicationCluster {
                                   random: random.fork(), allowedMembers: nodes.map(\.id))
         let replica = Replica(configuration: replicaConfiguration(id), recovered: recovered)
         nodes[index].log = log
-        nodes[index].core = ReplicatedNode(totem: totem, replica: replica, store: store)
+        nodes[index].core = ReplicatedNode(totem: totem, replica: replica, store: store, quorumOptions: quorumOptions)
         note("start \(incarnation(index)): log \(log.firstIndex)...\(log.lastIndex) cut \(log.recovery), normal epoch \(recovered.normalEpoch), commit \(recovered.commitIndex)")
         feed(index, .started(at: queue.now))
     }
@@ -204,6 +210,7 @@ public struct ReplicationCluster {
         case .replicaTick(let n, let inc, _): (n, inc)
         case .fsyncDone(let n, let inc): (n, inc)
         case .control: nil
+        case .quorumTimer(let n, let inc, _): (n, inc)
         }
     }
 
@@ -234,6 +241,8 @@ public struct ReplicationCluster {
             }
         case .control:
             break
+        case .quorumTimer(_, _, let timer):
+            feed(index, .quorumTimerFired(timer, at: at))
         }
     }
 

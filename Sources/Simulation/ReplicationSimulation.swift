@@ -16,6 +16,9 @@ public struct ReplicationSimulation {
         public var profile: FaultProfile?
         public var canary: Replica.TestingCanary?
         public var eventLimit: UInt64 = 4_000_000
+        /// Also send random setexpected / setvotes during the fault phase
+        /// (ReplicationSimulation+Reconfiguration.swift).
+        public var reconfigures = false
         /// A short token (300 ms, no coefficient) so that partitions and pauses of a few
         /// hundred ms change the configuration: more epochs, syncs and truncations per run.
         public var totem: TotemOptions.Settings = {
@@ -40,6 +43,8 @@ public struct ReplicationSimulation {
         public var eventsProcessed: UInt64
         public var snapshotsTaken: Int
         public var snapshotsInstalled: Int
+        /// Reconfigurations sent, applied (answered OK) and refused, when `reconfigures` is on.
+        public var reconfigurations = ReconfigurationCounts()
         /// Each node's replica status at the end.
         public var finalStatus: [String]
         public var passed: Bool { violations.isEmpty }
@@ -82,6 +87,7 @@ public struct ReplicationSimulation {
         var driver = Driver(profile: profile, options: options, random: random.fork(),
                             faultPhaseEnd: .milliseconds(settings.faultPhaseMilliseconds),
                             workload: ReplicationWorkload(clientCount: settings.clientCount, random: random.fork()))
+        driver.reconfigures = settings.reconfigures
         driver.begin(&cluster)
         cluster.run(until: driver.endTime, eventLimit: settings.eventLimit) { c, tag in driver.control(tag, &c) }
 
@@ -101,11 +107,13 @@ public struct ReplicationSimulation {
         var hash = cluster.hash
         hash.mix(UInt64(violations.count))
         let committed = (0..<cluster.nodeCount).compactMap { cluster.core($0)?.replica.commitIndex.rawValue }.max() ?? 0
-        return Result(seed: seed, profile: profile, traceHash: hash, violations: violations, trace: cluster.trace,
+        var result = Result(seed: seed, profile: profile, traceHash: hash, violations: violations, trace: cluster.trace,
                       history: history, linearizability: report, operations: driver.workload.counts,
                       committedEntries: committed, eventsProcessed: cluster.eventsProcessed,
                       snapshotsTaken: cluster.snapshotsTaken, snapshotsInstalled: cluster.snapshotsInstalled,
                       finalStatus: (0..<cluster.nodeCount).map { i in "n\(i + 1): " + (cluster.core(i).map { "\($0.replica) totem \($0.totem.state) ring \($0.totem.ringID)" } ?? "down") })
+        result.reconfigurations = driver.reconfigurations
+        return result
     }
 
     struct Driver {
@@ -120,6 +128,9 @@ public struct ReplicationSimulation {
         var probeTokens: [ClientToken] = []
         var probeResults: [ClientToken: ReplicatedNode.ClientReply] = [:]
         var crashed: Set<Int> = []
+        var reconfigures = false
+        var reconfigurations = ReconfigurationCounts()
+        var reconfigurationTokens: Set<ClientToken> = []
 
         init(profile: FaultProfile, options: TotemOptions, random: SeededGenerator, faultPhaseEnd: Instant,
              workload: ReplicationWorkload) {
@@ -158,7 +169,9 @@ public struct ReplicationSimulation {
                 let replies = cluster.replies
                 cluster.replies = []
                 for (token, _, reply) in replies {
-                    if probeTokens.contains(token) {
+                    if reconfigurationTokens.remove(token) != nil {
+                        reconfigurations.count(reply)
+                    } else if probeTokens.contains(token) {
                         probeResults[token] = reply
                     } else {
                         workload.handle(token, reply, cluster: &cluster)
@@ -215,6 +228,7 @@ public struct ReplicationSimulation {
             default:
                 let c = Int(tag - ReplicationSimulation.clientTagBase)
                 if c < workload.clients.count { workload.next(c, cluster: &cluster) }
+                if reconfigures && workload.isRunning { sendReconfiguration(&cluster) }
             }
         }
 

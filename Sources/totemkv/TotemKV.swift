@@ -8,6 +8,7 @@ struct TotemKV: AsyncParsableCommand {
         subcommands: [ConfigCommand.self, NodeCommand.self, UpCommand.self, SimulateCommand.self, KeygenCommand.self,
                       CheckCommand.self, GetCommand.self, SetCommand.self, DelCommand.self, KeysCommand.self,
                       CMapSetCommand.self, CMapGetCommand.self, CMapListCommand.self, TrackCommand.self,
-                      StatusCommand.self, CLICommand.self, BenchCommand.self]
+                      StatusCommand.self, CLICommand.self, BenchCommand.self,
+                      QuorumCommand.self]
     )
 }

@@ -49,9 +49,6 @@ extension ProcessCluster {
         return nil
     }
 
-    /// Node `id`'s client (RESP) port: `client.port` + its position (ids are 1...n in order).
-    func clientPort(_ id: Int) -> Int { (configValue("port", inSection: "client") ?? 0) + id - 1 }
-
     /// The Totem UDP port every node listens on (at 127.0.0.<id>).
     var totemPort: Int { configValue("mcastport", inSection: "interface") ?? 0 }
 
@@ -68,7 +65,7 @@ extension ProcessCluster {
 
     /// One RESP command to node `id` on a connection of its own, ended after `timeout`.
     func call(_ id: Int, _ arguments: [String], timeout: Duration = .seconds(10)) async throws -> RESPValue {
-        try await RESPClient.withConnection(host: "127.0.0.1", port: clientPort(id), timeout: timeout,
+        try await RESPClient.withConnection(host: "127.0.0.1", port: try clientPort(of: id), timeout: timeout,
                                             on: MultiThreadedEventLoopGroup.singleton) { client in
             try await client.call(arguments)
         }

@@ -186,11 +186,11 @@ struct CommandCMapTests {
                 #expect(hello.count % 2 == 0)
                 #expect(try await client.call(["CONFIG", "SET", "save", ""]).errorText?.hasPrefix("ERR CONFIG SET is not supported") == true)
                 #expect(try await client.call(["CLIENT", "SETINFO", "lib-name", "x"]) == .ok)
-                #expect(try await client.call(["QUORUM.INFO"]) == .array([
-                    .bulk("quorate"), .integer(1), .bulk("total_votes"), .integer(1), .bulk("majority_votes"), .integer(1),
-                    .bulk("members"), .integer(1), .bulk("note"),
-                    .bulk("writes commit only in a configuration holding a true majority of the configured votes"),
-                ]))
+                guard case .array(let quorum) = try await client.call(["QUORUM.INFO"]) else {
+                    Issue.record("QUORUM.INFO")
+                    return
+                }
+                #expect(Array(quorum.prefix(4)) == [.bulk("quorate"), .integer(1), .bulk("store_quorate"), .integer(1)])
             }
         }
     }

@@ -164,7 +164,9 @@ struct ClusterCommandTests {
         let quorumInfo = try two.call(["QUORUM.INFO"]).pairs
         #expect(quorumInfo["quorate"] == .integer(1))
         #expect(quorumInfo["total_votes"] == .integer(3))
-        #expect(quorumInfo["majority_votes"] == .integer(2))
+        #expect(quorumInfo["quorum"] == .integer(2))
+        #expect(quorumInfo["store_quorate"] == .integer(1))
+        #expect(quorumInfo["store_majority_votes"] == .integer(2))
         let log = try two.call(["LOG.INFO"]).pairs
         for field in ["first_index", "last_index", "durable_index", "commit_index", "applied_index", "snapshot_index", "epoch"] {
             #expect(log[field]?.integer != nil, "LOG.INFO lacks \(field)")

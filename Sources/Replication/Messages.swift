@@ -41,6 +41,8 @@ public enum RingMessage: Hashable, Sendable {
     case syncState(SyncState)
     /// A linearizable-read barrier; `id` grows per originator.
     case readBarrier(epoch: Epoch, id: UInt64)
+    /// A closed-process-group message (ProcessGroupMessage.swift); never written to the log.
+    case processGroup(ProcessGroupMessage)
 }
 
 /// Point-to-point messages outside the total order. They may be lost, duplicated or
@@ -84,6 +86,9 @@ extension RingMessage {
             w.u8(Self.barrierTag)
             w.u64(epoch.rawValue)
             w.u64(id)
+        case .processGroup(let message):
+            w.u8(Self.processGroupTag)
+            message.encode(into: &w)
         }
         return w.bytes
     }
@@ -109,6 +114,8 @@ extension RingMessage {
                 commitIndex: LogIndex(try r.u64("commit index"))))
         case Self.barrierTag:
             self = .readBarrier(epoch: Epoch(try r.u64("epoch")), id: try r.u64("barrier id"))
+        case Self.processGroupTag:
+            self = .processGroup(try ProcessGroupMessage.decode(from: &r))
         case let tag:
             throw DecodeError(reason: "unknown ring message tag \(tag)", offset: 0)
         }

@@ -16,6 +16,9 @@ extension Replica {
             writesDelivered(requests, epoch: writesEpoch, from: originator)
         case .readBarrier(let barrierEpoch, let id):
             barrierDelivered(id: id, epoch: barrierEpoch, from: originator)
+        case .processGroup:
+            // ReplicatedNode hands these to ProcessGroups; they never reach the log.
+            break
         }
     }
 
@@ -85,6 +88,8 @@ extension Replica {
             }
         case .syncState(let state):
             if state.epoch == epoch { round?.isStateSent = false }
+        case .processGroup:
+            break
         }
     }
 

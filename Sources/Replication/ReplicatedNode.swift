@@ -10,7 +10,7 @@ import Totem
 /// Inside a step, events flow between the cores through one FIFO: a Totem delivery becomes a
 /// replica event, a replica broadcast becomes a Totem submission, in the order produced.
 public struct ReplicatedNode: Sendable {
-    public private(set) var totem: TotemInstance
+    public internal(set) var totem: TotemInstance
     public private(set) var replica: Replica
     public private(set) var store: CMapStateMachine
     public var nodeID: NodeID { replica.configuration.nodeID }
@@ -22,6 +22,8 @@ public struct ReplicatedNode: Sendable {
     public private(set) var undecodableSnapshots = 0
     /// The last configuration change Totem delivered (for status).
     public private(set) var lastConfiguration: ConfigurationChange?
+    /// Closed process groups: ordered by Totem, never logged, no quorum needed.
+    public internal(set) var processGroups: ProcessGroups
 
     public enum ReadMode: Hashable, Sendable { case linearizable, stale }
 
@@ -51,6 +53,8 @@ public struct ReplicatedNode: Sendable {
         case replicaTickFired(generation: UInt64, at: Instant)
         case requested(ClientToken, ClientRequest, at: Instant)
         case leaveRequested(at: Instant)
+        /// A local client's process-group request (ReplicatedNode+CPG.swift).
+        case processGroupRequested(ClientToken?, ProcessGroupRequest, at: Instant)
     }
 
     /// In the order to perform them; the ordering rules of `TotemAction` and `ReplicaAction`
@@ -73,6 +77,9 @@ public struct ReplicatedNode: Sendable {
         /// An entry was applied (for the simulator's state checks and for status).
         case applied(Entry)
         case configurationChanged(ConfigurationChange)
+        /// Hand a process-group notification to a local member's connection, in order.
+        case processGroupDelivered(ProcessGroupDelivery)
+        case processGroupReplied(ClientToken, ProcessGroupReply)
     }
 
     public init(totem: TotemInstance, replica: Replica, store: CMapStateMachine) {
@@ -83,6 +90,7 @@ public struct ReplicatedNode: Sendable {
         self.totem = totem
         self.replica = replica
         self.store = store
+        self.processGroups = ProcessGroups(nodeID: totem.nodeID)
     }
 
     /// Change tracking is node-local (not replicated): the shell adds and removes tracks
@@ -125,6 +133,8 @@ public struct ReplicatedNode: Sendable {
             work.append(.replica(.tickFired(generation: generation, at: at)))
         case .leaveRequested(let at):
             work.append(.totem(.leaveRequested(at: at)))
+        case .processGroupRequested(let token, let request, let at):
+            processGroupStep(.requested(token, request), at: at, into: &actions)
         case .requested(let token, let request, let at):
             switch request {
             case .write(let op, let clientID, let clientSeq):
@@ -154,11 +164,14 @@ public struct ReplicatedNode: Sendable {
                     case .startTimer(let k, let g, let after): actions.append(.startTotemTimer(k, g, after: after))
                     case .cancelTimer(let k): actions.append(.cancelTotemTimer(k))
                     case .persistRingSeq(let seq): actions.append(.persistRingSeq(seq))
+                    case .deliver(let d) where RingMessage.isProcessGroupPayload(d.payload):
+                        processGroupDelivered(d, at: at, into: &actions)
                     case .deliver(let d):
                         work.append(.replica(.delivered(originator: d.originator, payload: d.payload, at: at)))
                     case .configurationChange(let change):
                         lastConfiguration = change
                         actions.append(.configurationChanged(change))
+                        processGroupStep(.configurationChanged(change), at: at, into: &actions)
                         let kind: ConfigurationKind = change.kind == .regular ? .regular : .transitional
                         work.append(.replica(.configurationChanged(kind, ringID: change.ringID,
                                                                    members: change.members, at: at)))

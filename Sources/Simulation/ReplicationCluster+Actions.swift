@@ -102,6 +102,10 @@ extension ReplicationCluster {
             case .configurationChanged(let change):
                 hash.mix(change.ringID.seq ^ UInt64(index) << 56)
                 note("\(incarnation(index)) \(change)")
+            case .processGroupDelivered(let delivery):
+                processGroupRecord.delivered(delivery, at: nodes[index].id)
+            case .processGroupReplied(let token, let reply):
+                processGroupRecord.replies[token] = reply
             }
         }
     }

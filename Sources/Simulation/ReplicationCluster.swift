@@ -66,6 +66,8 @@ public struct ReplicationCluster {
     public var compactEveryEntries: UInt64 = 0
     public internal(set) var snapshotsTaken = 0
     public internal(set) var snapshotsInstalled = 0
+    /// What the process groups delivered to each member (ReplicationCluster+CPG.swift).
+    public internal(set) var processGroupRecord = ProcessGroupRecord()
 
     public init(nodeCount: Int, options: TotemOptions, conditions: NetworkConditions, random: SeededGenerator) {
         var random = random

@@ -22,11 +22,13 @@ struct ClientConnection: Sendable {
                     try await loop(inbound: inbound, outbound: outbound, session: &session, pushTasks: &pushTasks)
                     for track in session.tracks { await dispatcher.service.untrack(track.id) }
                     session.tracks = []
+                    await dispatcher.processGroupsClosed(&session)
                 }
             }
         } catch {
             // A broken connection (reset, write to a closed socket) ends this client only.
             for track in session.tracks { await dispatcher.service.untrack(track.id) }
+            await dispatcher.processGroupsClosed(&session)
         }
     }
 

@@ -46,6 +46,7 @@ struct CommandDispatcher: Sendable {
         }
         if let output = connectionCommand(command, session: &session) { return output }
         if let reply = await keyValueCommand(command, session: &session) { return CommandOutput(reply) }
+        if let output = await processGroupCommand(command, session: &session) { return output }
         if let output = await cmapCommand(command, session: &session) { return output }
         if let reply = await adminCommand(command, session: session) { return CommandOutput(reply) }
         return CommandOutput(CommandReplies.unknownCommand(command))

@@ -16,6 +16,8 @@ public actor FakeNodeService: NodeService {
     /// Every request received, in order (tests check client ids and sequence numbers).
     public private(set) var requests: [ReplicatedNode.ClientRequest] = []
     public var isQuorate = true
+    /// A one-node ring of process groups (FakeNodeService+CPG.swift).
+    var processGroupRing = FakeProcessGroupRing()
 
     public init(limits: CMapLimits = CMapLimits()) {
         state = CMapState(limits: limits)

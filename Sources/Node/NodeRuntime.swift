@@ -42,6 +42,8 @@ public final class NodeRuntime: @unchecked Sendable {
     var waiting: [ClientToken: CheckedContinuation<ReplicatedNode.ClientReply, Never>] = [:]
     var nextTrack: UInt64 = 1
     var trackStreams: [TrackID: AsyncStream<CMapTrackEvent>.Continuation] = [:]
+    /// Process-group streams and waiting requests (NodeRuntime+CPG.swift).
+    var processGroupLinks = ProcessGroupLinks()
     var snapshotIndex: LogIndex = .zero
     var rrpTimerGenerations: [RRPTimer: UInt64] = [:]
     var statusTask: RepeatedTask?
@@ -234,6 +236,7 @@ public final class NodeRuntime: @unchecked Sendable {
         let streams = trackStreams.sorted { $0.key < $1.key }
         trackStreams = [:]
         for (_, stream) in streams { stream.finish() }
+        endProcessGroupLinks()
     }
 }
 

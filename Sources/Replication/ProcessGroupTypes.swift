@@ -143,7 +143,7 @@ public enum ProcessGroupRequest: Hashable, Sendable {
     case fellBehind(ProcessGroupName, ConnectionID)
 }
 
-public enum ProcessGroupRefusal: Hashable, Sendable, CustomStringConvertible {
+public enum ProcessGroupRefusal: Error, Hashable, Sendable, CustomStringConvertible {
     case notJoined
     case alreadyJoined
     case tooManyGroups(max: Int)

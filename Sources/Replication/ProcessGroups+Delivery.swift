@@ -13,7 +13,7 @@ extension ProcessGroups {
         case .join(let group, let connection):
             let member = ProcessGroupMember(node: originator, connection: connection)
             guard !(views[group]?.contains(member) ?? false) else { return }
-            views[group, default: []].append(member)
+            insert([member], into: group)
             notify(group, joined: [ProcessGroupMemberChange(member, .join)], left: [])
         case .leave(let group, let connection, let reason):
             let member = ProcessGroupMember(node: originator, connection: connection)
@@ -51,7 +51,7 @@ extension ProcessGroups {
             let gone = (views[group] ?? []).filter { $0.node == node && !wanted.contains($0) }
             for member in gone { _ = remove(member, from: group) }
             let new = wanted.filter { !(views[group]?.contains($0) ?? false) }
-            if !new.isEmpty { views[group, default: []].append(contentsOf: new) }
+            if !new.isEmpty { insert(new, into: group) }
             guard !gone.isEmpty || !new.isEmpty else { continue }
             notify(group, joined: new.map { ProcessGroupMemberChange($0, .nodeUp) },
                    left: gone.map { ProcessGroupMemberChange($0, .processDown) })
@@ -76,6 +76,15 @@ extension ProcessGroups {
         ringID = change.ringID
         isAnnounceDue = false
         actions.append(.broadcast(.announce(ring: change.ringID, announcement()), nil))
+    }
+
+    /// Views are kept sorted by (node, connection): nodes that learned members in different
+    /// orders (two partitions merging) still list them alike.
+    private mutating func insert(_ members: [ProcessGroupMember], into group: ProcessGroupName) {
+        var view = views[group] ?? []
+        view.append(contentsOf: members)
+        view.sort()
+        views[group] = view
     }
 
     /// Removes a member from a group's view; false if it was not there.

@@ -25,7 +25,7 @@ import Totem
 /// CPG needs no quorum: it works in any ring, quorate or not.
 public struct ProcessGroups: Sendable {
     public let nodeID: NodeID
-    /// Members per group, in the order they joined (the same order on every node).
+    /// Members per group, sorted by (node, connection): the same list on every node.
     public internal(set) var views: [ProcessGroupName: [ProcessGroupMember]] = [:]
     /// This node's connections and the groups each asked to be in (joins and leaves
     /// submitted), in the order asked.

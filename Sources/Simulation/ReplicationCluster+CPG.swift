@@ -7,6 +7,10 @@ public struct ProcessGroupRecord: Sendable {
     public struct Key: Hashable, Comparable, Sendable {
         public var member: ProcessGroupMember
         public var group: ProcessGroupName
+        public init(member: ProcessGroupMember, group: ProcessGroupName) {
+            self.member = member
+            self.group = group
+        }
         public static func < (a: Key, b: Key) -> Bool { (a.member, a.group) < (b.member, b.group) }
     }
 

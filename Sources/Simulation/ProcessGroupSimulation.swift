@@ -73,6 +73,9 @@ public struct ProcessGroupSimulation {
         var messagesSent = 0
         /// Requests waiting for their reply: token → what to record when accepted.
         var pendingJoins: [ClientToken: ProcessGroupRecord.Key] = [:]
+        /// Every member that ever asked to join: a member joins a group at most once, since
+        /// the order check names join and leave events by member.
+        var everJoined: Set<ProcessGroupRecord.Key> = []
         var finalSent: [(ProcessGroupRecord.Key, [UInt8])] = []
 
         init(profile: FaultProfile, options: TotemOptions, random: SeededGenerator, faultPhaseEnd: Instant) {
@@ -188,9 +191,7 @@ public struct ProcessGroupSimulation {
                 }
                 let group = ProcessGroupSimulation.groups[Int(random.next() % 2)]
                 let key = ProcessGroupRecord.Key(member: ProcessGroupMember(node: node, connection: connection), group: group)
-                // A member joins a group at most once (the order check names join events by member).
-                guard joined[key] == nil, !cluster.processGroupRecord.deliveries.keys.contains(key),
-                      !pendingJoins.values.contains(key) else { return }
+                guard everJoined.insert(key).inserted else { return }
                 let t = token()
                 pendingJoins[t] = key
                 _ = cluster.processGroupRequest(.join(group, connection), token: t, at: i)

@@ -79,7 +79,10 @@ let package = Package(
         ),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Replication", "Totem", "TotemConfig", "Basics"]),
         // Starts real `totemkv node` processes (the executable built next to the test bundle).
-        .testTarget(name: "IntegrationTests", dependencies: ["Basics"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Basics", "Node", "RESP", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,6 +34,8 @@ final class Member: ChannelInboundHandler, @unchecked Sendable {
     var replies = 0
     var tryAgain = 0
     var errors: [String] = []
+    /// Times the server took this member out of the group for falling behind.
+    var evictions = 0
     // Sending.
     var floodUntil: UInt64 = 0
     var payload = ""
@@ -54,7 +56,7 @@ final class Member: ChannelInboundHandler, @unchecked Sendable {
     func handle(_ value: RESPValue) {
         if case .array(let parts) = value, parts.count == 3, case .bulkString(let kind) = parts[0] {
             let name = String(buffer: kind)
-            if name == "message", case .bulkString(let text) = parts[2] {
+            if name == "message", case .bulkString(let text) = parts[2], !text.readableBytesView.starts(with: Array("dropped".utf8)) {
                 delivered += 1
                 let bytes = Array(text.readableBytesView)
                 // "message <node>:<conn> t<ns>x..." for latency samples.
@@ -66,6 +68,11 @@ final class Member: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             if name == "subscribe" { isJoined = true; return }
+            if name == "message", case .bulkString(let text) = parts[2], text.readableBytesView.starts(with: Array("dropped".utf8)) {
+                isJoined = false
+                evictions += 1
+                return
+            }
         }
         // A reply to CPG.MCAST.
         outstanding -= 1
@@ -212,7 +219,7 @@ struct CPGBench {
             print("the ring of three did not form; logs in \(cluster.root)")
             return
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 3)
         var members: [(Member, Channel)] = []
         for id in 0..<3 {
             let member = Member()
@@ -225,18 +232,23 @@ struct CPGBench {
         for (member, channel) in members { try await channel.eventLoop.submit { member.join() }.get() }
         try await Task.sleep(for: .seconds(1))
 
-        func snapshot() async throws -> [(delivered: Int, replies: Int, tryAgain: Int)] {
-            var out: [(Int, Int, Int)] = []
+        func snapshot() async throws -> [(delivered: Int, replies: Int, tryAgain: Int, evictions: Int)] {
+            var out: [(Int, Int, Int, Int)] = []
             for (member, channel) in members {
-                out.append(try await channel.eventLoop.submit { (member.delivered, member.replies, member.tryAgain) }.get())
+                out.append(try await channel.eventLoop.submit { (member.delivered, member.replies, member.tryAgain, member.evictions) }.get())
             }
             return out
         }
 
-        print("| senders | payload | delivered msgs/s per member (node 1, 2, 3) | mean | TRYAGAIN replies |")
-        print("|---|---|---|---|---|")
+        print("| senders | payload | delivered msgs/s per member (node 1, 2, 3) | mean | TRYAGAIN replies | members evicted |")
+        print("|---|---|---|---|---|---|")
         for senders in [1, 3] {
             for size in [64, 1024, 16384] {
+                // A member evicted in the previous run joins again.
+                for (member, channel) in members {
+                    try await channel.eventLoop.submit { if !member.isJoined { member.join() } }.get()
+                }
+                try await Task.sleep(for: .milliseconds(500))
                 let payload = String(repeating: "x", count: size)
                 let until = now() + UInt64(seconds * 1e9)
                 let before = try await snapshot()
@@ -255,7 +267,8 @@ struct CPGBench {
                 try await Task.sleep(for: .seconds(2))
                 let rates = (0..<3).map { Double(after[$0].delivered - before[$0].delivered) / elapsed }
                 let again = (0..<3).map { after[$0].tryAgain - before[$0].tryAgain }.reduce(0, +)
-                print("| \(senders) | \(size) B | \(rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")) | \(String(format: "%.0f", rates.reduce(0, +) / 3)) | \(again) |")
+                let evicted = (0..<3).map { after[$0].evictions - before[$0].evictions }.reduce(0, +)
+                print("| \(senders) | \(size) B | \(rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")) | \(String(format: "%.0f", rates.reduce(0, +) / 3)) | \(again) | \(evicted) |")
             }
         }
 
@@ -268,6 +281,10 @@ struct CPGBench {
             last = current
         }
         // Latency at 100 messages/s from node 1's member, 64-byte payloads.
+        for (member, channel) in members {
+            try await channel.eventLoop.submit { if !member.isJoined { member.join() } }.get()
+        }
+        try await Task.sleep(for: .milliseconds(500))
         for (member, channel) in members { try await channel.eventLoop.submit { member.latencies = [] }.get() }
         let (sender, senderChannel) = members[0]
         for _ in 0..<1000 {

@@ -87,6 +87,16 @@ struct ClientConnection: Sendable {
                     try await flush()
                     for source in output.startedPushes {
                         let channel = ByteBuffer(string: source.channel)
+                        if let batched = source.runBatched {
+                            pushTasks.addTask {
+                                try await batched { payloads in
+                                    var push = ByteBuffer()
+                                    for payload in payloads { push.writeRESPPushMessage(channel: channel, payload: payload) }
+                                    try await outbound.write(push)
+                                }
+                            }
+                            continue
+                        }
                         pushTasks.addTask {
                             try await source.run { payload in
                                 var push = ByteBuffer()

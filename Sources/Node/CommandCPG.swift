@@ -91,16 +91,19 @@ extension CommandDispatcher {
             if !session.processGroups.contains(group) { session.processGroups.append(group) }
             let channel = "cpg:\(group)"
             output.replies.append(.subscription(.subscribe, channel: ByteBuffer(string: channel), count: subscriptionCount(session)))
-            output.startedPushes.append(.init(channel: channel) { emit in
+            let body: @Sendable (_ emitAll: @Sendable ([ByteBuffer]) async throws -> Void) async throws -> Void = { emitAll in
                 var ended = false
-                for await delivery in deliveries {
-                    try await emit(Self.processGroupPushPayload(delivery.notification))
-                    ended = delivery.isFinal
+                for await batch in deliveries {
+                    try await emitAll(batch.map { Self.processGroupPushPayload($0.notification) })
+                    ended = batch.last?.isFinal == true
                 }
                 if !ended {
-                    try await emit(ByteBuffer(string: "dropped: this connection left the group (it fell more than \(ProcessGroupLinks.pushesQueuedMax) pushes behind, or the node stopped)"))
+                    try await emitAll([ByteBuffer(string: "dropped: this connection left the group (it fell more than \(ProcessGroupLinks.pushesQueuedMax) batches of pushes behind, or the node stopped)")])
                 }
-            })
+            }
+            output.startedPushes.append(.init(channel: channel, run: { emit in
+                try await body { payloads in for payload in payloads { try await emit(payload) } }
+            }, runBatched: body))
         }
     }
 

@@ -20,6 +20,9 @@ struct CommandOutput: Sendable {
     struct StartedPushes: Sendable {
         var channel: String
         var run: @Sendable (_ emit: @Sendable (ByteBuffer) async throws -> Void) async throws -> Void
+        /// Optional, for busy sources (CPG): hands over several payloads at once, which the
+        /// connection writes in one go. When set, the connection uses it instead of `run`.
+        var runBatched: (@Sendable (_ emitAll: @Sendable ([ByteBuffer]) async throws -> Void) async throws -> Void)? = nil
     }
 
     init(_ reply: RESPValue) { self.replies = [reply] }

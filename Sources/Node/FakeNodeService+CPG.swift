@@ -7,7 +7,7 @@ import Totem
 /// real semantics (own messages come back, leave events, process down) without a network.
 struct FakeProcessGroupRing: Sendable {
     var core: ProcessGroups
-    var streams: [ProcessGroupLinks.Key: AsyncStream<ProcessGroupDelivery>.Continuation] = [:]
+    var streams: [ProcessGroupLinks.Key: AsyncStream<[ProcessGroupDelivery]>.Continuation] = [:]
 
     init() {
         core = ProcessGroups(nodeID: NodeID(1))
@@ -31,7 +31,7 @@ struct FakeProcessGroupRing: Sendable {
             case .deliver(let delivery):
                 let key = ProcessGroupLinks.Key(connection: delivery.connection, group: delivery.group)
                 guard let stream = streams[key] else { continue }
-                stream.yield(delivery)
+                stream.yield([delivery])
                 if delivery.isFinal {
                     stream.finish()
                     streams[key] = nil
@@ -44,11 +44,11 @@ struct FakeProcessGroupRing: Sendable {
 
 extension FakeNodeService {
     public func processGroupJoin(_ group: ProcessGroupName, connection: ConnectionID) async
-        -> Result<AsyncStream<ProcessGroupDelivery>, ProcessGroupRefusal> {
+        -> Result<AsyncStream<[ProcessGroupDelivery]>, ProcessGroupRefusal> {
         let key = ProcessGroupLinks.Key(connection: connection, group: group)
         guard processGroupRing.streams[key] == nil else { return .failure(.alreadyJoined) }
         let (stream, continuation) = AsyncStream.makeStream(
-            of: ProcessGroupDelivery.self, bufferingPolicy: .bufferingOldest(ProcessGroupLinks.pushesQueuedMax))
+            of: [ProcessGroupDelivery].self, bufferingPolicy: .bufferingOldest(ProcessGroupLinks.pushesQueuedMax))
         processGroupRing.streams[key] = continuation
         let reply = processGroupRing.run(.join(group, connection))
         guard reply == .accepted else {

@@ -189,6 +189,7 @@ public final class NodeRuntime: @unchecked Sendable {
                 perform(core.step(.appendDurable(through: index, at: now())))
             }
             deliverTrackEvents()
+            flushProcessGroupDeliveries()
         }
         queue.removeAll(keepingCapacity: true)
         queueHead = 0

@@ -21,10 +21,11 @@ public protocol NodeService: Sendable {
 
     // Closed process groups (docs/cpg.md); a member is (this node, `connection`). No quorum needed.
     /// Joins `group`. The stream carries the member's notifications in the group's total
-    /// order, starting with its own join, and ends after its own leave (`isFinal`), or early
-    /// when the member fell too far behind or the node stopped.
+    /// order, in batches (what one step delivered), starting with its own join, and ends
+    /// after its own leave (`isFinal`), or early when the member fell too far behind or the
+    /// node stopped.
     func processGroupJoin(_ group: ProcessGroupName, connection: ConnectionID) async
-        -> Result<AsyncStream<ProcessGroupDelivery>, ProcessGroupRefusal>
+        -> Result<AsyncStream<[ProcessGroupDelivery]>, ProcessGroupRefusal>
     func processGroupLeave(_ group: ProcessGroupName, connection: ConnectionID) async -> ProcessGroupReply
     /// Sends to every member of `group`, the sender included; fire-and-forget once accepted.
     func processGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) async -> ProcessGroupReply

@@ -28,7 +28,7 @@ import Testing
             guard case .success(let stream) = joined else { Issue.record("join at \(position): \(joined)"); continue }
             let inbox = Inbox()
             inboxes.append(inbox)
-            readers.append(Task { for await d in stream { inbox.append(d.notification) } })
+            readers.append(Task { for await batch in stream { for d in batch { inbox.append(d.notification) } } })
         }
         defer { for r in readers { r.cancel() } }
         #expect(await cluster.waitUntil { await cluster.runtimes[0]?.processGroupMembers(group).count == 3 })

@@ -65,6 +65,12 @@ let package = Package(
         .executableTarget(name: "CMapBench", dependencies: ["CMap", "Basics", "Zstd"], path: "Bench/CMapBench"),
         .executableTarget(name: "ReplicationBench", dependencies: ["Simulation", "Replication", "CMap", "TotemConfig", "Basics"], path: "Bench/ReplicationBench"),
         .executableTarget(name: "TotemBench", dependencies: ["Totem", "Simulation", "TotemConfig", "Basics"], path: "Bench/TotemBench"),
+        // Starts real `totemkv node` processes: build the `totemkv` product in release too.
+        .executableTarget(
+            name: "CPGBench",
+            dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Bench/CPGBench"
+        ),
 
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "TotemConfigTests", dependencies: ["TotemConfig", "Basics"]),

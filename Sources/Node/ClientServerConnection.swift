@@ -43,11 +43,13 @@ struct ClientConnection: Sendable {
                     }
                     for track in session.tracks { await dispatcher.service.untrack(track.id) }
                     session.tracks = []
+                    await dispatcher.processGroupsClosed(&session)
                 }
             }
         } catch {
             // A broken connection (reset, write to a closed socket) ends this client only.
             for track in session.tracks { await dispatcher.service.untrack(track.id) }
+            await dispatcher.processGroupsClosed(&session)
         }
     }
 
@@ -122,6 +124,16 @@ struct ClientConnection: Sendable {
                     try await replies.waitUntilAllWritten()
                     for source in output.startedPushes {
                         let channel = ByteBuffer(string: source.channel)
+                        if let batched = source.runBatched {
+                            tasks.addTask {
+                                try await batched { payloads in
+                                    var push = ByteBuffer()
+                                    for payload in payloads { push.writeRESPPushMessage(channel: channel, payload: payload) }
+                                    try await outbound.write(push)
+                                }
+                            }
+                            continue
+                        }
                         tasks.addTask {
                             try await source.run { payload in
                                 var push = ByteBuffer()

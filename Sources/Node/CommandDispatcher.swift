@@ -20,6 +20,9 @@ struct CommandOutput: Sendable {
     struct StartedPushes: Sendable {
         var channel: String
         var run: @Sendable (_ emit: @Sendable (ByteBuffer) async throws -> Void) async throws -> Void
+        /// Optional, for busy sources (CPG): hands over several payloads at once, which the
+        /// connection writes in one go. When set, the connection uses it instead of `run`.
+        var runBatched: (@Sendable (_ emitAll: @Sendable ([ByteBuffer]) async throws -> Void) async throws -> Void)? = nil
     }
 
     init(_ reply: RESPValue) { self.replies = [reply] }
@@ -53,6 +56,7 @@ struct CommandDispatcher: Sendable {
         }
         if let output = connectionCommand(command, session: &session) { return output }
         if let reply = await keyValueCommand(command, session: &session) { return CommandOutput(reply) }
+        if let output = await processGroupCommand(command, session: &session) { return output }
         if let output = await cmapCommand(command, session: &session) { return output }
         if let output = await quorumCommand(command, session: &session) { return output }
         if let reply = await adminCommand(command, session: session) { return CommandOutput(reply) }

@@ -32,6 +32,8 @@ public actor FakeNodeService: NodeService {
     public internal(set) var largestRound = 0
     /// The quorum service as one node sees it (FakeNodeService+Quorum.swift).
     var quorum = FakeQuorum()
+    /// A one-node ring of process groups (FakeNodeService+CPG.swift).
+    var processGroupRing = FakeProcessGroupRing()
 
     public init(limits: CMapLimits = CMapLimits()) {
         state = CMapState(limits: limits)

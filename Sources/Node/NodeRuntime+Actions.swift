@@ -94,6 +94,10 @@ extension NodeRuntime {
                 waiting.removeValue(forKey: token)?.resume(returning: reply)
             case .applied:
                 break
+            case .processGroupDelivered(let delivery):
+                processGroupDelivered(delivery)
+            case .processGroupReplied(let token, let reply):
+                processGroupReplied(token, reply)
             case .configurationChanged(let change):
                 logger.info("node \(configuration.nodeID): \(change)")
                 if change.kind == .regular {

@@ -118,6 +118,7 @@ extension NodeRuntime: NodeService {
                 counters.append((prefix + "drop_" + name, count))
             }
         }
+        counters += processGroupCounters()
         counters.sort { $0.0 < $1.0 }
         return NodeStatus(
             nodeID: configuration.nodeID, ringID: core.totem.ringID, members: members,

@@ -87,6 +87,7 @@ extension NodeRuntime {
         case .requested: .clientRequest
         case .leaveRequested: .leave
         case .quorumTimerFired: .quorumTimer
+        case .processGroupRequested: .clientRequest
         }
     }
 

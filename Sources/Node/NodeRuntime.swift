@@ -45,6 +45,8 @@ public final class NodeRuntime: @unchecked Sendable {
     var trackStreams: [TrackID: AsyncStream<CMapTrackEvent>.Continuation] = [:]
     /// QUORUM.TRACK subscribers (NodeRuntime+Quorum.swift).
     var quorumStreams: [QuorumTrackID: AsyncStream<QuorumNotification>.Continuation] = [:]
+    /// Process-group streams and waiting requests (NodeRuntime+CPG.swift).
+    var processGroupLinks = ProcessGroupLinks()
     var snapshotIndex: LogIndex = .zero
     var rrpTimerGenerations: [RRPTimer: UInt64] = [:]
     /// The pending timer of each kind, cancelled when restarted or cancelled.
@@ -205,6 +207,7 @@ public final class NodeRuntime: @unchecked Sendable {
                 stepCore(.appendDurable(through: index, at: now()))
             }
             deliverTrackEvents()
+            flushProcessGroupDeliveries()
         }
         queue.removeAll(keepingCapacity: true)
         queueHead = 0
@@ -254,6 +257,7 @@ public final class NodeRuntime: @unchecked Sendable {
         trackStreams = [:]
         for (_, stream) in streams { stream.finish() }
         finishQuorumStreams()
+        endProcessGroupLinks()
     }
 }
 

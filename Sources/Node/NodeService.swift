@@ -26,6 +26,21 @@ public protocol NodeService: Sendable {
     /// the node produced them. The stream ends when the track is removed or the node stops.
     func quorumTrack() async -> (QuorumTrackID, AsyncStream<QuorumNotification>)
     func quorumUntrack(_ id: QuorumTrackID) async
+
+    // Closed process groups (docs/cpg.md); a member is (this node, `connection`). No quorum needed.
+    /// Joins `group`. The stream carries the member's notifications in the group's total
+    /// order, in batches (what one step delivered), starting with its own join, and ends
+    /// after its own leave (`isFinal`), or early when the member fell too far behind or the
+    /// node stopped.
+    func processGroupJoin(_ group: ProcessGroupName, connection: ConnectionID) async
+        -> Result<AsyncStream<[ProcessGroupDelivery]>, ProcessGroupRefusal>
+    func processGroupLeave(_ group: ProcessGroupName, connection: ConnectionID) async -> ProcessGroupReply
+    /// Sends to every member of `group`, the sender included; fire-and-forget once accepted.
+    func processGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) async -> ProcessGroupReply
+    /// The group's members as this node sees them, sorted by (node, connection).
+    func processGroupMembers(_ group: ProcessGroupName) async -> [ProcessGroupMember]
+    /// The connection closed: it leaves every group with reason process down.
+    func processGroupConnectionClosed(_ connection: ConnectionID) async
 }
 
 /// What a node reports about itself.

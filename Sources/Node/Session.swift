@@ -22,6 +22,8 @@ struct Session: Sendable {
     var quorumTrack: QuorumTrackID?
     /// SCAN cursors handed out on this connection (see `ScanCursors`).
     var scanCursors = ScanCursors()
+    /// Process groups this connection joined, in order (CommandCPG.swift).
+    var processGroups: [ProcessGroupName] = []
 
     init(connectionNumber: UInt64, clientID: UInt64, isAuthenticated: Bool) {
         self.connectionNumber = connectionNumber

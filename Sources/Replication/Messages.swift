@@ -44,6 +44,8 @@ public enum RingMessage: Hashable, Sendable {
     case readBarrier(epoch: Epoch, id: UInt64)
     /// votequorum's NODEINFO for the membership sync of `ringID` (QuorumMessages.swift).
     case nodeInfo(ringID: RingID, NodeInfo)
+    /// A closed-process-group message (ProcessGroupMessage.swift); never written to the log.
+    case processGroup(ProcessGroupMessage)
 }
 
 /// Point-to-point messages outside the total order. They may be lost, duplicated or
@@ -89,6 +91,9 @@ extension RingMessage {
             w.u64(id)
         case .nodeInfo(let ringID, let info):
             Self.encodeNodeInfo(ringID: ringID, info, into: &w)
+        case .processGroup(let message):
+            w.u8(Self.processGroupTag)
+            message.encode(into: &w)
         }
         return w.bytes
     }
@@ -116,6 +121,8 @@ extension RingMessage {
             self = .readBarrier(epoch: Epoch(try r.u64("epoch")), id: try r.u64("barrier id"))
         case Self.nodeInfoTag:
             self = try Self.decodeNodeInfo(from: &r)
+        case Self.processGroupTag:
+            self = .processGroup(try ProcessGroupMessage.decode(from: &r))
         case let tag:
             throw DecodeError(reason: "unknown ring message tag \(tag)", offset: 0)
         }

@@ -18,6 +18,9 @@ extension Replica {
             barrierDelivered(id: id, epoch: barrierEpoch, from: originator)
         case .nodeInfo:
             break  // the quorum service's (ReplicatedNode routes it there)
+        case .processGroup:
+            // ReplicatedNode hands these to ProcessGroups; they never reach the log.
+            break
         }
     }
 
@@ -89,6 +92,8 @@ extension Replica {
             if state.epoch == epoch { round?.isStateSent = false }
         case .nodeInfo:
             break  // ReplicatedNode resends it
+        case .processGroup:
+            break
         }
     }
 

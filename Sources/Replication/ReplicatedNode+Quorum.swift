@@ -209,7 +209,8 @@ extension ReplicatedNode.Event {
         switch self {
         case .started(let at), .packetReceived(_, let at), .totemTimerFired(_, _, let at),
              .peerMessageReceived(_, _, let at), .appendDurable(_, let at), .replicaTickFired(_, let at),
-             .requested(_, _, let at), .leaveRequested(let at), .quorumTimerFired(_, let at):
+             .requested(_, _, let at), .leaveRequested(let at), .quorumTimerFired(_, let at),
+             .processGroupRequested(_, _, let at):
             at
         }
     }

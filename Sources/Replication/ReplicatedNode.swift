@@ -11,7 +11,7 @@ import Totem
 /// Inside a step, events flow between the cores through one FIFO: a Totem delivery becomes a
 /// replica event, a replica broadcast becomes a Totem submission, in the order produced.
 public struct ReplicatedNode: Sendable {
-    public private(set) var totem: TotemInstance
+    public internal(set) var totem: TotemInstance
     public internal(set) var replica: Replica
     public internal(set) var store: CMapStateMachine
     public var nodeID: NodeID { replica.configuration.nodeID }
@@ -25,6 +25,8 @@ public struct ReplicatedNode: Sendable {
     public private(set) var lastConfiguration: ConfigurationChange?
     /// The quorum and votequorum services (ReplicatedNode+Quorum.swift).
     public internal(set) var quorumService: QuorumService
+    /// Closed process groups: ordered by Totem, never logged, no quorum needed.
+    public internal(set) var processGroups: ProcessGroups
 
     public enum ReadMode: Hashable, Sendable { case linearizable, stale }
 
@@ -57,6 +59,8 @@ public struct ReplicatedNode: Sendable {
         case requested(ClientToken, ClientRequest, at: Instant)
         case leaveRequested(at: Instant)
         case quorumTimerFired(QuorumTimer, at: Instant)
+        /// A local client's process-group request (ReplicatedNode+CPG.swift).
+        case processGroupRequested(ClientToken?, ProcessGroupRequest, at: Instant)
     }
 
     /// In the order to perform them; the ordering rules of `TotemAction` and `ReplicaAction`
@@ -83,6 +87,9 @@ public struct ReplicatedNode: Sendable {
         case quorumChanged(QuorumNotification)
         /// Feed `.quorumTimerFired` after this long (a late firing is ignored).
         case startQuorumTimer(QuorumTimer, after: Milliseconds)
+        /// Hand a process-group notification to a local member's connection, in order.
+        case processGroupDelivered(ProcessGroupDelivery)
+        case processGroupReplied(ClientToken, ProcessGroupReply)
     }
 
     public init(totem: TotemInstance, replica: Replica, store: CMapStateMachine) {
@@ -95,6 +102,7 @@ public struct ReplicatedNode: Sendable {
         self.store = store
         self.quorumService = QuorumService(nodeID: totem.nodeID, voters: replica.configuration.voters,
                                            options: EffectiveQuorumOptions())
+        self.processGroups = ProcessGroups(nodeID: totem.nodeID)
         adoptStoredVoters()
     }
 
@@ -142,6 +150,8 @@ public struct ReplicatedNode: Sendable {
             work.append(.totem(.leaveRequested(at: at)))
         case .quorumTimerFired(let timer, let at):
             quorumStep(.timerFired(timer, at: at), at: at, work: &work, actions: &actions)
+        case .processGroupRequested(let token, let request, let at):
+            processGroupStep(.requested(token, request), at: at, into: &actions)
         case .requested(let token, let request, let at):
             switch request {
             case .write(let op, _, _) where ReconfigurationEntry.touchesReservedKey(op):
@@ -178,11 +188,14 @@ public struct ReplicatedNode: Sendable {
                     case .persistRingSeq(let seq): actions.append(.persistRingSeq(seq))
                     case .deliver(let d) where RingMessage.isNodeInfo(d.payload):
                         nodeInfoDelivered(d, at: at, work: &work, actions: &actions)
+                    case .deliver(let d) where RingMessage.isProcessGroupPayload(d.payload):
+                        processGroupDelivered(d, at: at, into: &actions)
                     case .deliver(let d):
                         work.append(.replica(.delivered(originator: d.originator, payload: d.payload, at: at)))
                     case .configurationChange(let change):
                         lastConfiguration = change
                         actions.append(.configurationChanged(change))
+                        processGroupStep(.configurationChanged(change), at: at, into: &actions)
                         let kind: ConfigurationKind = change.kind == .regular ? .regular : .transitional
                         work.append(.replica(.configurationChanged(kind, ringID: change.ringID,
                                                                    members: change.members, at: at)))

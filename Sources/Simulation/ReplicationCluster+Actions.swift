@@ -106,6 +106,10 @@ extension ReplicationCluster {
                 quorumNotifications.append((index, notification))
             case .startQuorumTimer(let timer, let after):
                 queue.schedule(.quorumTimer(node: index, incarnation: nodes[index].incarnation, timer), after: after)
+            case .processGroupDelivered(let delivery):
+                processGroupRecord.delivered(delivery, at: nodes[index].id)
+            case .processGroupReplied(let token, let reply):
+                processGroupRecord.replies[token] = reply
             }
         }
     }

@@ -72,6 +72,8 @@ public struct ReplicationCluster {
     public var quorumOptions = EffectiveQuorumOptions()
     /// Every quorum notification, by node, in the order each node produced it.
     public internal(set) var quorumNotifications: [(node: Int, notification: QuorumNotification)] = []
+    /// What the process groups delivered to each member (ReplicationCluster+CPG.swift).
+    public internal(set) var processGroupRecord = ProcessGroupRecord()
 
     public init(nodeCount: Int, options: TotemOptions, conditions: NetworkConditions, random: SeededGenerator) {
         var random = random

@@ -1,0 +1,311 @@
+// CPGBench: closed-process-group ordered broadcast on a local 3-node cluster of real
+// `totemkv node` processes (127.0.0.1...127.0.0.3, udpu on loopback, default totem options).
+//
+//   swift build -c release --product totemkv --product CPGBench
+//   .build/release/CPGBench [path/to/totemkv] [seconds per flood]
+//
+// One member per node joins group `bench`. Floods: one sender (node 1's member) or three
+// (every member) keep up to `window` CPG.MCAST requests pipelined, backing off 1 ms after a
+// TRYAGAIN; every member counts the messages delivered to it. Latency: node 1's member sends
+// 100 messages/s carrying their send time; every member's delivery time minus that is one
+// sample (one process measures both ends, so one clock). Results are printed as a Markdown
+// table for Bench/results/cpg.md.
+import Dispatch
+import Foundation
+import NIOCore
+import NIOPosix
+import RESP
+
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+/// One member connection: counts deliveries, records latencies, and (when sending) keeps its
+/// pipeline full. Confined to its channel's event loop.
+final class Member: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    static let window = 128
+    var context: ChannelHandlerContext?
+    var parser = RESPReplyParser()
+    var input = ByteBuffer()
+    var delivered = 0
+    var latencies: [UInt64] = []
+    var isJoined = false
+    var replies = 0
+    var tryAgain = 0
+    var errors: [String] = []
+    /// Times the server took this member out of the group for falling behind.
+    var evictions = 0
+    // Sending.
+    var floodUntil: UInt64 = 0
+    var payload = ""
+    var outstanding = 0
+    var isBackingOff = false
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var chunk = unwrapInboundIn(data)
+        input.writeBuffer(&chunk)
+        while let value = try? parser.next(&input) {
+            handle(value)
+        }
+        refill()
+    }
+
+    func handle(_ value: RESPValue) {
+        if case .array(let parts) = value, parts.count == 3, case .bulkString(let kind) = parts[0] {
+            let name = String(buffer: kind)
+            if name == "message", case .bulkString(let text) = parts[2], !text.readableBytesView.starts(with: Array("dropped".utf8)) {
+                delivered += 1
+                let bytes = Array(text.readableBytesView)
+                // "message <node>:<conn> t<ns>x..." for latency samples.
+                if let space = bytes.firstIndex(of: 0x20).flatMap({ s in bytes[(s + 1)...].firstIndex(of: 0x20) }),
+                   space + 1 < bytes.count, bytes[space + 1] == UInt8(ascii: "t") {
+                    let digits = bytes[(space + 2)...].prefix { $0 >= 0x30 && $0 <= 0x39 }
+                    if let sent = UInt64(String(decoding: digits, as: UTF8.self)) { latencies.append(now() &- sent) }
+                }
+                return
+            }
+            if name == "subscribe" { isJoined = true; return }
+            if name == "message", case .bulkString(let text) = parts[2], text.readableBytesView.starts(with: Array("dropped".utf8)) {
+                isJoined = false
+                evictions += 1
+                return
+            }
+        }
+        // A reply to CPG.MCAST.
+        outstanding -= 1
+        replies += 1
+        if case .error(let text) = value {
+            if text.hasPrefix("TRYAGAIN") {
+                tryAgain += 1
+                backOff()
+            } else if errors.count < 5 {
+                errors.append(text)
+            }
+        }
+    }
+
+    func backOff() {
+        guard !isBackingOff, let context else { return }
+        isBackingOff = true
+        context.eventLoop.scheduleTask(in: .milliseconds(1)) {
+            self.isBackingOff = false
+            self.refill()
+        }
+    }
+
+    func send(_ text: String) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count + 64)
+        RESPCommand(strings: ["CPG.MCAST", "bench", text]).encode(into: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        outstanding += 1
+    }
+
+    func refill() {
+        guard let context, !isBackingOff, floodUntil > 0 else { return }
+        var wrote = false
+        while outstanding < Self.window && now() < floodUntil {
+            send(payload)
+            wrote = true
+        }
+        if wrote { context.flush() }
+    }
+
+    func join() {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        RESPCommand(strings: ["CPG.JOIN", "bench"]).encode(into: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+}
+
+struct Cluster {
+    let root: String
+    let executable: String
+    var processes: [Process] = []
+    let base = Int.random(in: 20_000...40_000)
+
+    init(executable: String) throws {
+        self.executable = executable
+        root = NSTemporaryDirectory() + "totemkv-cpgbench-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var nodes = ""
+        for id in 1...3 { nodes += "node {\n nodeid: \(id)\n ring0_addr: 127.0.0.\(id)\n}\n" }
+        let text = """
+            totem {
+             version: 2
+             cluster_name: cpgbench
+             transport: udpu
+             interface {
+              ringnumber: 0
+              mcastport: \(base + 1000)
+             }
+            }
+            nodelist {
+            \(nodes)}
+            quorum {
+             provider: corosync_votequorum
+            }
+            logging {
+             to_stderr: yes
+            }
+            store {
+             data_directory: \(root)/data
+             fsync: on
+            }
+            client {
+             bind_address: 127.0.0.1
+             port: \(base)
+            }
+
+            """
+        try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/cluster.conf"))
+    }
+
+    mutating func start() throws {
+        for id in 1...3 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = ["node", "--config", root + "/cluster.conf", "--nodeid", String(id)]
+            let log = root + "/node-\(id).log"
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: log)
+            process.standardError = FileHandle(forWritingAtPath: log)
+            try process.run()
+            processes.append(process)
+        }
+    }
+
+    /// Every node reports a ring of three members (bounded: 60 s).
+    func waitForRing() -> Bool {
+        for _ in 0..<600 {
+            let ready = (1...3).allSatisfy { id in
+                guard let data = FileManager.default.contents(atPath: root + "/data/node-\(id)/status.json"),
+                      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+                return (object["members"] as? [Int]) == [1, 2, 3]
+            }
+            if ready { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    func stop() {
+        for process in processes where process.isRunning { process.terminate() }
+        for process in processes { process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+func percentile(_ sorted: [UInt64], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1_000_000
+}
+
+@main
+struct CPGBench {
+    static func main() async throws {
+        let arguments = CommandLine.arguments
+        let executable = arguments.count > 1 ? arguments[1]
+            : URL(fileURLWithPath: arguments[0]).deletingLastPathComponent().appendingPathComponent("totemkv").path
+        let seconds = arguments.count > 2 ? Double(arguments[2]) ?? 5 : 5
+        var cluster = try Cluster(executable: executable)
+        try cluster.start()
+        defer { cluster.stop() }
+        guard cluster.waitForRing() else {
+            print("the ring of three did not form; logs in \(cluster.root)")
+            return
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 3)
+        var members: [(Member, Channel)] = []
+        for id in 0..<3 {
+            let member = Member()
+            let channel = try await ClientBootstrap(group: group)
+                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { $0.pipeline.addHandler(member) }
+                .connect(host: "127.0.0.1", port: cluster.base + id).get()
+            members.append((member, channel))
+        }
+        for (member, channel) in members { try await channel.eventLoop.submit { member.join() }.get() }
+        try await Task.sleep(for: .seconds(1))
+
+        func snapshot() async throws -> [(delivered: Int, replies: Int, tryAgain: Int, evictions: Int)] {
+            var out: [(Int, Int, Int, Int)] = []
+            for (member, channel) in members {
+                out.append(try await channel.eventLoop.submit { (member.delivered, member.replies, member.tryAgain, member.evictions) }.get())
+            }
+            return out
+        }
+
+        print("| senders | payload | delivered msgs/s per member (node 1, 2, 3) | mean | TRYAGAIN replies | members evicted |")
+        print("|---|---|---|---|---|---|")
+        for senders in [1, 3] {
+            for size in [64, 1024, 16384] {
+                // A member evicted in the previous run joins again.
+                for (member, channel) in members {
+                    try await channel.eventLoop.submit { if !member.isJoined { member.join() } }.get()
+                }
+                try await Task.sleep(for: .milliseconds(500))
+                let payload = String(repeating: "x", count: size)
+                let until = now() + UInt64(seconds * 1e9)
+                let before = try await snapshot()
+                let start = now()
+                for (member, channel) in members.prefix(senders) {
+                    try await channel.eventLoop.submit {
+                        member.payload = payload
+                        member.floodUntil = until
+                        member.refill()
+                    }.get()
+                }
+                try await Task.sleep(for: .seconds(seconds))
+                let after = try await snapshot()
+                let elapsed = Double(now() - start) / 1e9
+                // Let the pipelines drain before the next run.
+                try await Task.sleep(for: .seconds(2))
+                let rates = (0..<3).map { Double(after[$0].delivered - before[$0].delivered) / elapsed }
+                let again = (0..<3).map { after[$0].tryAgain - before[$0].tryAgain }.reduce(0, +)
+                let evicted = (0..<3).map { after[$0].evictions - before[$0].evictions }.reduce(0, +)
+                print("| \(senders) | \(size) B | \(rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")) | \(String(format: "%.0f", rates.reduce(0, +) / 3)) | \(again) | \(evicted) |")
+            }
+        }
+
+        // Let the floods' backlog drain: deliveries stop changing for a second (at most 60 s).
+        var last = try await snapshot().map(\.delivered)
+        for _ in 0..<60 {
+            try await Task.sleep(for: .seconds(1))
+            let current = try await snapshot().map(\.delivered)
+            if current == last { break }
+            last = current
+        }
+        // Latency at 100 messages/s from node 1's member, 64-byte payloads.
+        for (member, channel) in members {
+            try await channel.eventLoop.submit { if !member.isJoined { member.join() } }.get()
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        for (member, channel) in members { try await channel.eventLoop.submit { member.latencies = [] }.get() }
+        let (sender, senderChannel) = members[0]
+        for _ in 0..<1000 {
+            try await senderChannel.eventLoop.submit {
+                let stamp = "t\(now())"
+                sender.send(stamp + String(repeating: "x", count: max(0, 64 - stamp.utf8.count)))
+                sender.context?.flush()
+            }.get()
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .seconds(1))
+        var samples: [UInt64] = []
+        for (member, channel) in members { samples += try await channel.eventLoop.submit { member.latencies }.get() }
+        samples.sort()
+        print("")
+        print("latency at 100 msgs/s, 64 B, 1 sender: \(samples.count) samples over 3 members, p50 \(String(format: "%.3f", percentile(samples, 0.5))) ms, p99 \(String(format: "%.3f", percentile(samples, 0.99))) ms, max \(String(format: "%.3f", percentile(samples, 1.0))) ms")
+        for (member, channel) in members {
+            let errors = try await channel.eventLoop.submit { member.errors }.get()
+            if !errors.isEmpty { print("errors: \(errors)") }
+            try? await channel.close()
+        }
+        try await group.shutdownGracefully()
+    }
+}

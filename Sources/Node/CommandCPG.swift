@@ -1,0 +1,163 @@
+import Basics
+import NIOCore
+import RESP
+import Replication
+
+/// Closed process groups over the line protocol (docs/cpg.md): CPG.JOIN, CPG.LEAVE,
+/// CPG.MCAST, CPG.MEMBERS, and `SUBSCRIBE cpg:<group>` / `UNSUBSCRIBE cpg:<group>` as the
+/// pub/sub spelling of join and leave. A member's notifications arrive as pub/sub messages
+/// on channel `cpg:<group>`, as they happen; the client reads them when it wants.
+extension CommandDispatcher {
+    static let processGroupChannelPrefix = Array("cpg:".utf8)
+
+    func processGroupCommand(_ command: RESPCommand, session: inout Session) async -> CommandOutput? {
+        let n = command.count
+        if command.isNamed("CPG.JOIN") {
+            guard n == 2 else { return CommandOutput(CommandReplies.wrongArity("cpg.join")) }
+            var output = CommandOutput(replies: [])
+            await processGroupJoin(command[1], session: &session, output: &output)
+            return output
+        }
+        if command.isNamed("CPG.LEAVE") {
+            guard n == 2 else { return CommandOutput(CommandReplies.wrongArity("cpg.leave")) }
+            return CommandOutput(await processGroupLeave(command[1], session: &session))
+        }
+        if command.isNamed("CPG.MCAST") {
+            guard n == 3 else { return CommandOutput(CommandReplies.wrongArity("cpg.mcast")) }
+            return CommandOutput(await processGroupMcast(command[1], payload: command[2], session: session))
+        }
+        if command.isNamed("CPG.MEMBERS") {
+            guard n == 2 else { return CommandOutput(CommandReplies.wrongArity("cpg.members")) }
+            switch Self.processGroupName(command[1]) {
+            case .failure(let error): return CommandOutput(error)
+            case .success(let group):
+                let members = await service.processGroupMembers(group)
+                return CommandOutput(.array(members.map { .bulk($0.description) }))
+            }
+        }
+        // SUBSCRIBE/UNSUBSCRIBE whose channels are all cpg:<group>; others are CMap's.
+        let channels = command.arguments.dropFirst().map { CommandReplies.bytes($0) }
+        guard n >= 2, channels.allSatisfy({ $0.starts(with: Self.processGroupChannelPrefix) }) else { return nil }
+        if command.isNamed("SUBSCRIBE") {
+            var output = CommandOutput(replies: [])
+            for channel in channels {
+                await processGroupJoin(ByteBuffer(bytes: channel.dropFirst(Self.processGroupChannelPrefix.count)),
+                                       session: &session, output: &output)
+            }
+            return output
+        }
+        if command.isNamed("UNSUBSCRIBE") {
+            var replies: [RESPValue] = []
+            for channel in channels {
+                replies.append(await processGroupLeave(ByteBuffer(bytes: channel.dropFirst(Self.processGroupChannelPrefix.count)),
+                                                       session: &session))
+            }
+            return CommandOutput(replies: replies)
+        }
+        return nil
+    }
+
+    static func processGroupName(_ argument: ByteBuffer) -> Result<ProcessGroupName, RESPValue> {
+        do {
+            return .success(try ProcessGroupName(validating: CommandReplies.bytes(argument)))
+        } catch {
+            return .failure(.error("ERR invalid group '\(CommandReplies.text(argument))': \(error.description)"))
+        }
+    }
+
+    static func processGroupError(_ refusal: ProcessGroupRefusal, _ group: ProcessGroupName) -> RESPValue {
+        switch refusal {
+        case .tryAgain: .error("TRYAGAIN " + refusal.description)
+        default: .error("ERR group '\(group)': " + refusal.description)
+        }
+    }
+
+    private func subscriptionCount(_ session: Session) -> Int { session.tracks.count + session.processGroups.count }
+
+    /// CPG.JOIN group → ["subscribe", "cpg:<group>", count]; the member's own join event is
+    /// its first push.
+    private func processGroupJoin(_ argument: ByteBuffer, session: inout Session, output: inout CommandOutput) async {
+        let group: ProcessGroupName
+        switch Self.processGroupName(argument) {
+        case .failure(let error):
+            output.replies.append(error)
+            return
+        case .success(let g): group = g
+        }
+        switch await service.processGroupJoin(group, connection: ConnectionID(session.connectionNumber)) {
+        case .failure(let refusal):
+            output.replies.append(Self.processGroupError(refusal, group))
+        case .success(let deliveries):
+            if !session.processGroups.contains(group) { session.processGroups.append(group) }
+            let channel = "cpg:\(group)"
+            output.replies.append(.subscription(.subscribe, channel: ByteBuffer(string: channel), count: subscriptionCount(session)))
+            let body: @Sendable (_ emitAll: @Sendable ([ByteBuffer]) async throws -> Void) async throws -> Void = { emitAll in
+                var ended = false
+                for await batch in deliveries {
+                    try await emitAll(batch.map { Self.processGroupPushPayload($0.notification) })
+                    ended = batch.last?.isFinal == true
+                }
+                if !ended {
+                    try await emitAll([ByteBuffer(string: "dropped: this connection left the group (it fell more than \(ProcessGroupLinks.pushesQueuedMax) batches of pushes behind, or the node stopped)")])
+                }
+            }
+            output.startedPushes.append(.init(channel: channel, run: { emit in
+                try await body { payloads in for payload in payloads { try await emit(payload) } }
+            }, runBatched: body))
+        }
+    }
+
+    /// CPG.LEAVE group → ["unsubscribe", "cpg:<group>", count]; the member's own leave event
+    /// is its last push on that channel.
+    private func processGroupLeave(_ argument: ByteBuffer, session: inout Session) async -> RESPValue {
+        let group: ProcessGroupName
+        switch Self.processGroupName(argument) {
+        case .failure(let error): return error
+        case .success(let g): group = g
+        }
+        let reply = await service.processGroupLeave(group, connection: ConnectionID(session.connectionNumber))
+        if reply == .accepted || reply == .refused(.notJoined) { session.processGroups.removeAll { $0 == group } }
+        if case .refused(let refusal) = reply { return Self.processGroupError(refusal, group) }
+        return .subscription(.unsubscribe, channel: ByteBuffer(string: "cpg:\(group)"), count: subscriptionCount(session))
+    }
+
+    private func processGroupMcast(_ argument: ByteBuffer, payload: ByteBuffer, session: Session) async -> RESPValue {
+        let group: ProcessGroupName
+        switch Self.processGroupName(argument) {
+        case .failure(let error): return error
+        case .success(let g): group = g
+        }
+        switch await service.processGroupMcast(group, connection: ConnectionID(session.connectionNumber),
+                                               payload: CommandReplies.bytes(payload)) {
+        case .accepted: return .ok
+        case .refused(let refusal): return Self.processGroupError(refusal, group)
+        }
+    }
+
+    /// The connection closed: its members leave every group (process down).
+    func processGroupsClosed(_ session: inout Session) async {
+        guard !session.processGroups.isEmpty else { return }
+        session.processGroups = []
+        await service.processGroupConnectionClosed(ConnectionID(session.connectionNumber))
+    }
+
+    /// The text of a push: `message <node>:<connection> <payload>` for a message, and
+    /// `confchg joined=<list> left=<list> members=<list>` for a membership change, where a
+    /// list is comma-separated `node:connection` entries, joined and left ones followed by
+    /// their reason in parentheses: `join`, `leave`, `node-down`, `node-up`, `process-down`.
+    static func processGroupPushPayload(_ notification: ProcessGroupNotification) -> ByteBuffer {
+        switch notification {
+        case .message(let from, let payload):
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(payload.count + 32)
+            buffer.writeString("message \(from) ")
+            buffer.writeBytes(payload)
+            return buffer
+        case .membership(let change):
+            let joined = change.joined.map(\.description).joined(separator: ",")
+            let left = change.left.map(\.description).joined(separator: ",")
+            let members = change.members.map(\.description).joined(separator: ",")
+            return ByteBuffer(string: "confchg joined=\(joined) left=\(left) members=\(members)")
+        }
+    }
+}

@@ -45,13 +45,17 @@ public struct PersistentSortedMap<Key: Comparable, Value> {
         /// The first position whose key is >= `key`, and whether it is equal.
         @inline(__always)
         func search(_ key: Key) -> (index: Int, found: Bool) {
-            var lo = 0
-            var hi = keys.count
-            while lo < hi {
-                let mid = (lo &+ hi) >> 1
-                if keys[mid] < key { lo = mid &+ 1 } else { hi = mid }
+            // One access to the class's array for the whole search: indexing `self.keys`
+            // in the loop paid an exclusivity check and a retain per probe.
+            keys.withUnsafeBufferPointer { keys in
+                var lo = 0
+                var hi = keys.count
+                while lo < hi {
+                    let mid = (lo &+ hi) >> 1
+                    if keys[mid] < key { lo = mid &+ 1 } else { hi = mid }
+                }
+                return (lo, lo < keys.count && !(key < keys[lo]))
             }
-            return (lo, lo < keys.count && !(key < keys[lo]))
         }
 
         func recount() {

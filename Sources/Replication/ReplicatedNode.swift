@@ -174,7 +174,7 @@ public struct ReplicatedNode: Sendable {
                     switch a {
                     case .broadcast(let bytes): work.append(.totem(.submitted(bytes, at: at)))
                     case .send(let message, let to): actions.append(.sendPeer(message, to: to))
-                    case .append(let entries): actions.append(.append(entries))
+                    case .append(let entries): Self.appendMerging(entries, to: &actions)
                     case .truncate(let after): actions.append(.truncate(after: after))
                     case .persistNormalEpoch(let epoch, let commit):
                         actions.append(.persistNormalEpoch(epoch, commitIndex: commit))
@@ -239,6 +239,17 @@ public struct ReplicatedNode: Sendable {
             return .list(page.items, nextCursor: page.nextCursor)
         case .set, .delete, .adjust, .incrementBy, .compareAndSet:
             preconditionFailure("read(\(op)): writes are rejected before they get here")
+        }
+    }
+
+    /// As `Replica.appendMerging`: adjacent appends (one per Totem delivery) become one.
+    private static func appendMerging(_ entries: [Entry], to actions: inout [Action]) {
+        if case .append(var batch)? = actions.last {
+            actions.removeLast()
+            batch.append(contentsOf: entries)
+            actions.append(.append(batch))
+        } else {
+            actions.append(.append(entries))
         }
     }
 

@@ -18,7 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
-        .target(name: "Basics"),
+        // Hardware CRC-32C (SSE4.2) for Basics; the Swift table code is the fallback.
+        .target(name: "CCRC32C"),
+        .target(name: "Basics", dependencies: ["CCRC32C"]),
         .target(name: "TotemConfig"),
         .systemLibrary(
             name: "CZstd",

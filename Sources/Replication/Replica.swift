@@ -121,6 +121,9 @@ public struct Replica: Sendable {
         case .delivered(let originator, let payload, let at):
             now = at
             delivered(from: originator, payload: payload)
+        case .deliveredBatch(let messages, let at):
+            now = at
+            for message in messages { delivered(from: message.originator, payload: message.payload) }
         case .peerMessageReceived(let from, let message, let at):
             now = at
             peerMessageReceived(from: from, message)

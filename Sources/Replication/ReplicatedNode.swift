@@ -148,6 +148,9 @@ public struct ReplicatedNode: Sendable {
                 let at = e.instant
                 var lastSubmitted: [UInt8]?
                 if case .submitted(let payload, _) = e { lastSubmitted = payload }
+                // Consecutive deliveries become one replica step (flushed before any other
+                // work item, so the order of work is unchanged).
+                var delivered: [DeliveredMessage] = []
                 for a in totem.step(e) {
                     switch a {
                     case .send(let packet, let to): actions.append(.sendPacket(packet, to: to))
@@ -155,8 +158,9 @@ public struct ReplicatedNode: Sendable {
                     case .cancelTimer(let k): actions.append(.cancelTotemTimer(k))
                     case .persistRingSeq(let seq): actions.append(.persistRingSeq(seq))
                     case .deliver(let d):
-                        work.append(.replica(.delivered(originator: d.originator, payload: d.payload, at: at)))
+                        delivered.append(DeliveredMessage(originator: d.originator, payload: d.payload))
                     case .configurationChange(let change):
+                        Self.flush(&delivered, into: &work, at: at)
                         lastConfiguration = change
                         actions.append(.configurationChanged(change))
                         let kind: ConfigurationKind = change.kind == .regular ? .regular : .transitional
@@ -164,10 +168,12 @@ public struct ReplicatedNode: Sendable {
                                                                    members: change.members, at: at)))
                     case .submitRefused:
                         if let payload = lastSubmitted {
+                            Self.flush(&delivered, into: &work, at: at)
                             work.append(.replica(.broadcastRefused(payload, at: at)))
                         }
                     }
                 }
+                Self.flush(&delivered, into: &work, at: at)
             case .replica(let e):
                 let at = Self.instant(of: e)
                 for a in replica.step(e) {
@@ -242,6 +248,15 @@ public struct ReplicatedNode: Sendable {
         }
     }
 
+    private static func flush(_ delivered: inout [DeliveredMessage], into work: inout [Work], at: Instant) {
+        switch delivered.count {
+        case 0: return
+        case 1: work.append(.replica(.delivered(originator: delivered[0].originator, payload: delivered[0].payload, at: at)))
+        default: work.append(.replica(.deliveredBatch(delivered, at: at)))
+        }
+        delivered = []
+    }
+
     /// As `Replica.appendMerging`: adjacent appends (one per Totem delivery) become one.
     private static func appendMerging(_ entries: [Entry], to actions: inout [Action]) {
         if case .append(var batch)? = actions.last {
@@ -255,7 +270,8 @@ public struct ReplicatedNode: Sendable {
 
     private static func instant(of event: ReplicaEvent) -> Instant {
         switch event {
-        case .configurationChanged(_, _, _, let at), .delivered(_, _, let at), .peerMessageReceived(_, _, let at),
+        case .configurationChanged(_, _, _, let at), .delivered(_, _, let at), .deliveredBatch(_, let at),
+             .peerMessageReceived(_, _, let at),
              .appendDurable(_, let at), .writeRequested(_, _, _, _, let at), .readRequested(_, let at),
              .tickFired(_, let at), .broadcastRefused(_, let at), .snapshotOffered(_, _, _, _, let at):
             at

@@ -21,7 +21,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
-        .target(name: "Basics"),
+        // Hardware CRC-32C (SSE4.2) for Basics; the Swift table code is the fallback.
+        .target(name: "CCRC32C"),
+        .target(name: "Basics", dependencies: ["CCRC32C"]),
         .target(name: "TotemConfig"),
         .systemLibrary(
             name: "CZstd",

@@ -21,9 +21,15 @@ struct ByteWriter {
     mutating func u32(_ v: UInt32) { append(v) }
     mutating func u64(_ v: UInt64) { append(v) }
 
+    /// Byte by byte: `append(contentsOf:)` of a raw buffer takes a generic path that costs
+    /// more than the bytes themselves at these sizes.
     @inline(__always)
     private mutating func append<T: FixedWidthInteger>(_ v: T) {
-        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+        var x = v
+        for _ in 0..<MemoryLayout<T>.size {
+            bytes.append(UInt8(truncatingIfNeeded: x))
+            x >>= 8
+        }
     }
 
     mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
@@ -65,7 +71,9 @@ struct ByteReader {
         guard count >= 0, remaining >= count else {
             throw fail("\(count) bytes needed, \(remaining) left")
         }
-        let r = Array(bytes[offset..<(offset + count)])
+        // Through a buffer pointer: one memcpy (copying an array slice takes a generic path).
+        let start = offset
+        let r = bytes.withUnsafeBufferPointer { Array(UnsafeBufferPointer(rebasing: $0[start..<(start + count)])) }
         offset += count
         return r
     }

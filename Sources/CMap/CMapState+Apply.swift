@@ -97,17 +97,19 @@ extension CMapState {
     }
 
     /// Writes the value unless identical; returns the change, or nil for a no-op. One
-    /// descent of the tree in the common case; an identical value is put back (rare).
+    /// descent of the tree, whether the value is new, changed or identical.
     private mutating func store(_ key: CMapKey, _ value: CMapValue, at index: LogIndex) -> CMapChange? {
         let new = CMapEntry(value: value, version: index)
-        guard let old = entries.updateValue(new, forKey: key) else {
+        var isIdentical = false
+        let old = entries.updateValue(new, forKey: key, keepingIf: { old in
+            isIdentical = old.value == value
+            return isIdentical
+        })
+        guard let old else {
             entriesHash &+= StateHash.ofEntry(key: key, new)
             return CMapChange(kind: .added, key: key, oldValue: nil, newValue: value, index: index)
         }
-        if old.value == value {
-            entries.updateValue(old, forKey: key)
-            return nil
-        }
+        if isIdentical { return nil }
         entriesHash &-= StateHash.ofEntry(key: key, old)
         entriesHash &+= StateHash.ofEntry(key: key, new)
         return CMapChange(kind: .modified, key: key, oldValue: old.value, newValue: value, index: index)

@@ -85,8 +85,9 @@ public enum CMapValue: Sendable, Hashable, CustomStringConvertible {
         case (.uint64(let x), .uint64(let y)): x == y
         case (.float(let x), .float(let y)): x.bitPattern == y.bitPattern
         case (.double(let x), .double(let y)): x.bitPattern == y.bitPattern
-        case (.string(let x), .string(let y)): x == y
-        case (.binary(let x), .binary(let y)): x == y
+        // Eight bytes per step (Array's == compares element by element).
+        case (.string(let x), .string(let y)): x.count == y.count && compareBytes(x, y) == 0
+        case (.binary(let x), .binary(let y)): x.count == y.count && compareBytes(x, y) == 0
         default: false
         }
     }

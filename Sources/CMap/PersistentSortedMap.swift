@@ -45,13 +45,17 @@ public struct PersistentSortedMap<Key: Comparable, Value> {
         /// The first position whose key is >= `key`, and whether it is equal.
         @inline(__always)
         func search(_ key: Key) -> (index: Int, found: Bool) {
-            var lo = 0
-            var hi = keys.count
-            while lo < hi {
-                let mid = (lo &+ hi) >> 1
-                if keys[mid] < key { lo = mid &+ 1 } else { hi = mid }
+            // One access to the class's array for the whole search: indexing `self.keys`
+            // in the loop paid an exclusivity check and a retain per probe.
+            keys.withUnsafeBufferPointer { keys in
+                var lo = 0
+                var hi = keys.count
+                while lo < hi {
+                    let mid = (lo &+ hi) >> 1
+                    if keys[mid] < key { lo = mid &+ 1 } else { hi = mid }
+                }
+                return (lo, lo < keys.count && !(key < keys[lo]))
             }
-            return (lo, lo < keys.count && !(key < keys[lo]))
         }
 
         func recount() {
@@ -158,12 +162,20 @@ public struct PersistentSortedMap<Key: Comparable, Value> {
     /// Inserts or replaces; returns the previous value.
     @discardableResult
     public mutating func updateValue(_ value: Value, forKey key: Key) -> Value? {
+        updateValue(value, forKey: key, keepingIf: nil)
+    }
+
+    /// Inserts or replaces, except that an existing value for which `keep` returns true is
+    /// left in place; returns the previous value either way. One descent of the tree (a
+    /// lookup followed by an update would walk it twice).
+    @discardableResult
+    public mutating func updateValue(_ value: Value, forKey key: Key, keepingIf keep: ((Value) -> Bool)?) -> Value? {
         guard root != nil else {
             root = Node(keys: [key], values: [value], children: [], count: 1)
             return nil
         }
         if !isKnownUniquelyReferenced(&root!) { root = root!.copy() }
-        let (old, split) = Self.insert(into: root!, key, value)
+        let (old, split) = Self.insert(into: root!, key, value, keep: keep)
         if let split {
             let left = root!
             root = Node(
@@ -180,10 +192,11 @@ public struct PersistentSortedMap<Key: Comparable, Value> {
     }
 
     /// `n` is uniquely referenced by the caller.
-    private static func insert(into n: Node, _ key: Key, _ value: Value) -> (Value?, Split?) {
+    private static func insert(into n: Node, _ key: Key, _ value: Value, keep: ((Value) -> Bool)?) -> (Value?, Split?) {
         let (i, found) = n.search(key)
         if found {
             let old = n.values[i]
+            if let keep, keep(old) { return (old, nil) }
             n.values[i] = value
             return (old, nil)
         }
@@ -192,7 +205,7 @@ public struct PersistentSortedMap<Key: Comparable, Value> {
             n.values.insert(value, at: i)
         } else {
             if !isKnownUniquelyReferenced(&n.children[i]) { n.children[i] = n.children[i].copy() }
-            let (old, split) = insert(into: n.children[i], key, value)
+            let (old, split) = insert(into: n.children[i], key, value, keep: keep)
             if old != nil { return (old, nil) }
             if let split {
                 n.keys.insert(split.key, at: i)

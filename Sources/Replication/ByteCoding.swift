@@ -5,8 +5,10 @@ struct ByteWriter {
     init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
 
     mutating func u8(_ v: UInt8) { bytes.append(v) }
-    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    // Byte by byte: `append(contentsOf:)` of a raw buffer takes a generic path that costs
+    // more than the bytes themselves at these sizes.
+    mutating func u32(_ v: UInt32) { for k in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(k)))) } }
+    mutating func u64(_ v: UInt64) { for k in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(k)))) } }
     mutating func blob(_ v: [UInt8]) {
         u32(UInt32(v.count))
         bytes.append(contentsOf: v)
@@ -39,15 +41,15 @@ struct ByteReader {
     }
     mutating func u32(_ what: String) throws -> UInt32 {
         try need(4, what)
-        var v: UInt32 = 0
-        for i in 0..<4 { v |= UInt32(bytes[offset + i]) << (8 * UInt32(i)) }
+        let at = offset
+        let v = bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
         offset += 4
         return v
     }
     mutating func u64(_ what: String) throws -> UInt64 {
         try need(8, what)
-        var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        let at = offset
+        let v = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
         offset += 8
         return v
     }
@@ -55,8 +57,10 @@ struct ByteReader {
         let n = Int(try u32(what))
         if n > maxBytes { throw DecodeError(reason: "\(what) of \(n) bytes exceeds \(maxBytes)", offset: offset) }
         try need(n, what)
-        defer { offset += n }
-        return Array(bytes[offset..<offset + n])
+        let start = offset
+        offset += n
+        // Through a buffer pointer: one memcpy (copying an array slice takes a generic path).
+        return bytes.withUnsafeBufferPointer { Array(UnsafeBufferPointer(rebasing: $0[start..<(start + n)])) }
     }
     /// A count of items each at least `minItemBytes` long: refuses counts the buffer cannot hold.
     mutating func count(_ what: String, max: Int, minItemBytes: Int) throws -> Int {

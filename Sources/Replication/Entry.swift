@@ -29,6 +29,39 @@ public struct Entry: Hashable, Sendable {
         self.op = op
     }
 
+    /// Field by field, the op eight bytes per step (the synthesized == compared it byte by
+    /// byte; the simulator compares every applied entry with the first copy applied).
+    public static func == (a: Entry, b: Entry) -> Bool {
+        guard a.index == b.index, a.epoch == b.epoch, a.originator == b.originator, a.requestID == b.requestID,
+              a.clientID == b.clientID, a.clientSeq == b.clientSeq, a.op.count == b.op.count else { return false }
+        return a.op.withUnsafeBytes { x in
+            b.op.withUnsafeBytes { y in
+                var i = 0
+                while x.count - i >= 8 {
+                    if x.loadUnaligned(fromByteOffset: i, as: UInt64.self) != y.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+                        return false
+                    }
+                    i += 8
+                }
+                while i < x.count {
+                    if x[i] != y[i] { return false }
+                    i += 1
+                }
+                return true
+            }
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(index)
+        hasher.combine(epoch)
+        hasher.combine(originator)
+        hasher.combine(requestID)
+        hasher.combine(clientID)
+        hasher.combine(clientSeq)
+        hasher.combine(op)
+    }
+
     /// Largest op accepted in an entry: the maximum value size plus room for the key.
     public static let opBytesMax = (1 << 20) + 4096
 

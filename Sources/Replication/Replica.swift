@@ -124,6 +124,9 @@ public struct Replica: Sendable {
         case .delivered(let originator, let payload, let at):
             now = at
             delivered(from: originator, payload: payload)
+        case .deliveredBatch(let messages, let at):
+            now = at
+            for message in messages { delivered(from: message.originator, payload: message.payload) }
         case .peerMessageReceived(let from, let message, let at):
             now = at
             peerMessageReceived(from: from, message)
@@ -198,7 +201,20 @@ public struct Replica: Sendable {
             tail.append(e)
             lastIndex = e.index
         }
-        actions.append(.append(entries))
+        Self.appendMerging(entries, to: &actions)
+    }
+
+    /// Adds an `.append` action, joined to the last action when that is an append too: the
+    /// shell then frames and writes one batch instead of one per Totem delivery. Appends
+    /// are performed in order, so two adjacent ones equal their concatenation.
+    static func appendMerging(_ entries: [Entry], to actions: inout [ReplicaAction]) {
+        if case .append(var batch)? = actions.last {
+            actions.removeLast()
+            batch.append(contentsOf: entries)
+            actions.append(.append(batch))
+        } else {
+            actions.append(.append(entries))
+        }
     }
 
     mutating func truncateLog(after index: LogIndex) {
@@ -221,23 +237,28 @@ public struct Replica: Sendable {
     /// a syncing member's log above its old commit index may still be replaced.
     mutating func recomputeCommit() {
         guard phase == .active else { return }
-        let ranked = acks.filter { members.contains($0.key) }
-            .sorted { ($0.value, $0.key) > ($1.value, $1.key) }
         if configuration.testingCanary == .ignoreQuorum, let mine = acks[nodeID], mine > commitIndex,
            !configuration.voters.isMajority(members) {
             commitIndex = mine
             return
         }
-        var votes: UInt64 = 0
-        for (node, index) in ranked {
-            votes += UInt64(configuration.voters.votes(of: node))
-            if votes >= configuration.voters.majorityVotes {
-                // Beyond the next reconfiguration, another configuration counts (rule 8).
-                let capped = reconfigurationCommitCap(upTo: index)
-                if capped > commitIndex { commitIndex = capped }
-                return
+        // For each member's acknowledged index above the commit index, the votes of the
+        // members that acknowledged at least as much; the largest with a majority wins. No
+        // allocation (this runs on every acknowledgement): members are few, O(m^2) is cheap,
+        // and `members` is sorted and duplicate-free, so no hash order is involved.
+        let majority = configuration.voters.majorityVotes
+        var best = commitIndex
+        for candidate in members {
+            guard let index = acks[candidate], index > best else { continue }
+            var votes: UInt64 = 0
+            for member in members where (acks[member] ?? .zero) >= index {
+                votes += UInt64(configuration.voters.votes(of: member))
             }
+            if votes >= majority { best = index }
         }
+        // Beyond the next reconfiguration, another configuration counts (rule 8).
+        let capped = reconfigurationCommitCap(upTo: best)
+        if capped > commitIndex { commitIndex = capped }
     }
 
     mutating func applyCommitted() {

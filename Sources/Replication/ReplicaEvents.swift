@@ -24,12 +24,26 @@ public enum RequestFailure: Hashable, Sendable {
 
 public enum ConfigurationKind: Hashable, Sendable { case transitional, regular }
 
+/// One message of a `deliveredBatch`.
+public struct DeliveredMessage: Hashable, Sendable {
+    public var originator: NodeID
+    public var payload: [UInt8]
+    public init(originator: NodeID, payload: [UInt8]) {
+        self.originator = originator
+        self.payload = payload
+    }
+}
+
 /// Events the shell feeds the replica, in the order they happened (past tense).
 public enum ReplicaEvent: Hashable, Sendable {
     /// Totem delivered a configuration change. The epoch of a regular one is its ring seq.
     case configurationChanged(ConfigurationKind, ringID: RingID, members: [NodeID], at: Instant)
     /// Totem delivered a message in agreed order.
     case delivered(originator: NodeID, payload: [UInt8], at: Instant)
+    /// Totem delivered these messages one after the other, in agreed order: the same as that
+    /// many `.delivered` events, in one step (the shell groups the deliveries of one Totem
+    /// step, so the replica appends them as one batch).
+    case deliveredBatch([DeliveredMessage], at: Instant)
     /// A point-to-point message arrived from a peer.
     case peerMessageReceived(from: NodeID, PeerMessage, at: Instant)
     /// Everything appended up to this index is on disk (group commit finished).

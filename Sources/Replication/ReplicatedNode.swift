@@ -180,19 +180,27 @@ public struct ReplicatedNode: Sendable {
                 let at = e.instant
                 var lastSubmitted: [UInt8]?
                 if case .submitted(let payload, _) = e { lastSubmitted = payload }
+                // Consecutive deliveries become one replica step (flushed before any other
+                // work item, so the order of work is unchanged).
+                var delivered: [DeliveredMessage] = []
                 for a in totem.step(e) {
                     switch a {
                     case .send(let packet, let to): actions.append(.sendPacket(packet, to: to))
                     case .startTimer(let k, let g, let after): actions.append(.startTotemTimer(k, g, after: after))
                     case .cancelTimer(let k): actions.append(.cancelTotemTimer(k))
                     case .persistRingSeq(let seq): actions.append(.persistRingSeq(seq))
+                    // Service messages keep their place in Totem's order: the replica's
+                    // deliveries batched so far go first.
                     case .deliver(let d) where RingMessage.isNodeInfo(d.payload):
+                        Self.flush(&delivered, into: &work, at: at)
                         nodeInfoDelivered(d, at: at, work: &work, actions: &actions)
                     case .deliver(let d) where RingMessage.isProcessGroupPayload(d.payload):
+                        Self.flush(&delivered, into: &work, at: at)
                         processGroupDelivered(d, at: at, into: &actions)
                     case .deliver(let d):
-                        work.append(.replica(.delivered(originator: d.originator, payload: d.payload, at: at)))
+                        delivered.append(DeliveredMessage(originator: d.originator, payload: d.payload))
                     case .configurationChange(let change):
+                        Self.flush(&delivered, into: &work, at: at)
                         lastConfiguration = change
                         actions.append(.configurationChanged(change))
                         processGroupStep(.configurationChanged(change), at: at, into: &actions)
@@ -204,17 +212,19 @@ public struct ReplicatedNode: Sendable {
                         if let payload = lastSubmitted, RingMessage.isNodeInfo(payload) {
                             nodeInfoRefused(payload)
                         } else if let payload = lastSubmitted {
+                            Self.flush(&delivered, into: &work, at: at)
                             work.append(.replica(.broadcastRefused(payload, at: at)))
                         }
                     }
                 }
+                Self.flush(&delivered, into: &work, at: at)
             case .replica(let e):
                 let at = Self.instant(of: e)
                 for a in replica.step(e) {
                     switch a {
                     case .broadcast(let bytes): work.append(.totem(.submitted(bytes, at: at)))
                     case .send(let message, let to): actions.append(.sendPeer(message, to: to))
-                    case .append(let entries): actions.append(.append(entries))
+                    case .append(let entries): Self.appendMerging(entries, to: &actions)
                     case .truncate(let after): actions.append(.truncate(after: after))
                     case .persistNormalEpoch(let epoch, let commit):
                         actions.append(.persistNormalEpoch(epoch, commitIndex: commit))
@@ -285,9 +295,30 @@ public struct ReplicatedNode: Sendable {
         }
     }
 
+    private static func flush(_ delivered: inout [DeliveredMessage], into work: inout [Work], at: Instant) {
+        switch delivered.count {
+        case 0: return
+        case 1: work.append(.replica(.delivered(originator: delivered[0].originator, payload: delivered[0].payload, at: at)))
+        default: work.append(.replica(.deliveredBatch(delivered, at: at)))
+        }
+        delivered = []
+    }
+
+    /// As `Replica.appendMerging`: adjacent appends (one per Totem delivery) become one.
+    private static func appendMerging(_ entries: [Entry], to actions: inout [Action]) {
+        if case .append(var batch)? = actions.last {
+            actions.removeLast()
+            batch.append(contentsOf: entries)
+            actions.append(.append(batch))
+        } else {
+            actions.append(.append(entries))
+        }
+    }
+
     private static func instant(of event: ReplicaEvent) -> Instant {
         switch event {
-        case .configurationChanged(_, _, _, let at), .delivered(_, _, let at), .peerMessageReceived(_, _, let at),
+        case .configurationChanged(_, _, _, let at), .delivered(_, _, let at), .deliveredBatch(_, let at),
+             .peerMessageReceived(_, _, let at),
              .appendDurable(_, let at), .writeRequested(_, _, _, _, let at), .readRequested(_, let at),
              .tickFired(_, let at), .broadcastRefused(_, let at), .snapshotOffered(_, _, _, _, let at):
             at

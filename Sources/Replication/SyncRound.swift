@@ -41,7 +41,8 @@ extension Replica {
         endEpoch()
         guard kind == .regular else { return }
         epoch = Epoch(ringID.seq)
-        members = newMembers.sorted()
+        // Sorted and duplicate-free: the commit rule counts each member's votes once.
+        members = Array(Set(newMembers)).sorted()
         // Rule 7: a configuration without a majority of votes never syncs.
         guard isMajorityInEveryKnownConfiguration(members) || configuration.testingCanary == .ignoreQuorum else { return }
         phase = .syncing

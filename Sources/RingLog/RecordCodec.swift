@@ -20,19 +20,21 @@ public enum RecordCodec {
     /// Appends the encoding of `record` to `buffer`.
     public static func encode(_ record: LogRecord, into buffer: inout [UInt8]) {
         let start = buffer.count
+        let total = headerBytes + record.payload.count
         let length = UInt32(fixedBodyBytes + record.payload.count)
-        appendLittleEndian(length, to: &buffer)
-        appendLittleEndian(UInt32(0), to: &buffer)  // checksum, filled in below
-        buffer.append(record.type)
-        appendLittleEndian(record.index.rawValue, to: &buffer)
-        appendLittleEndian(record.epoch.rawValue, to: &buffer)
+        // The header is written in place after one resize: appending field by field through
+        // raw buffers cost more than the checksum.
+        buffer.append(contentsOf: repeatElement(0, count: headerBytes))
         buffer.append(contentsOf: record.payload)
-        let crc = buffer.withUnsafeBytes { raw -> UInt32 in
-            let lengthCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4)]))
-            return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start + 8)...]), continuing: lengthCRC)
-        }
-        withUnsafeBytes(of: crc.littleEndian) { crcBytes in
-            for i in 0..<4 { buffer[start + 4 + i] = crcBytes[i] }
+        buffer.withUnsafeMutableBytes { raw in
+            let r = UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + total)])
+            r.storeBytes(of: length.littleEndian, toByteOffset: 0, as: UInt32.self)
+            r.storeBytes(of: record.type, toByteOffset: 8, as: UInt8.self)
+            r.storeBytes(of: record.index.rawValue.littleEndian, toByteOffset: 9, as: UInt64.self)
+            r.storeBytes(of: record.epoch.rawValue.littleEndian, toByteOffset: 17, as: UInt64.self)
+            let lengthCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: r[0..<4]))
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: r[8...]), continuing: lengthCRC)
+            r.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
         }
     }
 

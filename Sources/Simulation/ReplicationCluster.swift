@@ -249,15 +249,19 @@ public struct ReplicationCluster {
     }
 
     mutating func feed(_ index: Int, _ event: ReplicatedNode.Event) {
-        guard nodes[index].core != nil else { return }
-        let brokenBefore = nodes[index].core!.replica.brokenInvariants.count
-        let actions = nodes[index].core!.step(event)
-        for broken in nodes[index].core!.replica.brokenInvariants.dropFirst(brokenBefore) {
-            violation("invariant", node: index, broken)
-        }
+        // The core is moved out, stepped and moved back: reading it through `nodes[index]`
+        // copied the whole node, and a copy alive during `step` made the store's B-tree
+        // shared, so every apply copied its path.
+        guard var core = nodes[index].core.take() else { return }
+        let brokenBefore = core.replica.brokenInvariants.count
+        let actions = core.step(event)
+        let broken = core.replica.brokenInvariants[brokenBefore...]
+        nodes[index].core = consume core
+        for message in broken { violation("invariant", node: index, message) }
         perform(actions, at: index)
-        if let core = nodes[index].core {
+        if let core = nodes[index].core.take() {
             nodes[index].stateHashes[core.store.state.appliedIndex] = core.store.state.stateHash
+            nodes[index].core = consume core
             compactIfDue(index)
         }
     }

@@ -14,16 +14,15 @@ extension SimulatedDisk {
     /// the seed.
     public func crash(_ mode: CrashMode) {
         for id in inodes.keys.sorted() {
-            var inode = inodes[id]!
+            let inode = inodes[id]!
+            var durable = inode.durable
             let count = inode.pending.count
             for (k, write) in inode.pending.enumerated() {
                 if let survivor = survivor(of: write, isLast: k == count - 1, mode: mode) {
-                    Self.apply(survivor, to: &inode.durable)
+                    Self.apply(survivor, to: &durable)
                 }
             }
-            inode.live = inode.durable
-            inode.pending.removeAll()
-            inodes[id] = inode
+            inodes[id]!.restart(with: durable)
         }
         for path in directories.keys.sorted() {
             var dir = directories[path]!
@@ -89,8 +88,9 @@ extension SimulatedDisk {
         }
         precondition(byteOffset >= 0 && byteOffset < inodes[id]!.live.count, "flipBit past the end of \(path)")
         let mask = UInt8(1) << UInt8(bit & 7)
-        inodes[id]!.live[byteOffset] ^= mask
-        if byteOffset < inodes[id]!.durable.count { inodes[id]!.durable[byteOffset] ^= mask }
+        inodes[id]!.damage { bytes in
+            if byteOffset < bytes.count { bytes[byteOffset] ^= mask }
+        }
     }
 
     /// Flips a bit chosen by the disk's seed in a stored file (a media error); returns its
@@ -108,8 +108,7 @@ extension SimulatedDisk {
         guard let (dir, name) = try? split(path, .write), let id = directories[dir]?.live[name] else {
             preconditionFailure("overwrite in missing file \(path)")
         }
-        Self.apply(.write(offset: byteOffset, bytes: bytes), to: &inodes[id]!.live)
-        Self.apply(.write(offset: byteOffset, bytes: bytes), to: &inodes[id]!.durable)
+        inodes[id]!.damage { Self.apply(.write(offset: byteOffset, bytes: bytes), to: &$0) }
     }
 
     /// A checksum of everything the disk holds (names, durable and current contents, and

@@ -66,12 +66,6 @@ public final class SimulatedDisk: Disk {
     var nextInode = 1
     var nextHandle: Int32 = 3
 
-    struct Inode {
-        var durable: [UInt8] = []
-        var live: [UInt8] = []
-        var pending: [PendingWrite] = []
-    }
-
     enum PendingWrite {
         case write(offset: Int, bytes: [UInt8])
         case truncate(size: Int)
@@ -154,8 +148,7 @@ public final class SimulatedDisk: Disk {
             // The writes stay unsynced: whether they survive is decided at the crash.
             throw DiskError(.sync, path: path(of: handle), errno: Self.eio, message: "injected sync error")
         }
-        inodes[inode]!.durable = inodes[inode]!.live
-        inodes[inode]!.pending.removeAll()
+        inodes[inode]!.sync()
     }
 
     public func truncate(_ handle: DiskHandle, to size: UInt64) throws {
@@ -253,13 +246,16 @@ public final class SimulatedDisk: Disk {
     }
 
     func apply(_ write: PendingWrite, to inode: Int) {
-        Self.apply(write, to: &inodes[inode]!.live)
-        inodes[inode]!.pending.append(write)
+        inodes[inode]!.apply(write)
     }
 
     static func apply(_ write: PendingWrite, to bytes: inout [UInt8]) {
         switch write {
         case .write(let offset, let data):
+            if offset == bytes.count {
+                bytes.append(contentsOf: data)
+                return
+            }
             if bytes.count < offset + data.count {
                 bytes.append(contentsOf: repeatElement(0, count: offset + data.count - bytes.count))
             }

@@ -32,10 +32,16 @@ extension Replica {
     }
 
     /// The highest index up to which the current voters may declare entries committed: the
-    /// first unapplied reconfiguration below `index`, else `index`.
+    /// first unapplied reconfiguration below `index`, else `index`; never past this node's
+    /// own log. The others' acknowledgements can run ahead of a member that is behind in
+    /// delivery, and an entry it has not received may be a reconfiguration: counting past
+    /// it with the old voters could commit what the new voters have not (found in review;
+    /// `ReconfigurationTests.aLaggingMemberDoesNotCommitPastEntriesItHasNotReceived`). The
+    /// next durable append or acknowledgement recomputes the commit, so this only waits.
     func reconfigurationCommitCap(upTo index: LogIndex) -> LogIndex {
+        let index = min(index, lastIndex)
         guard index > appliedIndex.next, !tail.isEmpty else { return index }
-        let scanned = min(index.rawValue, lastIndex.rawValue) - appliedIndex.rawValue
+        let scanned = index.rawValue - appliedIndex.rawValue
         for offset in 0..<Int(scanned) where ReconfigurationEntry.isReconfiguration(tail[offset].op) {
             return min(index, tail[offset].index)
         }

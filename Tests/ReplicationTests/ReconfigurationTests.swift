@@ -96,6 +96,33 @@ import Testing
         #expect(cluster.replica(3).configuration.voters.votes(of: NodeID(4)) == 1)
     }
 
+    /// A member behind in delivery must not count the others' acknowledgements past its own
+    /// log: an entry it has not received may change the voters. Here node 4 joins the voters
+    /// (majority 2 → 3) at index 2; nodes 1 and 2 deliver it and a write, and their acks
+    /// for index 3 reach node 3, which has neither entry yet. Under the old voters 1 + 2 is
+    /// a majority, under the new ones it is not.
+    @Test func aLaggingMemberDoesNotCommitPastEntriesItHasNotReceived() {
+        var cluster = MiniCluster(nodeIDs: [1, 2, 3])
+        cluster.configure([1, 2, 3])
+        let first = cluster.write(at: 1, "a=1")
+        #expect(cluster.replies[first] == "OK")
+        let held = cluster.replica(3).lastIndex
+        cluster.autoDeliver = false
+        cluster.feed(NodeID(1), .writeRequested(ClientToken(100), clientID: 0, clientSeq: 0,
+                                                op: ReconfigurationEntry.encode(.nodeVotes(NodeID(4), 1)), at: cluster.now))
+        _ = cluster.write(at: 2, "x=1")
+        while !cluster.orderQueue.isEmpty {
+            let (from, bytes) = cluster.orderQueue.removeFirst()
+            for m: UInt32 in [1, 2] { cluster.feed(NodeID(m), .delivered(originator: from, payload: bytes, at: cluster.now)) }
+        }
+        #expect(cluster.replica(1).lastIndex > held.next)
+        let toThree = cluster.peerQueue.filter { $0.to == NodeID(3) }
+        cluster.peerQueue.removeAll()
+        for (from, to, message) in toThree { cluster.feed(to, .peerMessageReceived(from: from, message, at: cluster.now)) }
+        #expect(cluster.replica(3).lastIndex == held)
+        #expect(cluster.replica(3).commitIndex <= held)
+    }
+
     /// A reconfiguration that breaks the single-voter rule at the point it is applied
     /// changes nothing.
     @Test func anUnsafeReconfigurationChangesNothingWhenApplied() {

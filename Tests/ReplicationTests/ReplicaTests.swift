@@ -166,15 +166,18 @@ extension ReplicaTests {
         var c = MiniCluster(nodeIDs: [1, 2, 3])
         c.configure([1, 2, 3])
         _ = c.write(at: 1, "a=1")
-        // Node 3 stops receiving ordered messages but still hears acks: it learns commit 2
-        // while holding only index 1.
+        // Node 3 stops receiving ordered messages but still hears acks for index 2 while
+        // holding only index 1. Its commit index once ran past its log here; now it stops at
+        // its own log (an entry it has not received may change the voters:
+        // ReconfigurationTests.aLaggingMemberDoesNotCommitPastEntriesItHasNotReceived), and
+        // the sync below still has to bring it to index 2.
         let saved = c.members
         c.members = [1, 2].map(NodeID.init)
         _ = c.write(at: 1, "b=2")
         c.members = saved
         c.feed(NodeID(3), .peerMessageReceived(from: NodeID(1), .ack(epoch: Epoch(4), durableIndex: LogIndex(2), barrierID: 0), at: c.now))
         c.feed(NodeID(3), .peerMessageReceived(from: NodeID(2), .ack(epoch: Epoch(4), durableIndex: LogIndex(2), barrierID: 0), at: c.now))
-        #expect(c.replica(3).commitIndex == LogIndex(2))
+        #expect(c.replica(3).commitIndex == LogIndex(1))
         #expect(c.replica(3).lastIndex == LogIndex(1))
         c.configure([1, 2, 3])
         #expect(c.replica(3).phase == .active)

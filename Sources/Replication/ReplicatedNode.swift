@@ -189,8 +189,11 @@ public struct ReplicatedNode: Sendable {
                     case .startTimer(let k, let g, let after): actions.append(.startTotemTimer(k, g, after: after))
                     case .cancelTimer(let k): actions.append(.cancelTotemTimer(k))
                     case .persistRingSeq(let seq): actions.append(.persistRingSeq(seq))
-                    // Service messages keep their place in Totem's order: the replica's
-                    // deliveries batched so far go first.
+                    // Service messages: the replica's deliveries batched so far are queued
+                    // first, so whatever a service queues for the replica comes after them in
+                    // Totem's order. The services themselves step at once, ahead of the
+                    // replica's queued work; neither reads the other's state there (voters
+                    // change only when a reconfiguration entry is applied).
                     case .deliver(let d) where RingMessage.isNodeInfo(d.payload):
                         Self.flush(&delivered, into: &work, at: at)
                         nodeInfoDelivered(d, at: at, work: &work, actions: &actions)

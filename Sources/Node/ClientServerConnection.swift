@@ -111,6 +111,16 @@ struct ClientConnection: Sendable {
                     }
                     continue
                 }
+                if command.isNamed("CPG.MCAST") {
+                    // Ordered by the node when it accepts it (awaited here, so a connection's
+                    // multicasts keep their order), changes no session state and does not
+                    // touch the store: it takes its place in the reply order without waiting
+                    // for earlier replies to be written, so pipelined multicasts stream.
+                    let output = await dispatcher.execute(command, session: &session)
+                    try await replies.waitForRoom()
+                    replies.append(.ready(output.replies))
+                    continue
+                }
                 // A command that runs alone: everything before it is answered first.
                 try await replies.waitUntilAllWritten()
                 readsUnanswered = false

@@ -42,6 +42,25 @@ struct CommandCPGTests {
         }
     }
 
+    /// Pipelined multicasts, which do not wait for earlier replies to be written (the
+    /// throughput is Bench/CPGBench's to show), keep their order: every OK, and the messages
+    /// back in the order sent.
+    @Test func pipelinedMulticastsKeepTheirOrder() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            try await fixture.client { client throws in
+                guard case .integer(let me) = try await client.call(["CLIENT", "ID"]) else { return }
+                _ = try await Self.read(2, &client, after: ["CPG.JOIN", "jobs"])
+                for i in 0..<20 { try await client.send(["CPG.MCAST", "jobs", "m\(i)"]) }
+                let values = try await Self.read(40, &client)
+                let ok = RESPValue.ok
+                let replies = values.filter { $0 == ok }
+                let messages = values.filter { $0 != ok }
+                #expect(replies.count == 20, "\(values)")
+                #expect(messages == (0..<20).map { Self.push("jobs", "message 1:\(me) m\($0)") })
+            }
+        }
+    }
+
     @Test func aClosedConnectionLeavesAsProcessDown() async throws {
         try await ClientServerFixture.run { fixture throws in
             try await fixture.client { watcher throws in

@@ -223,36 +223,18 @@ public struct ProcessGroupSimulation {
         }
 
         mutating func injectFault(_ cluster: inout ReplicationCluster) {
-            let n = cluster.nodeCount
-            let weights = [profile.partitionWeight, profile.crashWeight, profile.pauseWeight]
-            let total = weights.reduce(0, +)
-            guard total > 0 else { return }
-            var roll = random.next() % total
-            var kind = 0
-            while roll >= weights[kind] { roll -= weights[kind]; kind += 1 }
-            switch kind {
-            case 0:
-                var sides: [[Int]] = [[], []]
-                for i in 0..<n { sides[Int(random.next() % 2)].append(i) }
-                let symmetric = !profile.allowsAsymmetricPartitions || random.next() % 2 == 0
+            guard let fault = RandomFault.draw(cluster, profile: profile, token: options.token, random: &random) else { return }
+            switch fault {
+            case .partition(let sides, let symmetric, let healAfter):
                 cluster.network.partition(sides, symmetric: symmetric)
-                let length = UInt64(options.token) / 2 + random.next() % (8 * UInt64(options.token))
-                cluster.queue.schedule(.control(Tag.heal.rawValue), after: Milliseconds(UInt32(length)))
-            case 1:
-                let up = (0..<n).filter { cluster.isUp($0) }
-                guard up.count > 1 else { return }
-                let i = up[Int(random.next() % UInt64(up.count))]
+                cluster.queue.schedule(.control(Tag.heal.rawValue), after: healAfter)
+            case .crash(let i, let mode, let restartAfter):
                 nodeLost(i)
-                let modes = SimulatedDisk.CrashMode.allCases
-                cluster.crash(i, mode: modes[Int(random.next() % UInt64(modes.count))])
-                cluster.queue.schedule(.control(restartTagBase + UInt64(i)), after: Milliseconds(UInt32(300 + random.next() % 3000)))
-            default:
-                let up = (0..<n).filter { cluster.isUp($0) && !cluster.isPaused($0) }
-                guard !up.isEmpty else { return }
-                let i = up[Int(random.next() % UInt64(up.count))]
+                cluster.crash(i, mode: mode)
+                cluster.queue.schedule(.control(restartTagBase + UInt64(i)), after: restartAfter)
+            case .pause(let i, let resumeAfter):
                 cluster.pause(i)
-                let pause = UInt64(options.token) + random.next() % (2 * UInt64(options.token))
-                cluster.queue.schedule(.control(resumeTagBase + UInt64(i)), after: Milliseconds(UInt32(pause)))
+                cluster.queue.schedule(.control(resumeTagBase + UInt64(i)), after: resumeAfter)
             }
         }
     }

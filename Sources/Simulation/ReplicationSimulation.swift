@@ -233,42 +233,20 @@ public struct ReplicationSimulation {
         }
 
         mutating func injectFault(_ cluster: inout ReplicationCluster) {
-            let n = cluster.nodeCount
-            let weights = [profile.partitionWeight, profile.crashWeight, profile.pauseWeight]
-            let total = weights.reduce(0, +)
-            guard total > 0 else { return }
-            var roll = random.next() % total
-            var kind = 0
-            while roll >= weights[kind] { roll -= weights[kind]; kind += 1 }
-            switch kind {
-            case 0:
-                var groups: [[Int]] = [[], []]
-                for i in 0..<n { groups[Int(random.next() % 2)].append(i) }
-                let symmetric = !profile.allowsAsymmetricPartitions || random.next() % 2 == 0
+            guard let fault = RandomFault.draw(cluster, profile: profile, token: options.token, random: &random) else { return }
+            switch fault {
+            case .partition(let groups, let symmetric, let healAfter):
                 cluster.network.partition(groups, symmetric: symmetric)
                 cluster.note("partition \(groups) \(symmetric ? "" : "one-way")")
-                let length = UInt64(options.token) / 2 + random.next() % (8 * UInt64(options.token))
-                cluster.queue.schedule(.control(Tag.heal.rawValue), after: Milliseconds(UInt32(length)))
-            case 1:
-                // Keep a majority's worth of nodes able to come back: at most n-1 down at once.
-                let up = (0..<n).filter { cluster.isUp($0) }
-                guard up.count > 1 else { return }
-                let i = up[Int(random.next() % UInt64(up.count))]
-                let modes = SimulatedDisk.CrashMode.allCases
+                cluster.queue.schedule(.control(Tag.heal.rawValue), after: healAfter)
+            case .crash(let i, let mode, let restartAfter):
                 workload.nodeLost(i, cluster: &cluster)
-                cluster.crash(i, mode: modes[Int(random.next() % UInt64(modes.count))])
+                cluster.crash(i, mode: mode)
                 crashed.insert(i)
-                cluster.queue.schedule(.control(ReplicationSimulation.restartTagBase + UInt64(i)),
-                                       after: Milliseconds(UInt32(300 + random.next() % 3000)))
-            default:
-                let up = (0..<n).filter { cluster.isUp($0) && !cluster.isPaused($0) }
-                guard !up.isEmpty else { return }
-                let i = up[Int(random.next() % UInt64(up.count))]
+                cluster.queue.schedule(.control(ReplicationSimulation.restartTagBase + UInt64(i)), after: restartAfter)
+            case .pause(let i, let resumeAfter):
                 cluster.pause(i)
-                // Beyond the token timeout: the case that breaks naive reads.
-                let pause = UInt64(options.token) + random.next() % (2 * UInt64(options.token))
-                cluster.queue.schedule(.control(ReplicationSimulation.resumeTagBase + UInt64(i)),
-                                       after: Milliseconds(UInt32(pause)))
+                cluster.queue.schedule(.control(ReplicationSimulation.resumeTagBase + UInt64(i)), after: resumeAfter)
             }
         }
     }

@@ -23,6 +23,10 @@ enum Reply: Equatable, CustomStringConvertible {
     }
 
     var isError: Bool { if case .error = self { true } else { false } }
+    /// The first word of an error reply (`NOQUORUM`, `ERR`, ...); nil for other replies.
+    var errorCode: String? {
+        if case .error(let message) = self { message.split(separator: " ").first.map(String.init) } else { nil }
+    }
     var elements: [Reply] { if case .array(let items?) = self { items } else { [] } }
     var integer: Int64? { if case .integer(let n) = self { n } else { nil } }
 

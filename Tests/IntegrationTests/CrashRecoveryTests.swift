@@ -25,7 +25,7 @@ struct CrashRecoveryTests {
         for key in acknowledged.keys.sorted() {
             for node in nodes {
                 let reply = cluster.confirmedGet(key, on: node)
-                #expect(reply == .bulk(acknowledged[key] ?? ""), "GET \(key) on node \(node)")
+                #expect(reply == .text(acknowledged[key] ?? ""), "GET \(key) on node \(node)")
             }
         }
     }
@@ -54,7 +54,7 @@ struct CrashRecoveryTests {
         // A stale read still answers from the survivor's state: nothing was lost there.
         #expect(try survivor.call(["READMODE", "stale"]) == .simple("OK"))
         for key in acknowledged.keys.sorted() {
-            #expect(try survivor.call(["GET", key]) == .bulk(acknowledged[key] ?? ""), "stale GET \(key) on the survivor")
+            #expect(try survivor.call(["GET", key]) == .text(acknowledged[key] ?? ""), "stale GET \(key) on the survivor")
         }
 
         try cluster.start(2)
@@ -65,7 +65,7 @@ struct CrashRecoveryTests {
         // The refused writes were not applied anywhere.
         for node in 1...3 {
             for n in 0..<5 {
-                #expect(cluster.confirmedGet("maj:refused:\(n)", on: node) == .null, "refused key \(n) on node \(node)")
+                #expect(cluster.confirmedGet("maj:refused:\(n)", on: node) == .bulk(nil), "refused key \(n) on node \(node)")
             }
         }
         // And the healed cluster takes writes again, through the node that was alone.

@@ -13,12 +13,7 @@ public struct ProcessGroupSimulation {
         public var faultPhaseMilliseconds: UInt64 = 4_000
         public var profile: FaultProfile?
         public var eventLimit: UInt64 = 3_000_000
-        public var totem: TotemOptions.Settings = {
-            var s = TotemOptions.Settings()
-            s.token = 300
-            s.tokenCoefficient = 0
-            return s
-        }()
+        public var totem: TotemOptions.Settings = .shortToken
         public init() {}
     }
 

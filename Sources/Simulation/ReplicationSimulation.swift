@@ -19,14 +19,7 @@ public struct ReplicationSimulation {
         /// Also send random setexpected / setvotes during the fault phase
         /// (ReplicationSimulation+Reconfiguration.swift).
         public var reconfigures = false
-        /// A short token (300 ms, no coefficient) so that partitions and pauses of a few
-        /// hundred ms change the configuration: more epochs, syncs and truncations per run.
-        public var totem: TotemOptions.Settings = {
-            var s = TotemOptions.Settings()
-            s.token = 300
-            s.tokenCoefficient = 0
-            return s
-        }()
+        public var totem: TotemOptions.Settings = .shortToken
         public init() {}
     }
 

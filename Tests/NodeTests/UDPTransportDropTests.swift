@@ -27,8 +27,11 @@ struct RawSender {
 }
 
 /// Re-reads a ring's counters on its loop until `condition` holds: for a datagram that is
-/// already in a socket queue but whose effect no delivery reveals. Each read is one loop
-/// turn, which also reads the sockets; bounded by `Inbox.timeout`.
+/// already in a socket queue, or a rebind timer, whose effect no delivery reveals (the
+/// counters have no change notification). Each read is one loop turn, which also reads the
+/// sockets; between reads the task waits a millisecond rather than `Task.yield()`, which under
+/// a full test run kept a cooperative thread spinning and starved the tasks it waited for.
+/// Bounded by `Inbox.timeout`.
 func waitForCounters(_ node: TestNode, ring: Int,
                      until condition: @escaping @Sendable (UDPTransportCounters) -> Bool) async throws -> UDPTransportCounters {
     let deadline = ContinuousClock.now + Inbox.timeout
@@ -39,7 +42,7 @@ func waitForCounters(_ node: TestNode, ring: Int,
             Issue.record("counters never matched: \(counts)")
             return counts
         }
-        await Task.yield()
+        try await Task.sleep(for: .milliseconds(1))
     }
 }
 

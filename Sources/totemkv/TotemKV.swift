@@ -9,6 +9,6 @@ struct TotemKV: AsyncParsableCommand {
                       CheckCommand.self, GetCommand.self, SetCommand.self, DelCommand.self, KeysCommand.self,
                       CMapSetCommand.self, CMapGetCommand.self, CMapListCommand.self, TrackCommand.self,
                       StatusCommand.self, CLICommand.self, BenchCommand.self,
-                      QuorumCommand.self]
+                      QuorumCommand.self, CPGCommand.self]
     )
 }

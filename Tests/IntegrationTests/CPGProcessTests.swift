@@ -23,6 +23,18 @@ struct CPGProcessTests {
         return false
     }
 
+    /// `totemkv cpg send` joins on node 2, multicasts, returns once its message came back and
+    /// leaves; node 1's member sees the message, then the leave; `totemkv cpg members` lists
+    /// the three members that stay.
+    static func commandLineVerbs(_ cluster: ProcessCluster, one: inout RESPClient) async throws {
+        let sent = try ProcessCluster.output(["cpg", "send", "-p", String(try cluster.clientPort(of: 2)), "it", "via the cli"])
+        #expect(sent.contains("delivered 1 message to it as member 2:"), "\(sent)")
+        #expect(try await waitForPush(&one, containing: " via the cli"))
+        #expect(try await waitForPush(&one, containing: "(leave)"))
+        let members = try ProcessCluster.output(["cpg", "members", "-p", String(try cluster.clientPort(of: 1)), "it"])
+        #expect(members.split(separator: "\n").count == 3, "\(members)")
+    }
+
     @Test(.timeLimit(.minutes(5))) func killNineGivesNodeDownLeavesOnTheSurvivors() async throws {
         let cluster = try ProcessCluster(nodeCount: 3)
         defer { cluster.stopAll() }
@@ -49,6 +61,7 @@ struct CPGProcessTests {
                     _ = try await three.call(["CPG.MCAST", "it", "from three"])
                     #expect(try await Self.waitForPush(&one, containing: "message \(member) from three"))
                     #expect(try await Self.waitForPush(&two, containing: "message \(member) from three"))
+                    try await Self.commandLineVerbs(cluster, one: &one)
                     cluster.kill9(3)
                     return member
                 }

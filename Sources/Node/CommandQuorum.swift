@@ -27,11 +27,22 @@ extension CommandDispatcher {
             return CommandOutput(Self.quorumInfoReply(info))
         }
         if command.isNamed("QUORUM.TRACK") {
-            guard n == 1 else { return CommandOutput(CommandReplies.wrongArity("quorum.track")) }
+            guard n <= 2 else { return CommandOutput(CommandReplies.wrongArity("quorum.track")) }
+            // corosync's track flags: CHANGES (the default) sends the current state, then every
+            // change; CHANGES_ONLY only the changes. CURRENT alone is what QUORUM.INFO answers.
+            var current = true
+            if n == 2 {
+                if command.argument(1, is: "CHANGES_ONLY") {
+                    current = false
+                } else if !command.argument(1, is: "CHANGES") {
+                    return CommandOutput(.error(
+                        "ERR INVALID_PARAM QUORUM.TRACK takes CHANGES (the current state, then every change) or CHANGES_ONLY, not '\(String(buffer: command[1]))'"))
+                }
+            }
             guard session.quorumTrack == nil else {
                 return CommandOutput(.error("ERR EXIST this connection already tracks quorum"))
             }
-            let (id, notifications) = await service.quorumTrack()
+            let (id, notifications) = await service.quorumTrack(current: current)
             session.quorumTrack = id
             var output = CommandOutput(.subscription(
                 .subscribe, channel: ByteBuffer(string: Self.quorumChannel), count: session.tracks.count + 1))

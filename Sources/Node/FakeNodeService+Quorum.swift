@@ -91,11 +91,11 @@ extension FakeNodeService {
             disagreement: state.quorumDisagreement, warnings: state.options.warnings)
     }
 
-    public func quorumTrack() async -> (QuorumTrackID, AsyncStream<QuorumNotification>) {
+    public func quorumTrack(current: Bool) async -> (QuorumTrackID, AsyncStream<QuorumNotification>) {
         quorum.lastTrackID &+= 1
         let id = QuorumTrackID(quorum.lastTrackID)
         let (stream, continuation) = AsyncStream<QuorumNotification>.makeStream()
-        continuation.yield(quorum.state.quorumNotification)
+        if current { continuation.yield(quorum.state.quorumNotification) }
         quorum.streams[id] = continuation
         continuation.onTermination = { _ in Task { await self.quorumUntrack(id) } }
         return (id, stream)

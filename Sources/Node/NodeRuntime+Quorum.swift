@@ -55,7 +55,7 @@ extension NodeRuntime {
         try? await eventLoop.submit { self.core.quorumService.info(node) }.get() ?? nil
     }
 
-    public func quorumTrack() async -> (QuorumTrackID, AsyncStream<QuorumNotification>) {
+    public func quorumTrack(current: Bool) async -> (QuorumTrackID, AsyncStream<QuorumNotification>) {
         let (stream, continuation) = AsyncStream<QuorumNotification>.makeStream(bufferingPolicy: .bufferingNewest(Self.quorumPushesBuffered))
         let id: QuorumTrackID = (try? await eventLoop.submit {
             let id = QuorumTrackID(self.nextTrack)
@@ -64,8 +64,8 @@ extension NodeRuntime {
                 continuation.finish()
                 return id
             }
-            // CS_TRACK_CHANGES: the current state first, then every change.
-            if let current = self.core.quorumService.state?.quorumNotification { continuation.yield(current) }
+            // CS_TRACK_CHANGES: the current state first, then every change; CHANGES_ONLY: the changes.
+            if current, let state = self.core.quorumService.state?.quorumNotification { continuation.yield(state) }
             self.quorumStreams[id] = continuation
             return id
         }.get()) ?? QuorumTrackID(0)

@@ -22,9 +22,10 @@ public protocol NodeService: Sendable {
     /// votequorum's getinfo for `node` (0: this node) and the store's verdict; nil for a
     /// node the quorum service never heard of (CMD: QUORUM.INFO, CommandQuorum.swift).
     func quorumInfo(_ node: NodeID) async -> QuorumInfo?
-    /// Starts quorum tracking: the current state at once, then every change, in the order
+    /// Starts quorum tracking: the current state at once when `current` (corosync's
+    /// CS_TRACK_CHANGES; CS_TRACK_CHANGES_ONLY without it), then every change, in the order
     /// the node produced them. The stream ends when the track is removed or the node stops.
-    func quorumTrack() async -> (QuorumTrackID, AsyncStream<QuorumNotification>)
+    func quorumTrack(current: Bool) async -> (QuorumTrackID, AsyncStream<QuorumNotification>)
     func quorumUntrack(_ id: QuorumTrackID) async
 
     // Closed process groups (docs/cpg.md); a member is (this node, `connection`). No quorum needed.

@@ -76,6 +76,29 @@ import Testing
         }
     }
 
+    @Test func trackChangesOnlySkipsTheCurrentState() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            await fixture.service.configureQuorum(voters: [NodeID(1), NodeID(2), NodeID(3)])
+            try await fixture.client { watcher throws in
+                #expect(try await watcher.call(["QUORUM.TRACK", "sometimes"]) == .error(
+                    "ERR INVALID_PARAM QUORUM.TRACK takes CHANGES (the current state, then every change) or CHANGES_ONLY, not 'sometimes'"))
+                #expect(try await watcher.call(["QUORUM.TRACK", "changes", "x"]) == .error(
+                    "ERR wrong number of arguments for 'quorum.track' command"))
+                #expect(await fixture.service.quorumTrackCount == 0)
+                #expect(try await watcher.call(["QUORUM.TRACK", "changes_only"]) == .array([.bulk("subscribe"), .bulk("quorum"), .integer(1)]))
+                // No push of the current state: the first push is the change.
+                await fixture.service.setQuorumMembers([NodeID(1), NodeID(3)])
+                #expect(try await watcher.read() == .bulks(
+                    "message", "quorum", "quorate=1 store_quorate=1 ring=1.12 quorum=2 members=1,3 nodes=1:member:1:3,3:member:1:3"))
+                #expect(try await watcher.call(["QUORUM.UNTRACK"]) == .array([.bulk("unsubscribe"), .bulk("quorum"), .integer(0)]))
+                // CHANGES, spelled out, is the default: the current state first.
+                #expect(try await watcher.call(["QUORUM.TRACK", "CHANGES"]) == .array([.bulk("subscribe"), .bulk("quorum"), .integer(1)]))
+                #expect(try await watcher.read() == .bulks(
+                    "message", "quorum", "quorate=1 store_quorate=1 ring=1.12 quorum=2 members=1,3 nodes=1:member:1:3,3:member:1:3"))
+            }
+        }
+    }
+
     @Test func setExpectedAndSetVotesWithCorosyncsChecks() async throws {
         try await ClientServerFixture.run { fixture throws in
             await fixture.service.configureQuorum(voters: [NodeID(1), NodeID(2), NodeID(3)])

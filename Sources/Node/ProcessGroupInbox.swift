@@ -144,9 +144,6 @@ final class ProcessGroupInbox: Sendable {
             return state.items
         }
     }
-
-    /// For tests and metrics.
-    var queuedCount: Int { state.withLock { $0.items.count } }
 }
 
 extension ProcessGroupRequest {

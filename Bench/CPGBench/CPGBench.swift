@@ -53,26 +53,37 @@ final class Member: ChannelInboundHandler, @unchecked Sendable {
         refill()
     }
 
+    static let messageKind = Array("message".utf8)
+    static let subscribeKind = Array("subscribe".utf8)
+    static let dropped = Array("dropped".utf8)
+
+    /// Reads pushes without copying them (the bench shares the two cores with the nodes it
+    /// measures, so its own cost per message is kept small).
     func handle(_ value: RESPValue) {
         if case .array(let parts) = value, parts.count == 3, case .bulkString(let kind) = parts[0] {
-            let name = String(buffer: kind)
-            if name == "message", case .bulkString(let text) = parts[2], !text.readableBytesView.starts(with: Array("dropped".utf8)) {
+            let kindBytes = kind.readableBytesView
+            if kindBytes.elementsEqual(Self.messageKind), case .bulkString(let text) = parts[2] {
+                let bytes = text.readableBytesView
+                if bytes.starts(with: Self.dropped) {
+                    isJoined = false
+                    evictions += 1
+                    return
+                }
                 delivered += 1
-                let bytes = Array(text.readableBytesView)
                 // "message <node>:<conn> t<ns>x..." for latency samples.
-                if let space = bytes.firstIndex(of: 0x20).flatMap({ s in bytes[(s + 1)...].firstIndex(of: 0x20) }),
-                   space + 1 < bytes.count, bytes[space + 1] == UInt8(ascii: "t") {
-                    let digits = bytes[(space + 2)...].prefix { $0 >= 0x30 && $0 <= 0x39 }
-                    if let sent = UInt64(String(decoding: digits, as: UTF8.self)) { latencies.append(now() &- sent) }
+                if let first = bytes.firstIndex(of: 0x20), let space = bytes[(first + 1)...].firstIndex(of: 0x20),
+                   space + 1 < bytes.endIndex, bytes[space + 1] == UInt8(ascii: "t") {
+                    var sent: UInt64 = 0
+                    var index = space + 2
+                    while index < bytes.endIndex, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+                        sent = sent &* 10 &+ UInt64(bytes[index] - 0x30)
+                        index += 1
+                    }
+                    if index > space + 2 { latencies.append(now() &- sent) }
                 }
                 return
             }
-            if name == "subscribe" { isJoined = true; return }
-            if name == "message", case .bulkString(let text) = parts[2], text.readableBytesView.starts(with: Array("dropped".utf8)) {
-                isJoined = false
-                evictions += 1
-                return
-            }
+            if kindBytes.elementsEqual(Self.subscribeKind) { isJoined = true; return }
         }
         // A reply to CPG.MCAST.
         outstanding -= 1

@@ -94,7 +94,7 @@ extension CommandDispatcher {
             let body: @Sendable (_ emitAll: @Sendable ([ByteBuffer]) async throws -> Void) async throws -> Void = { emitAll in
                 var ended = false
                 for await batch in deliveries {
-                    try await emitAll(batch.map { Self.processGroupPushPayload($0.notification) })
+                    try await emitAll(Self.processGroupPushPayloads(batch))
                     ended = batch.last?.isFinal == true
                 }
                 if !ended {
@@ -141,6 +141,42 @@ extension CommandDispatcher {
         await service.processGroupConnectionClosed(ConnectionID(session.connectionNumber))
     }
 
+    /// The texts of a batch of pushes, as slices of one buffer: one allocation per batch
+    /// rather than one (and a formatted string) per message.
+    static func processGroupPushPayloads(_ batch: [ProcessGroupDelivery]) -> [ByteBuffer] {
+        var bytes = 0
+        for delivery in batch {
+            if case .message(_, let payload) = delivery.notification { bytes += payload.count + 40 } else { bytes += 256 }
+        }
+        var storage = ByteBuffer()
+        storage.reserveCapacity(bytes)
+        var ends: [Int] = []
+        ends.reserveCapacity(batch.count)
+        for delivery in batch {
+            switch delivery.notification {
+            case .message(let from, let payload):
+                storage.writeStaticString("message ")
+                storage.writeDecimal(UInt64(from.node.rawValue))
+                storage.writeInteger(UInt8(ascii: ":"))
+                storage.writeDecimal(from.connection.rawValue)
+                storage.writeInteger(UInt8(ascii: " "))
+                storage.writeBytes(payload)
+            case .membership:
+                var text = processGroupPushPayload(delivery.notification)
+                storage.writeBuffer(&text)
+            }
+            ends.append(storage.writerIndex)
+        }
+        var slices: [ByteBuffer] = []
+        slices.reserveCapacity(batch.count)
+        var start = 0
+        for end in ends {
+            slices.append(storage.getSlice(at: start, length: end - start) ?? ByteBuffer())
+            start = end
+        }
+        return slices
+    }
+
     /// The text of a push: `message <node>:<connection> <payload>` for a message, and
     /// `confchg joined=<list> left=<list> members=<list>` for a membership change, where a
     /// list is comma-separated `node:connection` entries, joined and left ones followed by
@@ -158,6 +194,25 @@ extension CommandDispatcher {
             let left = change.left.map(\.description).joined(separator: ",")
             let members = change.members.map(\.description).joined(separator: ",")
             return ByteBuffer(string: "confchg joined=\(joined) left=\(left) members=\(members)")
+        }
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `value` in decimal ASCII, without building a string.
+    mutating func writeDecimal(_ value: UInt64) {
+        guard value >= 10 else {
+            writeInteger(UInt8(ascii: "0") &+ UInt8(value))
+            return
+        }
+        var digits: (UInt64, Int) = (1, 1)
+        while digits.0 <= value / 10 { digits = (digits.0 &* 10, digits.1 &+ 1) }
+        var rest = value
+        var unit = digits.0
+        for _ in 0..<digits.1 {
+            writeInteger(UInt8(ascii: "0") &+ UInt8(rest / unit))
+            rest %= unit
+            unit /= 10
         }
     }
 }

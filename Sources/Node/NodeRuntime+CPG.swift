@@ -23,9 +23,26 @@ struct ProcessGroupLinks {
     /// Joins waiting for their reply: a refused join removes its stream.
     var joins: [ClientToken: Key] = [:]
     var membersFellBehind: UInt64 = 0
-    /// Notifications of the current step, per member, in the order members first got one.
-    var gathered: [Key: [ProcessGroupDelivery]] = [:]
-    var gatheredOrder: [Key] = []
+    /// Multicasts answered `OK` at once (`ProcessGroupInbox`) that the core then refused:
+    /// their member was taken out of the group in between.
+    var admittedMcastsDropped: UInt64 = 0
+    /// Notifications gathered for the next hand-over, per member, in the order members
+    /// first got one; `gatheredIndex` finds a member's batch, and the last one used is
+    /// tried first (a step's deliveries mostly go to one or a few members).
+    var gathered: [(key: Key, deliveries: [ProcessGroupDelivery])] = []
+    var gatheredIndex: [Key: Int] = [:]
+    var lastGathered = 0
+    /// A hand-over of `gathered` is scheduled for the end of the loop turn.
+    var isHandOverScheduled = false
+    /// The inbox's drain is running (a step inside it must not start another).
+    var isDrainingInbox = false
+    /// The inbox's head waits for room in Totem's send queue; retried after a step once
+    /// Totem can take the head's `heldBytes`.
+    var isInboxHeld = false
+    var heldBytes = 0
+    /// Drains of the inbox and requests taken by them, for METRICS (requests per hop).
+    var inboxDrains: UInt64 = 0
+    var inboxRequests: UInt64 = 0
 }
 
 @available(macOS 15, *)
@@ -53,8 +70,15 @@ extension NodeRuntime {
         await processGroupRequest(.leave(group, connection))
     }
 
+    /// Answered at once, without a hop to the loop, when the member is known and the inbox
+    /// has room (`ProcessGroupInbox`); otherwise it waits for its turn and the core decides.
     public func processGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) async -> ProcessGroupReply {
-        await processGroupRequest(.mcast(group, connection, payload: payload))
+        let (admission, needsDrain) = processGroupInbox.admit(.init(connection: connection, group: group), payload: payload)
+        if needsDrain { scheduleProcessGroupDrain() }
+        switch admission {
+        case .admitted: return .accepted
+        case .mustWait: return await processGroupRequest(.mcast(group, connection, payload: payload))
+        }
     }
 
     public func processGroupMembers(_ group: ProcessGroupName) async -> [ProcessGroupMember] {
@@ -70,55 +94,171 @@ extension NodeRuntime {
         }
     }
 
-    /// Runs one request on the loop and waits for its reply. `prepare` runs first, on the
-    /// loop, with the request's token; a non-nil result answers without stepping the core.
+    /// Queues one request behind the connection's earlier ones and waits for its reply.
+    /// `prepare` runs first, on the loop, with the request's token; a non-nil result answers
+    /// without stepping the core.
     private func processGroupRequest(
         _ request: ProcessGroupRequest,
-        prepare: @escaping @Sendable (NodeRuntime, ClientToken) -> ProcessGroupReply? = { _, _ in nil }
+        prepare: (@Sendable (NodeRuntime, ClientToken) -> ProcessGroupReply?)? = nil
     ) async -> ProcessGroupReply {
         await withCheckedContinuation { continuation in
-            eventLoop.execute {
-                guard !self.isStopped, self.isStarted else {
-                    continuation.resume(returning: .refused(.notRunning))
-                    return
+            let (queued, needsDrain) = processGroupInbox.append(.waiting(request, prepare: prepare, continuation))
+            guard queued else { return continuation.resume(returning: .refused(.notRunning)) }
+            if needsDrain { scheduleProcessGroupDrain() }
+        }
+    }
+
+    private func scheduleProcessGroupDrain() {
+        eventLoop.execute { self.drainProcessGroupInbox() }
+    }
+
+    /// Steps what the inbox holds, in order, in one loop turn. An answered multicast that
+    /// Totem's send queue cannot take yet is held, with every later request of its
+    /// connection and every later multicast; other connections' waiting requests (joins,
+    /// leaves, closes) go on, as they did before there was an inbox. Bounded: a few
+    /// passes, then the rest goes to the next loop turn.
+    func drainProcessGroupInbox() {
+        guard !processGroupLinks.isDrainingInbox else { return }
+        processGroupLinks.isDrainingInbox = true
+        defer { processGroupLinks.isDrainingInbox = false }
+        processGroupLinks.isInboxHeld = false
+        for _ in 0..<4 {
+            let items = processGroupInbox.take()
+            if items.isEmpty { return }
+            processGroupLinks.inboxDrains &+= 1
+            var held: [ProcessGroupInbox.Item] = []
+            var heldConnections: [ConnectionID] = []
+            for item in items {
+                let mustWait: Bool
+                switch item {
+                case .admitted(_, let bytes):
+                    mustWait = !held.isEmpty || !canQueueNow(bytes)
+                case .waiting(let request, _, _):
+                    mustWait = heldConnections.contains(request.connection)
                 }
-                let token = ClientToken(self.nextToken)
-                self.nextToken &+= 1
-                if let early = prepare(self, token) {
-                    continuation.resume(returning: early)
-                    return
+                if mustWait {
+                    held.append(item)
+                    if !heldConnections.contains(item.connection) { heldConnections.append(item.connection) }
+                    continue
                 }
-                self.processGroupLinks.waiting[token] = continuation
-                self.enqueue(.core(.processGroupRequested(token, request, at: self.now())))
+                stepInboxItem(item)
+                processGroupLinks.inboxRequests &+= 1
             }
+            if case .admitted(_, let bytes)? = held.first {
+                processGroupInbox.putBack(held[...])
+                processGroupLinks.isInboxHeld = true
+                processGroupLinks.heldBytes = bytes
+                return
+            }
+        }
+        // Still more: let other work (tokens, packets) run first.
+        scheduleProcessGroupDrain()
+    }
+
+    /// Totem's send queue takes a payload of `bytes` now (or the node is not running, and
+    /// the step refuses it).
+    func canQueueNow(_ bytes: Int) -> Bool {
+        isStopped || !isStarted || core.totem.canQueue(payloadBytes: bytes)
+    }
+
+    private func stepInboxItem(_ item: ProcessGroupInbox.Item) {
+        switch item {
+        case .admitted(let request, _):
+            guard !isStopped, isStarted else { return }
+            stepProcessGroupRequest(takeToken(), request)
+        case .waiting(let request, let prepare, let continuation):
+            guard !isStopped, isStarted else { return continuation.resume(returning: .refused(.notRunning)) }
+            let token = takeToken()
+            if let early = prepare?(self, token) { return continuation.resume(returning: early) }
+            // A member on its way out is no longer surely there: its multicasts go the
+            // waiting way from now on, and the core answers them.
+            switch request {
+            case .leave(let group, let connection):
+                processGroupInbox.memberRemoved(.init(connection: connection, group: group))
+            case .connectionClosed(let connection):
+                processGroupInbox.connectionRemoved(connection)
+            default:
+                break
+            }
+            processGroupLinks.waiting[token] = continuation
+            stepProcessGroupRequest(token, request)
+        }
+    }
+
+    private func takeToken() -> ClientToken {
+        let token = ClientToken(nextToken)
+        nextToken &+= 1
+        return token
+    }
+
+    /// Steps at once: inside the runtime's work loop directly, otherwise through `enqueue`
+    /// (which runs it, and what follows from it, before returning). Either way Totem has
+    /// queued or refused the request when this returns, so the next item's room check holds.
+    private func stepProcessGroupRequest(_ token: ClientToken, _ request: ProcessGroupRequest) {
+        if isDraining {
+            stepCore(.processGroupRequested(token, request, at: now()))
+        } else {
+            enqueue(.core(.processGroupRequested(token, request, at: now())))
         }
     }
 
     func processGroupReplied(_ token: ClientToken, _ reply: ProcessGroupReply) {
-        if let key = processGroupLinks.joins.removeValue(forKey: token), reply != .accepted {
-            processGroupLinks.streams.removeValue(forKey: key)?.finish()
+        if let key = processGroupLinks.joins.removeValue(forKey: token) {
+            if reply == .accepted {
+                processGroupInbox.memberAdded(key)
+            } else {
+                processGroupLinks.streams.removeValue(forKey: key)?.finish()
+            }
         }
-        processGroupLinks.waiting.removeValue(forKey: token)?.resume(returning: reply)
+        if let waiting = processGroupLinks.waiting.removeValue(forKey: token) {
+            waiting.resume(returning: reply)
+        } else if reply != .accepted {
+            processGroupLinks.admittedMcastsDropped &+= 1
+        }
     }
 
-    /// Gathers a notification for its member; `flushProcessGroupDeliveries` hands each
-    /// member's gathered notifications over as one batch after every step.
+    /// Gathers a notification for its member; `handOverProcessGroupDeliveries` hands each
+    /// member's gathered notifications over as one batch.
     func processGroupDelivered(_ delivery: ProcessGroupDelivery) {
         let key = ProcessGroupLinks.Key(connection: delivery.connection, group: delivery.group)
+        let last = processGroupLinks.lastGathered
+        if last < processGroupLinks.gathered.count && processGroupLinks.gathered[last].key == key {
+            processGroupLinks.gathered[last].deliveries.append(delivery)
+            return
+        }
+        if let index = processGroupLinks.gatheredIndex[key] {
+            processGroupLinks.lastGathered = index
+            processGroupLinks.gathered[index].deliveries.append(delivery)
+            return
+        }
         guard processGroupLinks.streams[key] != nil else { return }
-        if processGroupLinks.gathered[key] == nil { processGroupLinks.gatheredOrder.append(key) }
-        processGroupLinks.gathered[key, default: []].append(delivery)
+        processGroupLinks.lastGathered = processGroupLinks.gathered.count
+        processGroupLinks.gatheredIndex[key] = processGroupLinks.gathered.count
+        processGroupLinks.gathered.append((key, [delivery]))
+    }
+
+    /// Called after every step: retries a held inbox, and hands the gathered notifications
+    /// over at the end of the loop turn, so that what the packets of one read (up to
+    /// `UDPTransport.messagesPerReadMax`) delivered reaches a member as one batch, one
+    /// wake-up of its connection and one socket write.
+    func flushProcessGroupDeliveries() {
+        if processGroupLinks.isInboxHeld && canQueueNow(processGroupLinks.heldBytes) { drainProcessGroupInbox() }
+        guard !processGroupLinks.gathered.isEmpty, !processGroupLinks.isHandOverScheduled else { return }
+        processGroupLinks.isHandOverScheduled = true
+        eventLoop.execute { self.handOverProcessGroupDeliveries() }
     }
 
     /// One batch per member; a member whose queue is full leaves the group (process down)
     /// and its stream ends.
-    func flushProcessGroupDeliveries() {
-        guard !processGroupLinks.gatheredOrder.isEmpty else { return }
-        let order = processGroupLinks.gatheredOrder
-        processGroupLinks.gatheredOrder = []
-        for key in order {
-            guard let batch = processGroupLinks.gathered.removeValue(forKey: key),
-                  let stream = processGroupLinks.streams[key] else { continue }
+    func handOverProcessGroupDeliveries() {
+        processGroupLinks.isHandOverScheduled = false
+        guard !processGroupLinks.gathered.isEmpty else { return }
+        let gathered = processGroupLinks.gathered
+        processGroupLinks.gathered = []
+        processGroupLinks.gatheredIndex = [:]
+        processGroupLinks.lastGathered = 0
+        for (key, batch) in gathered {
+            guard let stream = processGroupLinks.streams[key] else { continue }
             switch stream.yield(batch) {
             case .enqueued:
                 if batch.last?.isFinal == true {
@@ -126,6 +266,7 @@ extension NodeRuntime {
                     processGroupLinks.streams[key] = nil
                 }
             case .dropped:
+                processGroupInbox.memberRemoved(key)
                 stream.finish()
                 processGroupLinks.streams[key] = nil
                 processGroupLinks.membersFellBehind &+= 1
@@ -142,6 +283,9 @@ extension NodeRuntime {
     func processGroupCounters() -> [(String, UInt64)] {
         let groups = core.processGroups
         return [
+            ("cpg_admitted_mcasts_dropped", processGroupLinks.admittedMcastsDropped),
+            ("cpg_inbox_drains", processGroupLinks.inboxDrains),
+            ("cpg_inbox_requests", processGroupLinks.inboxRequests),
             ("cpg_local_memberships", UInt64(groups.intentCount)),
             ("cpg_malformed_messages", UInt64(groups.malformedMessages)),
             ("cpg_members_fell_behind", processGroupLinks.membersFellBehind),
@@ -151,10 +295,15 @@ extension NodeRuntime {
 
     /// The node stops: every stream ends, every waiting request is refused.
     func endProcessGroupLinks() {
+        for case .waiting(_, _, let continuation) in processGroupInbox.stop() {
+            continuation.resume(returning: .refused(.notRunning))
+        }
+        processGroupLinks.isInboxHeld = false
         for key in processGroupLinks.streams.keys.sorted() { processGroupLinks.streams[key]?.finish() }
         processGroupLinks.streams = [:]
-        processGroupLinks.gathered = [:]
-        processGroupLinks.gatheredOrder = []
+        processGroupLinks.gathered = []
+        processGroupLinks.gatheredIndex = [:]
+        processGroupLinks.lastGathered = 0
         let waiting = processGroupLinks.waiting.sorted { $0.key.rawValue < $1.key.rawValue }
         processGroupLinks.waiting = [:]
         processGroupLinks.joins = [:]

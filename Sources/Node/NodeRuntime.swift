@@ -47,6 +47,8 @@ public final class NodeRuntime: @unchecked Sendable {
     var quorumStreams: [QuorumTrackID: AsyncStream<QuorumNotification>.Continuation] = [:]
     /// Process-group streams and waiting requests (NodeRuntime+CPG.swift).
     var processGroupLinks = ProcessGroupLinks()
+    /// Process-group requests from the connections, drained on the loop (ProcessGroupInbox.swift).
+    let processGroupInbox = ProcessGroupInbox()
     var snapshotIndex: LogIndex = .zero
     var rrpTimerGenerations: [RRPTimer: UInt64] = [:]
     /// The pending timer of each kind, cancelled when restarted or cancelled.

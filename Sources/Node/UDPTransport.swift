@@ -129,8 +129,28 @@ public final class UDPTransport: Sendable {
                 }
                 channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: promise)
             }
-            channel.flush()
+            flush(channel, now: destination != .broadcast)
         }
+    }
+
+    /// A unicast (the token, which Totem sends after the broadcasts of its visit) goes out at
+    /// once, with every write pending before it: one `sendmmsg` for a whole token visit
+    /// rather than one per datagram. Broadcasts alone go out at the end of the loop turn.
+    private func flush(_ channel: any Channel, now: Bool) {
+        if now {
+            state.value.channelsToFlush.removeAll { $0 === channel }
+            channel.flush()
+            return
+        }
+        guard !state.value.channelsToFlush.contains(where: { $0 === channel }) else { return }
+        if state.value.channelsToFlush.isEmpty {
+            eventLoop.execute { [state] in
+                let channels = state.value.channelsToFlush
+                state.value.channelsToFlush = []
+                for channel in channels { channel.flush() }
+            }
+        }
+        state.value.channelsToFlush.append(channel)
     }
 
     // MARK: Control

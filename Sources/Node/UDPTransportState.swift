@@ -31,6 +31,8 @@ struct UDPTransportState {
     var protection: PacketProtection
     /// Set by `close`: no more rebinding.
     var isClosed = false
+    /// Channels with broadcasts written and not flushed yet (`UDPTransport.flush`).
+    var channelsToFlush: [any Channel] = []
 
     func ringIndex(_ ringNumber: UInt8) -> Int? {
         rings.firstIndex { $0.ringNumber == ringNumber }

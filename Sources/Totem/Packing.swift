@@ -77,11 +77,21 @@ struct Packer: Sendable {
         return payloadBytes <= room ? 1 : (payloadBytes + room - 1) / room
     }
 
+    /// `submit` of a payload of `payloadBytes` would not be refused as `.queueFull`. True
+    /// for any smaller payload too (a shell reserves room with an upper bound).
+    func hasRoom(payloadBytes: Int) -> Bool {
+        joinsNewestFrame(payloadBytes) || count + framesNeeded(payloadBytes) <= framesMax
+    }
+
+    private func joinsNewestFrame(_ payloadBytes: Int) -> Bool {
+        count > 0 && frames[frames.count - 1].acceptsMore
+            && frames[frames.count - 1].bytes.count + Packing.recordHeaderBytes + payloadBytes <= frameBytesMax
+    }
+
     mutating func submit(_ payload: [UInt8]) -> SubmitRefusal? {
         guard payload.count <= Packing.payloadBytesMax else { return .tooLarge }
         let recordBytes = Packing.recordHeaderBytes + payload.count
-        if count > 0, frames[frames.count - 1].acceptsMore,
-           frames[frames.count - 1].bytes.count + recordBytes <= frameBytesMax {
+        if joinsNewestFrame(payload.count) {
             Packer.appendRecord(.whole, payload[...], to: &frames[frames.count - 1].bytes)
             return nil
         }

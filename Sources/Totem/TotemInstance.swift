@@ -177,6 +177,11 @@ public struct TotemInstance: Sendable {
     /// Messages waiting for the token (frames, after packing).
     public var sendQueueFrameCount: Int { packer.count }
 
+    /// A submission of a payload of at most `payloadBytes` would not be refused for a full
+    /// send queue now. A shell that answers its clients before submitting (CPG) checks this
+    /// right before it submits, so an answered message is never refused.
+    public func canQueue(payloadBytes: Int) -> Bool { packer.hasRoom(payloadBytes: payloadBytes) }
+
     /// The members of the current regular configuration.
     public var currentMembers: [NodeID] { members.sorted }
 

@@ -73,4 +73,30 @@ import Testing
         #expect(refusals > 0)
         #expect(packer.count == packer.framesMax)
     }
+
+    /// `hasRoom` (what a shell checks before submitting something it already answered)
+    /// says true exactly when `submit` of that size would not be refused, and stays true
+    /// for anything smaller, whatever the queue holds.
+    @Test func hasRoomAgreesWithSubmit() {
+        var random = SeededGenerator(seed: 7)
+        for _ in 0..<20 {
+            var packer = Packer(frameBytesMax: 300, framesMax: 1)
+            // Nearly full, so that both answers come up.
+            while packer.count + 10 < packer.framesMax { _ = packer.submit([UInt8](repeating: 1, count: 290)) }
+            var refused = 0
+            for _ in 0..<200 {
+                let size = Int.random(in: 0...1_200, using: &random)
+                let smaller = Int.random(in: 0...size, using: &random)
+                let room = packer.hasRoom(payloadBytes: size)
+                if room { #expect(packer.hasRoom(payloadBytes: smaller)) }
+                var copy = packer
+                let refusal = copy.submit([UInt8](repeating: 2, count: size))
+                #expect(room == (refusal != .queueFull), "size \(size), queued \(packer.count)")
+                if refusal == .queueFull { refused += 1 }
+                if Bool.random(using: &random) { _ = packer.submit([UInt8](repeating: 2, count: size)) }
+                if packer.count > 0 && Int.random(in: 0..<4, using: &random) == 0 { _ = packer.popFirst() }
+            }
+            #expect(refused > 0)
+        }
+    }
 }

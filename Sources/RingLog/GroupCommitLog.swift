@@ -7,28 +7,44 @@ import Synchronization
 /// fdatasync calls, so the event loop never blocks on the disk.
 ///
 /// Appends that arrive while an fdatasync runs wait in `pending` and are all written and
-/// covered by the next one. The durable index advances only after fdatasync returns. After
-/// an I/O error every waiter and every later append gets the error: the log never claims
-/// durability it does not have.
+/// covered by the next one. While that fdatasync runs, a second queue already frames them
+/// (header, CRC32C) into an `EncodedBatch`, so the sync thread only writes bytes: the CPU
+/// work of batch N+1 overlaps the disk wait of batch N (pipelining). The durable index still
+/// advances only after the fdatasync covering it returns. After an I/O error every waiter and
+/// every later append gets the error: the log never claims durability it does not have.
 ///
 /// The wrapped `RingLog` is touched only on `queue` (through the `log` mutex, which is then
-/// never contended); `state` is what callers share with the queue.
+/// never contended); `state` is what callers share with the queues. `encoding` is held while
+/// records move from `pending` to `encoded`, so batches reach the log in index order whichever
+/// queue encodes them. Lock order: `encoding` before `state`; `log` before `state`.
 @available(macOS 15, *)
 public final class GroupCommitLog: Sendable {
     private let queue: DispatchQueue
+    private let encodeQueue: DispatchQueue
     private let log: Mutex<RingLog>
     private let state: Mutex<State>
+    private let encoding = Mutex<Void>(())
     private let onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)?
 
     private struct State {
-        /// Appended by callers, not yet handed to the log.
+        /// Appended by callers, not yet encoded.
         var pending: [LogRecord] = []
+        /// Encoded, in index order, not yet handed to the log.
+        var encoded: [EncodedBatch] = []
+        /// Records taken from `pending` whose batch is not yet in `encoded`.
+        var isEncoding = false
         /// The last index appended by callers (pending or not).
         var lastIndex: LogIndex
         var durableIndex: LogIndex
         var failure: RingLogError?
+        /// A `flushOnce` is queued or running on `queue`.
         var isFlushScheduled = false
+        /// An `encodeOnce` is queued or running on `encodeQueue`.
+        var isEncodeScheduled = false
         var waiters: [Waiter] = []
+
+        /// Nothing appended is still on its way to the log.
+        var isDrained: Bool { pending.isEmpty && encoded.isEmpty && !isEncoding }
     }
 
     private struct Waiter {
@@ -45,6 +61,7 @@ public final class GroupCommitLog: Sendable {
     ) {
         let initial = State(lastIndex: log.lastIndex, durableIndex: log.durableIndex)
         self.queue = DispatchQueue(label: label)
+        self.encodeQueue = DispatchQueue(label: label + ".encode")
         self.log = Mutex(log)
         self.state = Mutex(initial)
         self.onDurable = onDurable
@@ -58,19 +75,31 @@ public final class GroupCommitLog: Sendable {
     /// the log's error once it has failed.
     public func append(_ records: [LogRecord]) throws {
         guard !records.isEmpty else { return }
-        let mustSchedule = try state.withLock { s -> Bool in
+        let next = try state.withLock { s -> Schedule in
             if let failure = s.failure { throw failure }
             precondition(
                 records.first!.index == s.lastIndex.next,
                 "append of \(records.first!.index) after last index \(s.lastIndex)")
             s.pending.append(contentsOf: records)
             s.lastIndex = records.last!.index
-            if s.isFlushScheduled { return false }
-            s.isFlushScheduled = true
-            return true
+            if !s.isFlushScheduled {
+                // The sync thread is idle: it encodes the records itself, no second hop.
+                s.isFlushScheduled = true
+                return .flush
+            }
+            // A sync is in flight: encode meanwhile on the other queue.
+            if s.isEncodeScheduled { return .nothing }
+            s.isEncodeScheduled = true
+            return .encode
         }
-        if mustSchedule { queue.async { self.flushOnce() } }
+        switch next {
+        case .flush: queue.async { self.flushOnce() }
+        case .encode: encodeQueue.async { self.encodeOnce() }
+        case .nothing: break
+        }
     }
+
+    private enum Schedule { case flush, encode, nothing }
 
     /// Returns once everything through `index` is durable (the durable index, which may be
     /// larger), or throws the error that failed the log. `index` must have been appended.
@@ -99,7 +128,7 @@ public final class GroupCommitLog: Sendable {
                     let last = log.lastIndex
                     let durable = log.durableIndex
                     self.state.withLock { s in
-                        if s.pending.isEmpty { s.lastIndex = last }
+                        if s.isDrained { s.lastIndex = last }
                         s.durableIndex = durable
                     }
                     return outcome
@@ -121,7 +150,7 @@ public final class GroupCommitLog: Sendable {
                     let last = log.lastIndex
                     let durable = log.durableIndex
                     self.state.withLock { s in
-                        if s.pending.isEmpty { s.lastIndex = last }
+                        if s.isDrained { s.lastIndex = last }
                         s.durableIndex = durable
                     }
                 }
@@ -130,20 +159,54 @@ public final class GroupCommitLog: Sendable {
         }
     }
 
+    /// Moves everything pending into `encoded` as one batch; schedules a flush if none is.
+    /// Runs on either queue; `encoding` keeps the batches in index order.
+    private func encodePending() {
+        encoding.withLock { _ in
+            let records = state.withLock { s -> [LogRecord] in
+                defer { s.pending.removeAll(keepingCapacity: true) }
+                s.isEncoding = !s.pending.isEmpty
+                return s.pending
+            }
+            guard !records.isEmpty else { return }
+            let batch = EncodedBatch(records)  // the CPU work, outside `state`
+            let mustFlush = state.withLock { s -> Bool in
+                s.isEncoding = false
+                if s.failure != nil { return false }  // the log has failed: dropped
+                s.encoded.append(batch)
+                if s.isFlushScheduled { return false }
+                s.isFlushScheduled = true
+                return true
+            }
+            if mustFlush { queue.async { self.flushOnce() } }
+        }
+    }
+
+    /// Runs on `encodeQueue`: encodes what callers appended while a sync was running.
+    private func encodeOnce() {
+        encodePending()
+        let again = state.withLock { s -> Bool in
+            s.isEncodeScheduled = !s.pending.isEmpty
+            return s.isEncodeScheduled
+        }
+        if again { encodeQueue.async { self.encodeOnce() } }
+    }
+
     /// One group commit: write everything pending, one sync, wake the waiters it satisfies.
     /// Runs on `queue`; schedules itself again if appends arrived meanwhile.
     private func flushOnce() {
-        let batch = state.withLock { s -> [LogRecord] in
-            defer { s.pending.removeAll() }
-            return s.pending
+        encodePending()  // usually nothing left: the other queue encoded it during the last sync
+        let batches = state.withLock { s -> [EncodedBatch] in
+            defer { s.encoded.removeAll(keepingCapacity: true) }
+            return s.encoded
         }
         let result: Result<LogIndex, RingLogError>
-        if batch.isEmpty, state.withLock({ $0.failure == nil && $0.durableIndex == $0.lastIndex }) {
+        if batches.isEmpty, state.withLock({ $0.failure == nil && $0.durableIndex == $0.lastIndex }) {
             result = .success(durableIndex)
         } else {
             result = log.withLock { log in
                 do {
-                    try log.append(batch)
+                    for batch in batches { try log.append(batch) }
                     return .success(try log.sync())
                 } catch let error as RingLogError {
                     return .failure(error)
@@ -165,13 +228,17 @@ public final class GroupCommitLog: Sendable {
                 woken = s.waiters.map { ($0, .failure(s.failure ?? error)) }
                 s.waiters.removeAll()
                 s.pending.removeAll()
+                s.encoded.removeAll()
             }
-            let again = !s.pending.isEmpty
+            let again = !s.encoded.isEmpty || (!s.pending.isEmpty && !s.isEncodeScheduled)
             s.isFlushScheduled = again
             return (woken, again)
         }
-        for (waiter, outcome) in woken { waiter.continuation.resume(with: outcome) }
-        if !batch.isEmpty || result.isFailure { onDurable?(result) }
+        // Lower targets first: a caller waiting for i hears no later than one waiting for j > i.
+        for (waiter, outcome) in woken.sorted(by: { $0.0.target < $1.0.target }) {
+            waiter.continuation.resume(with: outcome)
+        }
+        if !batches.isEmpty || result.isFailure { onDurable?(result) }
         if again { queue.async { self.flushOnce() } }
     }
 }

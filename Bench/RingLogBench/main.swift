@@ -1,18 +1,31 @@
 // RingLog benchmark: the raw limit of this disk (a loop of pwrite + fdatasync of the same
-// byte counts, no log code) against RingLog's append + sync, in the same run, for 256-byte
-// and 4 KiB records, one record per fdatasync and 64 per fdatasync (group commit).
+// byte counts, no log code) against the log, in the same run, for 256-byte and 4 KiB
+// records, one record per fdatasync and 64 per fdatasync (group commit). Two ways of using
+// the log are measured:
 //
-//     swift run -c release RingLogBench [directory] [seconds-per-case]
+// - RingLog: `append` + `sync()` on the calling thread, as the simulator drives it; all the
+//   framing, CRC32C and bookkeeping is on the thread that then waits for the disk.
+// - GroupCommitLog: the node's path. The producer appends batch k+1 as soon as batch k-1 is
+//   durable, so at most two batches are in flight and each fdatasync still covers one batch
+//   (the table reports the measured records per fdatasync): the framing of batch k+1 runs
+//   while batch k is synced.
+//
+//     swift build -c release --product RingLogBench && .build/release/RingLogBench [directory] [seconds-per-case]
 //
 // The directory (default: the system temporary directory) must be on the file system under
-// test. Raw and log alternate in short slices so both see the same disk conditions.
+// test. The three loops run in rounds of short slices, in alternating order (raw, RingLog,
+// GroupCommitLog, then the reverse), and the result is the median over rounds of each
+// round's ratio, so a change of disk speed or machine load between slices shifts a few
+// rounds, not the result.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 import Basics
+import Dispatch
 import RingLog
+import Synchronization
 
 let arguments = CommandLine.arguments
 let baseDirectory = arguments.count > 1 ? arguments[1] : (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
@@ -87,7 +100,7 @@ final class RawLoop {
 /// RingLog: append `perSync` records of `recordBytes` bytes on disk (header included),
 /// then one sync.
 final class LogLoop {
-    let directory = freshDirectory("log")
+    let directory = freshDirectory("ringlog")
     let log: RingLog
     let payload: [UInt8]
     let perSync: Int
@@ -124,38 +137,182 @@ final class LogLoop {
     }
 }
 
-// The disk is shared with other work, so its fdatasync latency drifts: raw and log run in
-// alternating 250 ms slices and each total is divided by its own running time.
+/// GroupCommitLog with a window of two batches: batch k+1 is appended once batch k-1 is
+/// durable. Every slice starts and ends with nothing in flight.
+final class PipelinedLoop {
+    /// What the log's queue reports back: the durable index and the number of syncs.
+    final class Progress: Sendable {
+        let durable = Atomic<UInt64>(0)
+        let syncs = Atomic<Int>(0)
+        let failed = Atomic<Bool>(false)
+        let signal = DispatchSemaphore(value: 0)
+    }
+
+    let directory = freshDirectory("groupcommit")
+    let log: GroupCommitLog
+    let progress = Progress()
+    let payload: [UInt8]
+    let perSync: Int
+    var next: UInt64 = 1
+
+    init(recordBytes: Int, perSync: Int) throws {
+        let progress = self.progress
+        log = GroupCommitLog(try RingLog(disk: FileDisk(), directory: directory)) { result in
+            switch result {
+            case .success(let index):
+                progress.durable.store(index.rawValue, ordering: .releasing)
+                progress.syncs.add(1, ordering: .relaxed)
+            case .failure:
+                progress.failed.store(true, ordering: .releasing)
+            }
+            progress.signal.signal()
+        }
+        payload = [UInt8](repeating: 0x5A, count: recordBytes - RecordCodec.headerBytes)
+        self.perSync = perSync
+    }
+
+    deinit {
+        _ = try? log.performSync { $0.close() }
+        removeTree(directory)
+    }
+
+    var syncCount: Int { progress.syncs.load(ordering: .relaxed) }
+
+    private func waitDurable(_ index: UInt64) {
+        while progress.durable.load(ordering: .acquiring) < index {
+            precondition(!progress.failed.load(ordering: .acquiring), "GroupCommitLog failed: \(String(describing: log.failure))")
+            progress.signal.wait()
+        }
+    }
+
+    func run(seconds: Double) throws -> Int {
+        var records = 0
+        var previousLast: UInt64? = nil
+        let start = now()
+        while now() - start < seconds {
+            var batch: [LogRecord] = []
+            batch.reserveCapacity(perSync)
+            for _ in 0..<perSync {
+                batch.append(LogRecord(index: LogIndex(next), epoch: Epoch(1), type: 1, payload: payload))
+                next += 1
+            }
+            try log.append(batch)
+            if let previousLast {
+                waitDurable(previousLast)
+                records += perSync
+            }
+            previousLast = next - 1
+        }
+        if let previousLast {
+            waitDurable(previousLast)
+            records += perSync
+        }
+        return records
+    }
+}
+
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Records, wall seconds and process CPU seconds of one loop over the rounds.
+struct Tally {
+    var records = 0
+    var seconds = 0.0
+    var cpuSeconds = 0.0
+    var rates: [Double] = []
+
+    mutating func add(_ body: () throws -> Int) rethrows {
+        let t = now()
+        let c = processCPUSeconds()
+        let n = try body()
+        let elapsed = now() - t
+        records += n
+        seconds += elapsed
+        cpuSeconds += processCPUSeconds() - c
+        rates.append(Double(n) / elapsed)
+    }
+
+    var rate: Double { Double(records) / seconds }
+    var cpuMicrosPerRecord: Double { cpuSeconds * 1e6 / Double(records) }
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    let n = sorted.count
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+}
+
+func quartiles(_ values: [Double]) -> (Double, Double) {
+    let sorted = values.sorted()
+    return (sorted[sorted.count / 4], sorted[(sorted.count * 3) / 4])
+}
+
+func percent(_ ratio: Double) -> String {
+    fixed(ratio * 100, digits: 1) + " %"
+}
+
+func loadAverage() -> String {
+    var loads = [Double](repeating: 0, count: 3)
+    guard getloadavg(&loads, 3) == 3 else { return "?" }
+    return loads.map { fixed($0, digits: 2) }.joined(separator: " ")
+}
+
+/// `value` with `digits` decimals (no Foundation).
+func fixed(_ value: Double, digits: Int) -> String {
+    var scale = 1
+    for _ in 0..<digits { scale *= 10 }
+    let n = Int((value * Double(scale)).rounded())
+    let fraction = String(n % scale)
+    return "\(n / scale)." + String(repeating: "0", count: digits - fraction.count) + fraction
+}
+
 let sliceSeconds = 0.25
-let slices = max(1, Int(secondsPerCase / sliceSeconds))
-print("RingLogBench: \(secondsPerCase) s per loop per case, in alternating \(sliceSeconds) s slices, directory \(baseDirectory)")
+let rounds = max(3, Int(secondsPerCase / sliceSeconds))
+print(
+    "RingLogBench: \(rounds) rounds per case of one \(sliceSeconds) s slice per loop (raw, RingLog, GroupCommitLog; "
+        + "order reversed every other round), directory \(baseDirectory), load average \(loadAverage())")
+print("Ratios are medians over rounds of (log records/s) / (raw records/s) in the same round; [p25-p75] in brackets.")
 print("")
-print("| record | records per fdatasync | raw records/s | RingLog records/s | RingLog / raw | target |")
-print("|---|---|---|---|---|---|")
+print("| record | per fdatasync | raw records/s | RingLog / raw | GroupCommitLog / raw | GCL records per fdatasync | CPU µs/record raw, RingLog, GCL | target |")
+print("|---|---|---|---|---|---|---|---|")
 for recordBytes in [256, 4096] {
     for perSync in [1, 64] {
         let raw = RawLoop(recordBytes: recordBytes, perSync: perSync)
-        let logLoop = try LogLoop(recordBytes: recordBytes, perSync: perSync)
-        var rawRecords = 0
-        var logRecords = 0
-        var rawSeconds = 0.0
-        var logSeconds = 0.0
-        for _ in 0..<slices {
-            var t = now()
-            rawRecords += raw.run(seconds: sliceSeconds)
-            rawSeconds += now() - t
-            t = now()
-            logRecords += try logLoop.run(seconds: sliceSeconds)
-            logSeconds += now() - t
+        let direct = try LogLoop(recordBytes: recordBytes, perSync: perSync)
+        let pipelined = try PipelinedLoop(recordBytes: recordBytes, perSync: perSync)
+        var rawTally = Tally()
+        var directTally = Tally()
+        var pipelinedTally = Tally()
+        for round in 0..<rounds {
+            if round % 2 == 0 {
+                rawTally.add { raw.run(seconds: sliceSeconds) }
+                try directTally.add { try direct.run(seconds: sliceSeconds) }
+                try pipelinedTally.add { try pipelined.run(seconds: sliceSeconds) }
+            } else {
+                try pipelinedTally.add { try pipelined.run(seconds: sliceSeconds) }
+                try directTally.add { try direct.run(seconds: sliceSeconds) }
+                rawTally.add { raw.run(seconds: sliceSeconds) }
+            }
         }
-        let rawRate = Double(rawRecords) / rawSeconds
-        let logRate = Double(logRecords) / logSeconds
-        let ratio = logRate / rawRate
-        let permille = Int((ratio * 1000).rounded())
+        let directRatios = zip(directTally.rates, rawTally.rates).map { $0 / $1 }
+        let pipelinedRatios = zip(pipelinedTally.rates, rawTally.rates).map { $0 / $1 }
         let target = perSync == 1 ? 0.80 : 0.90
         let size = recordBytes == 256 ? "256 B" : "4 KiB"
+        func cell(_ ratios: [Double]) -> String {
+            let (p25, p75) = quartiles(ratios)
+            return "\(percent(median(ratios))) [\(percent(p25))-\(percent(p75))]"
+        }
+        let perFsync = Double(pipelinedTally.records) / Double(max(pipelined.syncCount, 1))
+        let cpu = [rawTally, directTally, pipelinedTally].map { fixed($0.cpuMicrosPerRecord, digits: 1) }
+        let met = [median(directRatios), median(pipelinedRatios)].map { $0 >= target ? "met" : "NOT met" }
         print(
-            "| \(size) | \(perSync) | \(Int(rawRate)) | \(Int(logRate)) | \(permille / 10).\(permille % 10) % "
-                + "| >= \(Int(target * 100)) % \(ratio >= target ? "met" : "NOT met") |")
+            "| \(size) | \(perSync) | \(Int(rawTally.rate)) | \(cell(directRatios)) | \(cell(pipelinedRatios)) "
+                + "| \(fixed(perFsync, digits: 1)) | \(cpu.joined(separator: ", ")) "
+                + "| >= \(Int(target * 100)) %: RingLog \(met[0]), GCL \(met[1]) |")
     }
 }
+print("")
+print("load average at the end: \(loadAverage())")

@@ -49,7 +49,7 @@ public final class GroupCommitLog: Sendable {
 
     private struct Waiter {
         var target: LogIndex
-        var continuation: CheckedContinuation<LogIndex, any Error>
+        var wake: @Sendable (Result<LogIndex, RingLogError>) -> Void
     }
 
     /// Takes ownership of an opened log. `onDurable`, if given, is called on the log's
@@ -105,15 +105,28 @@ public final class GroupCommitLog: Sendable {
     /// larger), or throws the error that failed the log. `index` must have been appended.
     public func waitDurable(through index: LogIndex) async throws -> LogIndex {
         try await withCheckedThrowingContinuation { continuation in
-            let ready = state.withLock { s -> Result<LogIndex, any Error>? in
-                if let failure = s.failure { return .failure(failure) }
-                if s.durableIndex >= index { return .success(s.durableIndex) }
-                precondition(index <= s.lastIndex, "wait for \(index) past the last index \(s.lastIndex)")
-                s.waiters.append(Waiter(target: index, continuation: continuation))
-                return nil
-            }
-            if let ready { continuation.resume(with: ready) }
+            whenDurable(through: index) { continuation.resume(with: $0.mapError { $0 as any Error }) }
         }
+    }
+
+    /// Calls `body` once everything through `index` is durable, with the durable index (which
+    /// may be larger), or with the error that failed the log. `index` must have been appended.
+    /// `body` runs at once on the calling thread if that is already known, otherwise on the
+    /// log's queue right after the fdatasync that covers `index`. The calls that one sync
+    /// satisfies are made in order of `index`, and a sync's calls all come before the next
+    /// sync's: a caller waiting for i never hears after one waiting for j > i registered
+    /// at the same time.
+    public func whenDurable(
+        through index: LogIndex, _ body: @escaping @Sendable (Result<LogIndex, RingLogError>) -> Void
+    ) {
+        let ready = state.withLock { s -> Result<LogIndex, RingLogError>? in
+            if let failure = s.failure { return .failure(failure) }
+            if s.durableIndex >= index { return .success(s.durableIndex) }
+            precondition(index <= s.lastIndex, "wait for \(index) past the last index \(s.lastIndex)")
+            s.waiters.append(Waiter(target: index, wake: body))
+            return nil
+        }
+        if let ready { body(ready) }
     }
 
     /// Runs `body` on the log's queue after the pending appends are written and synced:
@@ -182,23 +195,33 @@ public final class GroupCommitLog: Sendable {
         }
     }
 
+    /// For tests: returns once every encoding scheduled so far has finished, with the number
+    /// of records still pending and of encoded batches not yet handed to the log.
+    func encodeBarrier() -> (pending: Int, encodedBatches: Int) {
+        encodeQueue.sync {}
+        return state.withLock { ($0.pending.count, $0.encoded.count) }
+    }
+
     /// Runs on `encodeQueue`: encodes what callers appended while a sync was running.
+    /// Loops here rather than queueing itself again, so that `encodeBarrier` waits for it.
     private func encodeOnce() {
-        encodePending()
-        let again = state.withLock { s -> Bool in
-            s.isEncodeScheduled = !s.pending.isEmpty
-            return s.isEncodeScheduled
+        var again = true
+        while again {
+            encodePending()
+            again = state.withLock { s -> Bool in
+                s.isEncodeScheduled = !s.pending.isEmpty
+                return s.isEncodeScheduled
+            }
         }
-        if again { encodeQueue.async { self.encodeOnce() } }
     }
 
     /// One group commit: write everything pending, one sync, wake the waiters it satisfies.
     /// Runs on `queue`; schedules itself again if appends arrived meanwhile.
     private func flushOnce() {
         encodePending()  // usually nothing left: the other queue encoded it during the last sync
-        let batches = state.withLock { s -> [EncodedBatch] in
+        let (batches, wasFailed) = state.withLock { s -> ([EncodedBatch], Bool) in
             defer { s.encoded.removeAll(keepingCapacity: true) }
-            return s.encoded
+            return (s.encoded, s.failure != nil)
         }
         let result: Result<LogIndex, RingLogError>
         if batches.isEmpty, state.withLock({ $0.failure == nil && $0.durableIndex == $0.lastIndex }) {
@@ -215,8 +238,8 @@ public final class GroupCommitLog: Sendable {
                 }
             }
         }
-        let (woken, again) = state.withLock { s -> ([(Waiter, Result<LogIndex, any Error>)], Bool) in
-            var woken: [(Waiter, Result<LogIndex, any Error>)] = []
+        let (woken, again) = state.withLock { s -> ([(Waiter, Result<LogIndex, RingLogError>)], Bool) in
+            var woken: [(Waiter, Result<LogIndex, RingLogError>)] = []
             switch result {
             case .success(let durable):
                 s.durableIndex = max(s.durableIndex, durable)
@@ -236,9 +259,9 @@ public final class GroupCommitLog: Sendable {
         }
         // Lower targets first: a caller waiting for i hears no later than one waiting for j > i.
         for (waiter, outcome) in woken.sorted(by: { $0.0.target < $1.0.target }) {
-            waiter.continuation.resume(with: outcome)
+            waiter.wake(outcome)
         }
-        if !batches.isEmpty || result.isFailure { onDurable?(result) }
+        if !batches.isEmpty || (result.isFailure && !wasFailed) { onDurable?(result) }
         if again { queue.async { self.flushOnce() } }
     }
 }

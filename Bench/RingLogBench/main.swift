@@ -6,9 +6,9 @@
 // - RingLog: `append` + `sync()` on the calling thread, as the simulator drives it; all the
 //   framing, CRC32C and bookkeeping is on the thread that then waits for the disk.
 // - GroupCommitLog: the node's path. The producer appends batch k+1 as soon as batch k-1 is
-//   durable, so at most two batches are in flight and each fdatasync still covers one batch
-//   (the table reports the measured records per fdatasync): the framing of batch k+1 runs
-//   while batch k is synced.
+//   durable, so at most two batches are in flight; `recordsPerSyncMax` keeps each fdatasync
+//   to one batch, as in the raw loop (the table reports the measured records per
+//   fdatasync). The framing and CRC of batch k+1 run while batch k is synced.
 //
 //     swift build -c release --product RingLogBench && .build/release/RingLogBench [directory] [seconds-per-case]
 //
@@ -157,7 +157,7 @@ final class PipelinedLoop {
 
     init(recordBytes: Int, perSync: Int) throws {
         let progress = self.progress
-        log = GroupCommitLog(try RingLog(disk: FileDisk(), directory: directory)) { result in
+        log = GroupCommitLog(try RingLog(disk: FileDisk(), directory: directory), recordsPerSyncMax: perSync) { result in
             switch result {
             case .success(let index):
                 progress.durable.store(index.rawValue, ordering: .releasing)

@@ -176,3 +176,30 @@ struct PipelinedGroupCommitTests {
         #expect(read == records(1...(next - 1)))
     }
 }
+
+extension PipelinedGroupCommitTests {
+    /// With `recordsPerSyncMax`, batches encoded during a sync are written one sync each
+    /// when two would exceed the limit, and a larger append is cut to the limit.
+    @Test func recordsPerSyncMaxKeepsBatchesApart() async throws {
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let disk = GatedDisk(SimulatedDisk(seed: 36), entered: entered, release: release)
+        disk.gatedSyncs = 1
+        let durables = Mutex<[LogIndex]>([])
+        let log = GroupCommitLog(try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: 4) { result in
+            if case .success(let index) = result { durables.withLock { $0.append(index) } }
+        }
+        try log.append(records(1...4))
+        entered.wait()
+        try log.append(records(5...8))
+        _ = log.encodeBarrier()
+        try log.append(records(9...10))
+        _ = log.encodeBarrier()
+        try log.append(records(11...16))  // larger than the limit: cut into 11...14, 15...16
+        #expect(log.encodeBarrier().encodedBatches == 4)
+        release.signal()
+        #expect(try await log.waitDurable(through: LogIndex(16)) == LogIndex(16))
+        _ = try await log.perform { $0.lastIndex }
+        #expect(durables.withLock { $0 } == [LogIndex(4), LogIndex(8), LogIndex(10), LogIndex(14), LogIndex(16)])
+    }
+}

@@ -26,10 +26,16 @@ public final class GroupCommitLog: Sendable {
     private let encoding = Mutex<Void>(())
     private let onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)?
     private let recordsPerSyncMax: Int
+    /// Records appended during a sync are framed on the other queue only once they add up to
+    /// this many bytes; below it the sync queue frames them itself, since waking a thread
+    /// then costs more CPU than the framing it would overlap.
+    private let encodeAheadBytesMin: Int
 
     private struct State {
         /// Appended by callers, not yet encoded.
         var pending: [LogRecord] = []
+        /// The encoded size of `pending`.
+        var pendingBytes = 0
         /// Encoded, in index order, not yet handed to the log.
         var encoded: [EncodedBatch] = []
         /// Records taken from `pending` whose batch is not yet in `encoded`.
@@ -66,8 +72,18 @@ public final class GroupCommitLog: Sendable {
     /// As above, and one write + fdatasync covers at most `recordsPerSyncMax` records, except
     /// the flush before a `perform`, which takes everything. The benchmark uses it to compare
     /// with a raw loop at exactly the same number of records per fdatasync.
-    public init(
+    public convenience init(
         _ log: sending RingLog, label: String = "ringlog.sync", recordsPerSyncMax: Int,
+        onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)? = nil
+    ) {
+        self.init(
+            log, label: label, recordsPerSyncMax: recordsPerSyncMax, encodeAheadBytesMin: 32 << 10,
+            onDurable: onDurable)
+    }
+
+    /// Tests pass `encodeAheadBytesMin: 0` to see the encoding queue at work with small records.
+    init(
+        _ log: sending RingLog, label: String = "ringlog.sync", recordsPerSyncMax: Int, encodeAheadBytesMin: Int,
         onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)? = nil
     ) {
         precondition(recordsPerSyncMax > 0, "recordsPerSyncMax \(recordsPerSyncMax) must be positive")
@@ -78,6 +94,7 @@ public final class GroupCommitLog: Sendable {
         self.state = Mutex(initial)
         self.onDurable = onDurable
         self.recordsPerSyncMax = recordsPerSyncMax
+        self.encodeAheadBytesMin = encodeAheadBytesMin
     }
 
     public var lastIndex: LogIndex { state.withLock { $0.lastIndex } }
@@ -88,20 +105,23 @@ public final class GroupCommitLog: Sendable {
     /// the log's error once it has failed.
     public func append(_ records: [LogRecord]) throws {
         guard !records.isEmpty else { return }
+        var bytes = 0
+        for record in records { bytes &+= record.encodedByteCount }
         let next = try state.withLock { s -> Schedule in
             if let failure = s.failure { throw failure }
             precondition(
                 records.first!.index == s.lastIndex.next,
                 "append of \(records.first!.index) after last index \(s.lastIndex)")
             s.pending.append(contentsOf: records)
+            s.pendingBytes &+= bytes
             s.lastIndex = records.last!.index
             if !s.isFlushScheduled {
                 // The sync thread is idle: it encodes the records itself, no second hop.
                 s.isFlushScheduled = true
                 return .flush
             }
-            // A sync is in flight: encode meanwhile on the other queue.
-            if s.isEncodeScheduled { return .nothing }
+            // A sync is in flight: encode meanwhile on the other queue, if worth a thread.
+            if s.isEncodeScheduled || s.pendingBytes < encodeAheadBytesMin { return .nothing }
             s.isEncodeScheduled = true
             return .encode
         }
@@ -192,6 +212,7 @@ public final class GroupCommitLog: Sendable {
             let records = state.withLock { s -> [LogRecord] in
                 var taken: [LogRecord] = []
                 swap(&taken, &s.pending)
+                s.pendingBytes = 0
                 s.isEncoding = !taken.isEmpty
                 return taken
             }
@@ -237,10 +258,10 @@ public final class GroupCommitLog: Sendable {
         }
     }
 
-    /// Starts the encoding queue if records are pending and it is not already on them.
+    /// Starts the encoding queue if enough records are pending and it is not already on them.
     private func startEncoderIfNeeded() {
         let start = state.withLock { s -> Bool in
-            if s.pending.isEmpty || s.isEncodeScheduled { return false }
+            if s.pending.isEmpty || s.isEncodeScheduled || s.pendingBytes < encodeAheadBytesMin { return false }
             s.isEncodeScheduled = true
             return true
         }
@@ -304,6 +325,7 @@ public final class GroupCommitLog: Sendable {
                 woken = s.waiters.map { ($0, .failure(s.failure ?? error)) }
                 s.waiters.removeAll()
                 s.pending.removeAll()
+                s.pendingBytes = 0
                 s.encoded.removeAll()
             }
             let again = !s.encoded.isEmpty || (!s.pending.isEmpty && !s.isEncodeScheduled)

@@ -19,7 +19,10 @@ struct PipelinedGroupCommitTests {
         let disk = GatedDisk(SimulatedDisk(seed: seed), entered: entered, release: release)
         disk.gatedSyncs = gated
         disk.failingSyncNumbers = failing
-        return (GroupCommitLog(try RingLog(disk: disk, directory: "/n"), onDurable: onDurable), entered, release)
+        let log = GroupCommitLog(
+            try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: .max, encodeAheadBytesMin: 0,
+            onDurable: onDurable)
+        return (log, entered, release)
     }
 
     @Test func theNextBatchIsEncodedWhileASyncRuns() async throws {
@@ -162,7 +165,9 @@ struct PipelinedGroupCommitTests {
     /// arrives once, in order, and the durable index reaches the end.
     @Test(arguments: [41, 42, 43, 44] as [UInt64])
     func manySmallAppendsArriveInOrder(seed: UInt64) async throws {
-        let log = GroupCommitLog(try RingLog(disk: SimulatedDisk(seed: seed), directory: "/n", options: smallSegments))
+        let log = GroupCommitLog(
+            try RingLog(disk: SimulatedDisk(seed: seed), directory: "/n", options: smallSegments),
+            recordsPerSyncMax: .max, encodeAheadBytesMin: seed % 2 == 0 ? 0 : 200)
         var generator = SeededGenerator(seed: seed)
         var next: UInt64 = 1
         for _ in 0..<200 {
@@ -186,7 +191,7 @@ extension PipelinedGroupCommitTests {
         let disk = GatedDisk(SimulatedDisk(seed: 36), entered: entered, release: release)
         disk.gatedSyncs = 1
         let durables = Mutex<[LogIndex]>([])
-        let log = GroupCommitLog(try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: 4) { result in
+        let log = GroupCommitLog(try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: 4, encodeAheadBytesMin: 0) { result in
             if case .success(let index) = result { durables.withLock { $0.append(index) } }
         }
         try log.append(records(1...4))
@@ -201,5 +206,28 @@ extension PipelinedGroupCommitTests {
         #expect(try await log.waitDurable(through: LogIndex(16)) == LogIndex(16))
         _ = try await log.perform { $0.lastIndex }
         #expect(durables.withLock { $0 } == [LogIndex(4), LogIndex(8), LogIndex(10), LogIndex(14), LogIndex(16)])
+    }
+}
+
+extension PipelinedGroupCommitTests {
+    /// Below `encodeAheadBytesMin`, records appended during a sync wait for the sync queue,
+    /// which frames them itself after the sync: no second thread for a few small records.
+    @Test func smallAppendsDuringASyncAreLeftToTheSyncQueue() async throws {
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let disk = GatedDisk(SimulatedDisk(seed: 37), entered: entered, release: release)
+        disk.gatedSyncs = 1
+        let log = GroupCommitLog(
+            try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: .max, encodeAheadBytesMin: 10 * 41)
+        try log.append(records(1...1))
+        entered.wait()
+        try log.append(records(2...9))  // 8 records of 41 bytes: below the threshold
+        #expect(log.encodeBarrier() == (pending: 8, encodedBatches: 0))
+        try log.append(records(10...11))  // 10 records: at the threshold
+        #expect(log.encodeBarrier() == (pending: 0, encodedBatches: 1))
+        release.signal()
+        #expect(try await log.waitDurable(through: LogIndex(11)) == LogIndex(11))
+        let read = try await log.perform { try $0.read(from: LogIndex(1), through: LogIndex(11)) }
+        #expect(read == records(1...11))
     }
 }

@@ -47,6 +47,15 @@ public struct EncodedBatch: Sendable, Equatable {
         }
     }
 
+    /// Empties the batch but keeps its storage, so the next batch can be encoded into it
+    /// without allocating (GroupCommitLog recycles its batches this way).
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        epochs.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        firstIndex = .zero
+    }
+
     /// Where the `k`th record's encoding starts and ends in `bytes`.
     func range(of k: Int) -> Range<Int> {
         (k == 0 ? 0 : ends[k - 1])..<ends[k]

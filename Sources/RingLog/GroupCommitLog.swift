@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// Appends that arrive while an fdatasync runs wait in `pending` and are all written and
 /// covered by the next one. While that fdatasync runs, a second queue already frames them
-/// (header, CRC32C) into an `EncodedBatch`, so the sync thread only writes bytes: the CPU
-/// work of batch N+1 overlaps the disk wait of batch N (pipelining). The durable index still
+/// (header, CRC32C) into an `EncodedBatch` once they add up to 32 KiB, so the sync thread only
+/// writes bytes: the CPU work of batch N+1 overlaps the disk wait of batch N (pipelining);
+/// smaller batches are framed by the sync thread after the sync. The durable index still
 /// advances only after the fdatasync covering it returns. After an I/O error every waiter and
 /// every later append gets the error: the log never claims durability it does not have.
 ///
@@ -24,6 +25,10 @@ public final class GroupCommitLog: Sendable {
     private let log: Mutex<RingLog>
     private let state: Mutex<State>
     private let encoding = Mutex<Void>(())
+    /// Written batches, emptied, whose storage the next encodings reuse: a batch of a few
+    /// hundred KiB allocated and freed per sync costs page faults. At most `sparesMax`.
+    private let spares = Mutex<[EncodedBatch]>([])
+    private static let sparesMax = 4
     private let onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)?
     private let recordsPerSyncMax: Int
     /// Records appended during a sync are framed on the other queue only once they add up to
@@ -223,7 +228,9 @@ public final class GroupCommitLog: Sendable {
             var start = 0
             while start < records.count {
                 let end = records.count - start > recordsPerSyncMax ? start + recordsPerSyncMax : records.count
-                batches.append(EncodedBatch(Array(records[start..<end])))
+                var batch = spares.withLock { $0.popLast() } ?? EncodedBatch()
+                batch.append(Array(records[start..<end]))
+                batches.append(batch)
                 start = end
             }
             let mustFlush = state.withLock { s -> Bool in
@@ -258,6 +265,19 @@ public final class GroupCommitLog: Sendable {
         }
     }
 
+    /// Keeps the storage of written batches for the next encodings.
+    private func recycle(_ batches: inout [EncodedBatch]) {
+        while var batch = batches.popLast() {
+            batch.removeAll()  // the only reference left: keeps its storage
+            let kept = spares.withLock { spares -> Bool in
+                guard spares.count < GroupCommitLog.sparesMax else { return false }
+                spares.append(batch)
+                return true
+            }
+            if !kept { break }
+        }
+    }
+
     /// Starts the encoding queue if enough records are pending and it is not already on them.
     private func startEncoderIfNeeded() {
         let start = state.withLock { s -> Bool in
@@ -281,7 +301,7 @@ public final class GroupCommitLog: Sendable {
             startEncoderIfNeeded()
         }
         let limit = drainingAll ? Int.max : recordsPerSyncMax
-        let (batches, wasFailed) = state.withLock { s -> ([EncodedBatch], Bool) in
+        var (batches, wasFailed) = state.withLock { s -> ([EncodedBatch], Bool) in
             var taken: [EncodedBatch] = []
             if limit == Int.max {
                 swap(&taken, &s.encoded)
@@ -298,12 +318,14 @@ public final class GroupCommitLog: Sendable {
             return (taken, s.failure != nil)
         }
         let result: Result<LogIndex, RingLogError>
+        let hadBatches = !batches.isEmpty
         if batches.isEmpty, state.withLock({ $0.failure == nil && $0.durableIndex == $0.lastIndex }) {
             result = .success(durableIndex)
         } else {
             result = log.withLock { log in
                 do {
                     for batch in batches { try log.append(batch) }
+                    recycle(&batches)
                     return .success(try log.sync())
                 } catch let error as RingLogError {
                     return .failure(error)
@@ -336,7 +358,7 @@ public final class GroupCommitLog: Sendable {
         for (waiter, outcome) in woken.sorted(by: { $0.0.target < $1.0.target }) {
             waiter.wake(outcome)
         }
-        if !batches.isEmpty || (result.isFailure && !wasFailed) { onDurable?(result) }
+        if hadBatches || (result.isFailure && !wasFailed) { onDurable?(result) }
         if again { queue.async { self.flushOnce() } }
     }
 }

@@ -13,6 +13,16 @@ import Testing
         #expect(EncodedBatch().isEmpty)
     }
 
+    /// A recycled batch (emptied, storage kept) encodes the next records exactly as a new one.
+    @Test func aRecycledBatchEncodesLikeANewOne() {
+        var batch = EncodedBatch(records(1...50, payloadBytes: 500))
+        batch.removeAll()
+        #expect(batch.isEmpty && batch.bytes.isEmpty)
+        batch.append(records(51...53, payloadBytes: 7))
+        #expect(batch == EncodedBatch(records(51...53, payloadBytes: 7)))
+        #expect(batch.firstIndex == LogIndex(51) && batch.lastIndex == LogIndex(53))
+    }
+
     /// Random batch sizes and payload sizes (some larger than a segment, some runs large
     /// enough to be written straight from the batch), both ways, then the files compared.
     @Test(arguments: [

@@ -56,6 +56,8 @@ __attribute__((constructor))
 static void ccrc32c_init(void) {
     build_shift_table(shift_long, LONG_BYTES);
     build_shift_table(shift_short, SHORT_BYTES);
+    // Constructors run in no fixed order: the CPU feature data may not be filled in yet.
+    __builtin_cpu_init();
     hardware_available = __builtin_cpu_supports("sse4.2") ? 1 : 0;
 }
 

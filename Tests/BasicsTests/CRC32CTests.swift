@@ -1,4 +1,5 @@
 import Basics
+import Foundation
 import Testing
 
 @Suite struct CRC32CTests {
@@ -59,6 +60,18 @@ import Testing
             let first = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<101]))
             #expect(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[101...]), continuing: first) == whole)
         }
+    }
+
+    /// On a CPU whose /proc/cpuinfo lists sse4_2, the detection (run from a C constructor)
+    /// must find it: otherwise every other hardware test here compares software with itself.
+    @Test func detectsTheInstructionWhenTheCPUHasIt() throws {
+        #if arch(x86_64) && os(Linux)
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
+        if flags.split(separator: " ").contains("sse4_2") {
+            #expect(CRC32C.isHardwareAccelerated)
+        }
+        #endif
     }
 
     @Test func softwareKnownValue() {

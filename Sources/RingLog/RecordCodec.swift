@@ -19,23 +19,23 @@ public enum RecordCodec {
 
     /// Appends the encoding of `record` to `buffer`.
     public static func encode(_ record: LogRecord, into buffer: inout [UInt8]) {
-        let start = buffer.count
-        let total = headerBytes + record.payload.count
         let length = UInt32(fixedBodyBytes + record.payload.count)
-        // The header is written in place after one resize: appending field by field through
-        // raw buffers cost more than the checksum.
-        buffer.append(contentsOf: repeatElement(0, count: headerBytes))
-        buffer.append(contentsOf: record.payload)
-        buffer.withUnsafeMutableBytes { raw in
-            let r = UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + total)])
-            r.storeBytes(of: length.littleEndian, toByteOffset: 0, as: UInt32.self)
-            r.storeBytes(of: record.type, toByteOffset: 8, as: UInt8.self)
-            r.storeBytes(of: record.index.rawValue.littleEndian, toByteOffset: 9, as: UInt64.self)
-            r.storeBytes(of: record.epoch.rawValue.littleEndian, toByteOffset: 17, as: UInt64.self)
-            let lengthCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: r[0..<4]))
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: r[8...]), continuing: lengthCRC)
-            r.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
+        // The header is built on the stack and checksummed together with the payload in
+        // place, then both are appended with one copy each: zero-filling the header in the
+        // buffer and patching it afterwards cost as much as the checksum.
+        var header: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &header) { h in
+            h.storeBytes(of: length.littleEndian, toByteOffset: 0, as: UInt32.self)
+            h.storeBytes(of: record.type, toByteOffset: 8, as: UInt8.self)
+            h.storeBytes(of: record.index.rawValue.littleEndian, toByteOffset: 9, as: UInt64.self)
+            h.storeBytes(of: record.epoch.rawValue.littleEndian, toByteOffset: 17, as: UInt64.self)
+            var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: h[0..<4]))
+            crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: h[8..<headerBytes]), continuing: crc)
+            crc = record.payload.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+            h.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: h[0..<headerBytes]))
         }
+        buffer.append(contentsOf: record.payload)
     }
 
     public static func encode(_ record: LogRecord) -> [UInt8] {

@@ -114,7 +114,7 @@ public final class RingLog {
     }
 
     /// Seals the current segment and starts a file whose name is `first`.
-    private func startSegment(at first: LogIndex) throws {
+    func startSegment(at first: LogIndex) throws {
         if let last = segments.last {
             try flushBuffer()
             precondition(last.lastIndex.next == first, "new segment \(first) after \(last.lastIndex)")

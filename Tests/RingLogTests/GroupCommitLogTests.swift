@@ -87,6 +87,8 @@ final class GatedDisk: Disk {
     let release: DispatchSemaphore
     var gatedSyncs = 0
     var syncCount = 0
+    /// The file syncs (counting from 1) that fail, after their gate.
+    var failingSyncNumbers: [Int] = []
 
     init(_ inner: SimulatedDisk, entered: DispatchSemaphore, release: DispatchSemaphore) {
         self.inner = inner
@@ -100,6 +102,9 @@ final class GatedDisk: Disk {
             gatedSyncs -= 1
             entered.signal()
             release.wait()
+        }
+        if failingSyncNumbers.contains(syncCount) {
+            throw DiskError(.sync, path: "\(handle)", errno: 5, message: "injected sync failure \(syncCount)")
         }
         try inner.sync(handle)
     }

@@ -1,0 +1,72 @@
+import Basics
+
+extension RingLog {
+    /// Runs of at least this many encoded bytes go from the batch straight to the file
+    /// instead of through the write buffer: the copy would cost more than the extra write.
+    static let directWriteBytesMin = 64 << 10
+
+    /// Appends records encoded elsewhere (`EncodedBatch`), which must start at
+    /// `lastIndex + 1`. The segment files get exactly the bytes `append(_ records:)` would
+    /// write, split across segments by the same rule. Like that method, durable only after
+    /// a later `sync()`; throws without appending anything if a payload is too large.
+    public func append(_ batch: EncodedBatch) throws {
+        try checkNotFailed()
+        guard !batch.isEmpty else { return }
+        precondition(
+            batch.firstIndex == lastIndex.next, "append of index \(batch.firstIndex) after last index \(lastIndex)")
+        for k in 0..<batch.count {
+            let payloadBytes = batch.range(of: k).count - RecordCodec.headerBytes
+            if payloadBytes > options.payloadBytesMax {
+                throw RingLogError.recordTooLarge(
+                    index: batch.index(of: k), payloadBytes: payloadBytes, limit: options.payloadBytesMax)
+            }
+        }
+        try guardIO {
+            var k = 0
+            while k < batch.count { k = try appendRun(of: batch, from: k) }
+        }
+    }
+
+    /// Places the records of `batch` from the `k`th on that fit the current segment (at least
+    /// one, after starting a new segment if the rule says so); returns the first one left.
+    private func appendRun(of batch: EncodedBatch, from k: Int) throws -> Int {
+        let firstSize = UInt64(batch.range(of: k).count)
+        if let last = segments.last {
+            let end = last.fileBytes + UInt64(buffer.count)
+            if last.recordCount > 0 && end + firstSize > UInt64(options.segmentBytesMax) {
+                try startSegment(at: batch.index(of: k))
+            }
+        } else {
+            try startSegment(at: batch.index(of: k))
+        }
+        let s = segments.count - 1
+        let runStart = segments[s].fileBytes + UInt64(buffer.count)
+        var end = runStart
+        var j = k
+        // The same rule as one record at a time: a record that would carry a non-empty
+        // segment past the limit starts the next segment.
+        while j < batch.count {
+            let size = UInt64(batch.range(of: j).count)
+            if j > k || segments[s].recordCount > 0, end + size > UInt64(options.segmentBytesMax) { break }
+            segments[s].offsets.append(UInt32(end))
+            epochs.append(batch.index(of: j), batch.epochs[j])
+            end += size
+            j += 1
+        }
+        lastIndex = batch.index(of: j - 1)
+        let bytes = batch.range(of: k).lowerBound..<batch.range(of: j - 1).upperBound
+        if bytes.count >= RingLog.directWriteBytesMin {
+            try flushBuffer()
+            let handle = try handle(forSegment: s)
+            try batch.bytes.withUnsafeBytes { raw in
+                try disk.write(handle, at: segments[s].fileBytes, UnsafeRawBufferPointer(rebasing: raw[bytes]))
+            }
+            segments[s].fileBytes += UInt64(bytes.count)
+            if !unsyncedHandles.contains(handle) { unsyncedHandles.append(handle) }
+        } else {
+            buffer.append(contentsOf: batch.bytes[bytes])
+            if buffer.count >= options.writeBufferBytesMax { try flushBuffer() }
+        }
+        return j
+    }
+}

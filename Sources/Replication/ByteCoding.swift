@@ -15,6 +15,48 @@ struct ByteWriter {
     }
 }
 
+/// Writes an encoding whose length is known before it starts straight into the array's
+/// memory: one allocation, plain stores (the growing `ByteWriter` checks capacity per byte,
+/// and these encodings run for every write on every node).
+struct ExactWriter {
+    private let base: UnsafeMutableRawPointer
+    private(set) var offset = 0
+
+    private init(base: UnsafeMutableRawPointer) { self.base = base }
+
+    /// Exactly `count` bytes (`count` > 0); `body` must write all of them.
+    static func bytes(count: Int, _ body: (inout ExactWriter) -> Void) -> [UInt8] {
+        precondition(count > 0, "an exact encoding is never empty")
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var w = ExactWriter(base: UnsafeMutableRawPointer(buffer.baseAddress!))
+            body(&w)
+            precondition(w.offset == count, "encoded \(w.offset) bytes of \(count)")
+            initialized = count
+        }
+    }
+
+    mutating func u8(_ v: UInt8) {
+        base.storeBytes(of: v, toByteOffset: offset, as: UInt8.self)
+        offset += 1
+    }
+    mutating func u32(_ v: UInt32) {
+        base.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt32.self)
+        offset += 4
+    }
+    mutating func u64(_ v: UInt64) {
+        base.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt64.self)
+        offset += 8
+    }
+    /// Length (u32) and bytes, as `ByteWriter.blob`.
+    mutating func blob(_ v: [UInt8]) {
+        u32(UInt32(v.count))
+        v.withUnsafeBytes { raw in
+            if let source = raw.baseAddress { (base + offset).copyMemory(from: source, byteCount: raw.count) }
+        }
+        offset += v.count
+    }
+}
+
 public struct DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
     public var reason: String
     public var offset: Int

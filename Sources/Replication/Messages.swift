@@ -72,14 +72,19 @@ extension RingMessage {
         var w = ByteWriter()
         switch self {
         case .writes(let epoch, let requests):
-            w.u8(Self.writesTag)
-            w.u64(epoch.rawValue)
-            w.u32(UInt32(requests.count))
-            for r in requests {
-                w.u64(r.requestID)
-                w.u64(r.clientID)
-                w.u64(r.clientSeq)
-                w.blob(r.op)
+            // Every client write is encoded here once: sized first, then written in place.
+            var count = 1 + 8 + 4
+            for r in requests { count += 8 + 8 + 8 + 4 + r.op.count }
+            return ExactWriter.bytes(count: count) { w in
+                w.u8(Self.writesTag)
+                w.u64(epoch.rawValue)
+                w.u32(UInt32(requests.count))
+                for r in requests {
+                    w.u64(r.requestID)
+                    w.u64(r.clientID)
+                    w.u64(r.clientSeq)
+                    w.blob(r.op)
+                }
             }
         case .syncState(let s):
             w.u8(Self.syncTag)

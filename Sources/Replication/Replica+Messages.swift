@@ -44,19 +44,36 @@ extension Replica {
             }
             return
         }
-        var entries: [Entry] = []
-        entries.reserveCapacity(requests.count)
+        guard phase == .active else {
+            for request in requests {
+                bufferLiveEntry(Entry(index: nextIndex, epoch: epoch, originator: originator,
+                                      requestID: request.requestID, clientID: request.clientID,
+                                      clientSeq: request.clientSeq, op: request.op))
+                nextIndex = nextIndex.next
+            }
+            return
+        }
+        // As `appendToLog` of these entries, without an array per message: they go straight
+        // onto the tail and into the step's append batch (one per step, see `appendMerging`).
+        guard nextIndex == lastIndex.next else {
+            if !requests.isEmpty {
+                brokenInvariant("node \(nodeID): append \(nextIndex) after \(lastIndex)")
+                nextIndex = LogIndex(nextIndex.rawValue + UInt64(requests.count))
+            }
+            return
+        }
+        guard !requests.isEmpty else { return }
+        var batch = Self.takeAppendBatch(from: &actions)
         for request in requests {
-            entries.append(Entry(index: nextIndex, epoch: epoch, originator: originator,
-                                 requestID: request.requestID, clientID: request.clientID,
-                                 clientSeq: request.clientSeq, op: request.op))
+            let entry = Entry(index: nextIndex, epoch: epoch, originator: originator,
+                              requestID: request.requestID, clientID: request.clientID,
+                              clientSeq: request.clientSeq, op: request.op)
+            tail.append(entry)
+            batch.append(entry)
+            lastIndex = nextIndex
             nextIndex = nextIndex.next
         }
-        if phase == .active {
-            appendToLog(entries)
-        } else {
-            for entry in entries { bufferLiveEntry(entry) }
-        }
+        actions.append(.append(batch))
     }
 
     mutating func barrierDelivered(id: UInt64, epoch barrierEpoch: Epoch, from originator: NodeID) {

@@ -67,6 +67,23 @@ public enum PeerMessage: Hashable, Sendable {
 extension RingMessage {
     private static let writesTag: UInt8 = 1, syncTag: UInt8 = 2, barrierTag: UInt8 = 3
     static let writesMax = 4096
+    /// Tag, epoch, count.
+    static let writesHeaderBytes = 1 + 8 + 4
+
+    static func isWrites(_ payload: [UInt8]) -> Bool { payload.first == writesTag }
+
+    /// The number of writes in a `.writes` payload of `epoch` that `init(decoding:)` would
+    /// accept, without copying anything; nil when it would throw or the epoch differs.
+    static func checkedWritesCount(_ payload: [UInt8], epoch: Epoch) -> Int? {
+        var r = ByteReader(payload)
+        guard (try? r.u8("ring message tag")) == writesTag, (try? r.u64("epoch")) == epoch.rawValue,
+              let n = try? r.count("writes", max: writesMax, minItemBytes: 28) else { return nil }
+        for _ in 0..<n {
+            guard (try? r.skip(24, "request ids")) != nil, let length = try? r.u32("op"),
+                  Int(length) <= Entry.opBytesMax, (try? r.skip(Int(length), "op")) != nil else { return nil }
+        }
+        return r.remaining == 0 ? n : nil
+    }
 
     public func encoded() -> [UInt8] {
         var w = ByteWriter()

@@ -2,6 +2,7 @@ import Basics
 
 extension Replica {
     mutating func delivered(from originator: NodeID, payload: [UInt8]) {
+        if appendWritesDirectly(payload, from: originator) { return }
         let message: RingMessage
         do {
             message = try RingMessage(decoding: payload)
@@ -74,6 +75,33 @@ extension Replica {
             nextIndex = nextIndex.next
         }
         actions.append(.append(batch))
+    }
+
+    /// The common case of `writesDelivered`, without building the message: an active member
+    /// delivers writes of its own epoch, and its log ends where the epoch's indexes continue.
+    /// The payload is checked whole first (the same checks as `RingMessage(decoding:)`), then
+    /// each write becomes an entry straight from its bytes. False (nothing done) for any
+    /// other payload or state: the general path handles it, malformed payloads included.
+    mutating func appendWritesDirectly(_ payload: [UInt8], from originator: NodeID) -> Bool {
+        guard RingMessage.isWrites(payload), phase == .active, nextIndex == lastIndex.next,
+              let count = RingMessage.checkedWritesCount(payload, epoch: epoch) else { return false }
+        var r = ByteReader(payload, offset: RingMessage.writesHeaderBytes)
+        var batch = Self.takeAppendBatch(from: &actions)
+        do {
+            for _ in 0..<count {
+                let entry = Entry(index: nextIndex, epoch: epoch, originator: originator,
+                                  requestID: try r.u64("request id"), clientID: try r.u64("client id"),
+                                  clientSeq: try r.u64("client seq"), op: try r.blob("op", maxBytes: Entry.opBytesMax))
+                tail.append(entry)
+                batch.append(entry)
+                lastIndex = nextIndex
+                nextIndex = nextIndex.next
+            }
+        } catch {
+            preconditionFailure("writes payload checked whole, then failed to decode: \(error)")
+        }
+        if !batch.isEmpty { actions.append(.append(batch)) }
+        return true
     }
 
     mutating func barrierDelivered(id: UInt64, epoch barrierEpoch: Epoch, from originator: NodeID) {

@@ -121,7 +121,6 @@ public struct ReplicatedNode: Sendable {
 
     public mutating func step(_ event: Event) -> [Action] {
         var actions: [Action] = []
-        actions.reserveCapacity(8)
         var work: [Work] = []
         work.reserveCapacity(4)
         /// A snapshot offered by the source in this step, decoded and verified.

@@ -86,7 +86,8 @@ extension RingMessage {
     }
 
     public func encoded() -> [UInt8] {
-        var w = ByteWriter()
+        // Made only for the other messages: a writer reserves its buffer when made.
+        var w: ByteWriter
         switch self {
         case .writes(let epoch, let requests):
             // Every client write is encoded here once: sized first, then written in place.
@@ -104,16 +105,20 @@ extension RingMessage {
                 }
             }
         case .syncState(let s):
+            w = ByteWriter()
             w.u8(Self.syncTag)
             for v in [s.epoch.rawValue, s.normalEpoch.rawValue, s.lastIndex.rawValue,
                       s.lastEpoch.rawValue, s.commitIndex.rawValue] { w.u64(v) }
         case .readBarrier(let epoch, let id):
+            w = ByteWriter()
             w.u8(Self.barrierTag)
             w.u64(epoch.rawValue)
             w.u64(id)
         case .nodeInfo(let ringID, let info):
+            w = ByteWriter()
             Self.encodeNodeInfo(ringID: ringID, info, into: &w)
         case .processGroup(let message):
+            w = ByteWriter()
             w.u8(Self.processGroupTag)
             message.encode(into: &w)
         }

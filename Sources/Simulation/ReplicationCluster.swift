@@ -249,24 +249,30 @@ public struct ReplicationCluster {
     }
 
     mutating func feed(_ index: Int, _ event: ReplicatedNode.Event) {
-        // The core is stepped in place, through the optional: moving it out and back (or
-        // reading it into a local) copied the whole struct twice per event, and a copy
-        // alive during `step` would make the store's B-tree shared, so every apply copied
-        // its path.
-        guard nodes[index].isUp else { return }
-        let brokenBefore = nodes[index].core!.replica.brokenInvariants.count
-        let actions = nodes[index].core!.step(event)
-        let brokenAfter = nodes[index].core!.replica.brokenInvariants.count
-        if brokenAfter > brokenBefore {
-            for message in nodes[index].core!.replica.brokenInvariants[brokenBefore..<brokenAfter] {
-                violation("invariant", node: index, message)
-            }
-        }
+        // The core is stepped and read in place, by mutating calls through the optional:
+        // moving it out and back copied the whole struct twice per event, an rvalue read
+        // such as `nodes[index].core?.replica` copied the whole node, and a copy alive
+        // during `step` would make the store's B-tree shared, so every apply copied its path.
+        guard nodes[index].isUp, let (actions, broken) = nodes[index].core?.simulatorStep(event) else { return }
+        for message in broken { violation("invariant", node: index, message) }
         perform(actions, at: index)
-        guard nodes[index].isUp else { return }
-        let applied = nodes[index].core!.store.state.appliedIndex
-        nodes[index].stateHashes[applied] = nodes[index].core!.store.state.stateHash
+        guard nodes[index].isUp, let (applied, hash) = nodes[index].core?.simulatorStateHash() else { return }
+        nodes[index].stateHashes[applied] = hash
         compactIfDue(index)
+    }
+}
+
+extension ReplicatedNode {
+    /// `step`, and the invariants the step found broken (read here, on the core in place).
+    mutating func simulatorStep(_ event: Event) -> (actions: [Action], broken: ArraySlice<String>) {
+        let before = replica.brokenInvariants.count
+        let actions = step(event)
+        return (actions, replica.brokenInvariants.dropFirst(before))
+    }
+
+    /// The store's applied index and state hash (mutating only to be read in place).
+    mutating func simulatorStateHash() -> (LogIndex, UInt64) {
+        (store.state.appliedIndex, store.state.stateHash)
     }
 }
 

@@ -101,10 +101,6 @@ struct ByteReader {
         offset += 8
         return v
     }
-    mutating func skip(_ n: Int, _ what: String) throws {
-        try need(n, what)
-        offset += n
-    }
     mutating func blob(_ what: String, maxBytes: Int) throws -> [UInt8] {
         let n = Int(try u32(what))
         if n > maxBytes { throw DecodeError(reason: "\(what) of \(n) bytes exceeds \(maxBytes)", offset: offset) }

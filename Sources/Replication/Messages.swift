@@ -73,16 +73,26 @@ extension RingMessage {
     static func isWrites(_ payload: [UInt8]) -> Bool { payload.first == writesTag }
 
     /// The number of writes in a `.writes` payload of `epoch` that `init(decoding:)` would
-    /// accept, without copying anything; nil when it would throw or the epoch differs.
+    /// accept (the same bounds, count and length checks), without copying anything; nil
+    /// when it would throw or the epoch differs. Plain offsets: it runs on every delivery.
     static func checkedWritesCount(_ payload: [UInt8], epoch: Epoch) -> Int? {
-        var r = ByteReader(payload)
-        guard (try? r.u8("ring message tag")) == writesTag, (try? r.u64("epoch")) == epoch.rawValue,
-              let n = try? r.count("writes", max: writesMax, minItemBytes: 28) else { return nil }
-        for _ in 0..<n {
-            guard (try? r.skip(24, "request ids")) != nil, let length = try? r.u32("op"),
-                  Int(length) <= Entry.opBytesMax, (try? r.skip(Int(length), "op")) != nil else { return nil }
+        payload.withUnsafeBytes { raw -> Int? in
+            guard raw.count >= writesHeaderBytes, raw[0] == writesTag,
+                  UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) == epoch.rawValue
+            else { return nil }
+            let n = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 9, as: UInt32.self)))
+            var offset = writesHeaderBytes
+            guard n <= writesMax, n * 28 <= raw.count - offset else { return nil }
+            for _ in 0..<n {
+                // Request id, client id, client seq, op length; then the op.
+                guard raw.count - offset >= 28 else { return nil }
+                let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 24, as: UInt32.self)))
+                offset += 28
+                guard length <= Entry.opBytesMax, raw.count - offset >= length else { return nil }
+                offset += length
+            }
+            return offset == raw.count ? n : nil
         }
-        return r.remaining == 0 ? n : nil
     }
 
     public func encoded() -> [UInt8] {

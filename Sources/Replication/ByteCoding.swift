@@ -15,6 +15,54 @@ struct ByteWriter {
     }
 }
 
+/// Writes an encoding whose length is known before it starts: one allocation of exactly
+/// that size, fixed-size fields gathered in a small inline buffer and copied in one go (the
+/// growing `ByteWriter` checks capacity per byte, and these encodings run for every write
+/// on every node). `Array(unsafeUninitializedCapacity:)` would look up the array's generic
+/// metadata on every call, which costs more than the copying.
+struct ExactWriter {
+    private(set) var bytes: [UInt8] = []
+    /// Fixed-size fields not yet copied into `bytes`.
+    private var scratch: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    private var scratchCount = 0
+    private static let scratchBytes = 64
+
+    private init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    /// Exactly `count` bytes; `body` must write all of them.
+    static func bytes(count: Int, _ body: (inout ExactWriter) -> Void) -> [UInt8] {
+        var w = ExactWriter(capacity: count)
+        body(&w)
+        w.flush()
+        precondition(w.bytes.count == count, "encoded \(w.bytes.count) bytes of \(count)")
+        return w.bytes
+    }
+
+    private mutating func flush() {
+        guard scratchCount > 0 else { return }
+        let n = scratchCount
+        withUnsafeBytes(of: &scratch) { raw in bytes.append(contentsOf: raw.bindMemory(to: UInt8.self)[0..<n]) }
+        scratchCount = 0
+    }
+
+    private mutating func store<T: FixedWidthInteger>(_ v: T) {
+        if scratchCount + MemoryLayout<T>.size > Self.scratchBytes { flush() }
+        let at = scratchCount
+        withUnsafeMutableBytes(of: &scratch) { $0.storeBytes(of: v.littleEndian, toByteOffset: at, as: T.self) }
+        scratchCount += MemoryLayout<T>.size
+    }
+
+    mutating func u8(_ v: UInt8) { store(v) }
+    mutating func u32(_ v: UInt32) { store(v) }
+    mutating func u64(_ v: UInt64) { store(v) }
+    /// Length (u32) and bytes, as `ByteWriter.blob`.
+    mutating func blob(_ v: [UInt8]) {
+        store(UInt32(v.count))
+        flush()
+        bytes.append(contentsOf: v)
+    }
+}
+
 public struct DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
     public var reason: String
     public var offset: Int

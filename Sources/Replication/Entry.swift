@@ -67,14 +67,17 @@ public struct Entry: Hashable, Sendable {
 
     /// The entry's payload in a log record (index and epoch are the record's own fields).
     public func encodedPayload() -> [UInt8] {
-        var w = ByteWriter(capacity: 32 + op.count)
-        w.u32(originator.rawValue)
-        w.u64(requestID)
-        w.u64(clientID)
-        w.u64(clientSeq)
-        w.blob(op)
-        return w.bytes
+        ExactWriter.bytes(count: Entry.payloadHeaderBytes + op.count) { w in
+            w.u32(originator.rawValue)
+            w.u64(requestID)
+            w.u64(clientID)
+            w.u64(clientSeq)
+            w.blob(op)
+        }
     }
+
+    /// The payload's fixed fields: originator, request id, client id, client seq, op length.
+    static let payloadHeaderBytes = 4 + 8 + 8 + 8 + 4
 
     public init(index: LogIndex, epoch: Epoch, payload: [UInt8]) throws {
         var r = ByteReader(payload)

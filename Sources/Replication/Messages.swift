@@ -67,31 +67,68 @@ public enum PeerMessage: Hashable, Sendable {
 extension RingMessage {
     private static let writesTag: UInt8 = 1, syncTag: UInt8 = 2, barrierTag: UInt8 = 3
     static let writesMax = 4096
+    /// Tag, epoch, count.
+    static let writesHeaderBytes = 1 + 8 + 4
+
+    static func isWrites(_ payload: [UInt8]) -> Bool { payload.first == writesTag }
+
+    /// The number of writes in a `.writes` payload of `epoch` that `init(decoding:)` would
+    /// accept (the same bounds, count and length checks), without copying anything; nil
+    /// when it would throw or the epoch differs. Plain offsets: it runs on every delivery.
+    static func checkedWritesCount(_ payload: [UInt8], epoch: Epoch) -> Int? {
+        payload.withUnsafeBytes { raw -> Int? in
+            guard raw.count >= writesHeaderBytes, raw[0] == writesTag,
+                  UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) == epoch.rawValue
+            else { return nil }
+            let n = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 9, as: UInt32.self)))
+            var offset = writesHeaderBytes
+            guard n <= writesMax, n * 28 <= raw.count - offset else { return nil }
+            for _ in 0..<n {
+                // Request id, client id, client seq, op length; then the op.
+                guard raw.count - offset >= 28 else { return nil }
+                let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 24, as: UInt32.self)))
+                offset += 28
+                guard length <= Entry.opBytesMax, raw.count - offset >= length else { return nil }
+                offset += length
+            }
+            return offset == raw.count ? n : nil
+        }
+    }
 
     public func encoded() -> [UInt8] {
-        var w = ByteWriter()
+        // Made only for the other messages: a writer reserves its buffer when made.
+        var w: ByteWriter
         switch self {
         case .writes(let epoch, let requests):
-            w.u8(Self.writesTag)
-            w.u64(epoch.rawValue)
-            w.u32(UInt32(requests.count))
-            for r in requests {
-                w.u64(r.requestID)
-                w.u64(r.clientID)
-                w.u64(r.clientSeq)
-                w.blob(r.op)
+            // Every client write is encoded here once: sized first, then written in place.
+            var count = 1 + 8 + 4
+            for r in requests { count += 8 + 8 + 8 + 4 + r.op.count }
+            return ExactWriter.bytes(count: count) { w in
+                w.u8(Self.writesTag)
+                w.u64(epoch.rawValue)
+                w.u32(UInt32(requests.count))
+                for r in requests {
+                    w.u64(r.requestID)
+                    w.u64(r.clientID)
+                    w.u64(r.clientSeq)
+                    w.blob(r.op)
+                }
             }
         case .syncState(let s):
+            w = ByteWriter()
             w.u8(Self.syncTag)
             for v in [s.epoch.rawValue, s.normalEpoch.rawValue, s.lastIndex.rawValue,
                       s.lastEpoch.rawValue, s.commitIndex.rawValue] { w.u64(v) }
         case .readBarrier(let epoch, let id):
+            w = ByteWriter()
             w.u8(Self.barrierTag)
             w.u64(epoch.rawValue)
             w.u64(id)
         case .nodeInfo(let ringID, let info):
+            w = ByteWriter()
             Self.encodeNodeInfo(ringID: ringID, info, into: &w)
         case .processGroup(let message):
+            w = ByteWriter()
             w.u8(Self.processGroupTag)
             message.encode(into: &w)
         }

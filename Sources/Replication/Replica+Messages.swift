@@ -2,6 +2,7 @@ import Basics
 
 extension Replica {
     mutating func delivered(from originator: NodeID, payload: [UInt8]) {
+        if appendWritesDirectly(payload, from: originator) { return }
         let message: RingMessage
         do {
             message = try RingMessage(decoding: payload)
@@ -44,19 +45,63 @@ extension Replica {
             }
             return
         }
-        var entries: [Entry] = []
-        entries.reserveCapacity(requests.count)
+        guard phase == .active else {
+            for request in requests {
+                bufferLiveEntry(Entry(index: nextIndex, epoch: epoch, originator: originator,
+                                      requestID: request.requestID, clientID: request.clientID,
+                                      clientSeq: request.clientSeq, op: request.op))
+                nextIndex = nextIndex.next
+            }
+            return
+        }
+        // As `appendToLog` of these entries, without an array per message: they go straight
+        // onto the tail and into the step's append batch (one per step, see `appendMerging`).
+        guard nextIndex == lastIndex.next else {
+            if !requests.isEmpty {
+                brokenInvariant("node \(nodeID): append \(nextIndex) after \(lastIndex)")
+                nextIndex = LogIndex(nextIndex.rawValue + UInt64(requests.count))
+            }
+            return
+        }
+        guard !requests.isEmpty else { return }
+        var batch = Self.takeAppendBatch(from: &actions)
         for request in requests {
-            entries.append(Entry(index: nextIndex, epoch: epoch, originator: originator,
-                                 requestID: request.requestID, clientID: request.clientID,
-                                 clientSeq: request.clientSeq, op: request.op))
+            let entry = Entry(index: nextIndex, epoch: epoch, originator: originator,
+                              requestID: request.requestID, clientID: request.clientID,
+                              clientSeq: request.clientSeq, op: request.op)
+            tail.append(entry)
+            batch.append(entry)
+            lastIndex = nextIndex
             nextIndex = nextIndex.next
         }
-        if phase == .active {
-            appendToLog(entries)
-        } else {
-            for entry in entries { bufferLiveEntry(entry) }
+        actions.append(.append(batch))
+    }
+
+    /// The common case of `writesDelivered`, without building the message: an active member
+    /// delivers writes of its own epoch, and its log ends where the epoch's indexes continue.
+    /// The payload is checked whole first (the same checks as `RingMessage(decoding:)`), then
+    /// each write becomes an entry straight from its bytes. False (nothing done) for any
+    /// other payload or state: the general path handles it, malformed payloads included.
+    mutating func appendWritesDirectly(_ payload: [UInt8], from originator: NodeID) -> Bool {
+        guard RingMessage.isWrites(payload), phase == .active, nextIndex == lastIndex.next,
+              let count = RingMessage.checkedWritesCount(payload, epoch: epoch) else { return false }
+        var r = ByteReader(payload, offset: RingMessage.writesHeaderBytes)
+        var batch = Self.takeAppendBatch(from: &actions)
+        do {
+            for _ in 0..<count {
+                let entry = Entry(index: nextIndex, epoch: epoch, originator: originator,
+                                  requestID: try r.u64("request id"), clientID: try r.u64("client id"),
+                                  clientSeq: try r.u64("client seq"), op: try r.blob("op", maxBytes: Entry.opBytesMax))
+                tail.append(entry)
+                batch.append(entry)
+                lastIndex = nextIndex
+                nextIndex = nextIndex.next
+            }
+        } catch {
+            preconditionFailure("writes payload checked whole, then failed to decode: \(error)")
         }
+        if !batch.isEmpty { actions.append(.append(batch)) }
+        return true
     }
 
     mutating func barrierDelivered(id: UInt64, epoch barrierEpoch: Epoch, from originator: NodeID) {

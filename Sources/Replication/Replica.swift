@@ -208,13 +208,17 @@ public struct Replica: Sendable {
     /// shell then frames and writes one batch instead of one per Totem delivery. Appends
     /// are performed in order, so two adjacent ones equal their concatenation.
     static func appendMerging(_ entries: [Entry], to actions: inout [ReplicaAction]) {
-        if case .append(var batch)? = actions.last {
-            actions.removeLast()
-            batch.append(contentsOf: entries)
-            actions.append(.append(batch))
-        } else {
-            actions.append(.append(entries))
-        }
+        var batch = takeAppendBatch(from: &actions)
+        batch.append(contentsOf: entries)
+        actions.append(.append(batch))
+    }
+
+    /// The entries of a trailing `.append` action, removed from `actions` to be extended
+    /// (then appended again); empty when the last action is something else. Matched without
+    /// binding, then moved out: the batch is never copied, so it grows in place.
+    static func takeAppendBatch(from actions: inout [ReplicaAction]) -> [Entry] {
+        if case .append? = actions.last, case .append(let batch) = actions.removeLast() { return batch }
+        return []
     }
 
     mutating func truncateLog(after index: LogIndex) {

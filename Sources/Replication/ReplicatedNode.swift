@@ -115,11 +115,14 @@ public struct ReplicatedNode: Sendable {
     enum Work {
         case totem(TotemEvent)
         case replica(ReplicaEvent)
+        /// What a slot of the queue holds once its item was taken (moved out, not copied).
+        case taken
     }
 
     public mutating func step(_ event: Event) -> [Action] {
         var actions: [Action] = []
         var work: [Work] = []
+        work.reserveCapacity(4)
         /// A snapshot offered by the source in this step, decoded and verified.
         var offered: (bytes: [UInt8], state: CMapState)?
         switch event {
@@ -173,9 +176,12 @@ public struct ReplicatedNode: Sendable {
         resendRefusedNodeInfo(at: event.instant, work: &work)
         var head = 0
         while head < work.count {
-            let item = work[head]
+            var item = Work.taken
+            swap(&item, &work[head])
             head += 1
             switch item {
+            case .taken:
+                preconditionFailure("work item \(head - 1) taken twice")
             case .totem(let e):
                 let at = e.instant
                 var lastSubmitted: [UInt8]?
@@ -309,8 +315,9 @@ public struct ReplicatedNode: Sendable {
 
     /// As `Replica.appendMerging`: adjacent appends (one per Totem delivery) become one.
     private static func appendMerging(_ entries: [Entry], to actions: inout [Action]) {
-        if case .append(var batch)? = actions.last {
-            actions.removeLast()
+        // Matched without binding, then moved out with `removeLast`: the batch is never
+        // copied and stays uniquely referenced, so it grows in place.
+        if case .append? = actions.last, case .append(var batch) = actions.removeLast() {
             batch.append(contentsOf: entries)
             actions.append(.append(batch))
         } else {

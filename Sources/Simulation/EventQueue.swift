@@ -4,16 +4,23 @@ import Basics
 /// order they were scheduled in, so a run never depends on anything but its seed. Generic
 /// over the event type so that other simulators (the full node) reuse it.
 public struct EventQueue<Event> {
-    private struct Entry {
+    /// A heap entry: plain values only, so sifting never copies an event (comparing or
+    /// moving entries that held events retained and released every packet's buffers at
+    /// every level of the heap).
+    private struct Key {
         var time: Instant
         var order: UInt64
-        var event: Event
-        func precedes(_ other: Entry) -> Bool {
+        /// Where the event waits in `slots`.
+        var slot: Int
+        func precedes(_ other: Key) -> Bool {
             time != other.time ? time < other.time : order < other.order
         }
     }
 
-    private var heap: [Entry] = []
+    private var heap: [Key] = []
+    /// The events, by slot; a slot is reused once its event is taken.
+    private var slots: [Event?] = []
+    private var freeSlots: [Int] = []
     private var scheduledCount: UInt64 = 0
     /// The virtual clock: the time of the last event taken.
     public private(set) var now: Instant = .zero
@@ -26,9 +33,16 @@ public struct EventQueue<Event> {
 
     /// Schedules `event` at `time` (clamped to now: nothing happens in the past).
     public mutating func schedule(_ event: Event, at time: Instant) {
-        let entry = Entry(time: max(time, now), order: scheduledCount, event: event)
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[slot] = event
+        } else {
+            slot = slots.count
+            slots.append(event)
+        }
+        heap.append(Key(time: max(time, now), order: scheduledCount, slot: slot))
         scheduledCount &+= 1
-        heap.append(entry)
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
@@ -61,7 +75,11 @@ public struct EventQueue<Event> {
             }
         }
         now = top.time
-        return (top.time, top.event)
+        guard let event = slots[top.slot].take() else {
+            preconditionFailure("event queue slot \(top.slot) is empty")
+        }
+        freeSlots.append(top.slot)
+        return (top.time, event)
     }
 }
 

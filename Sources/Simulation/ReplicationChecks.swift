@@ -71,7 +71,7 @@ enum ReplicationChecks {
             let mine = cluster.stateHashes(i)
             for j in up[(a + 1)...] {
                 let theirs = cluster.stateHashes(j)
-                for (index, hash) in mine.sorted(by: { $0.key < $1.key }) {
+                for (index, hash) in mine.sorted {
                     if let other = theirs[index], other != hash {
                         violations.append(Violation(rule: "state", time: cluster.now,
                                                     detail: "nodes \(i + 1) and \(j + 1) differ at applied index \(index)"))

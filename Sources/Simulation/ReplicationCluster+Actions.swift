@@ -8,7 +8,7 @@ extension ReplicationCluster {
     /// Performs a node's actions in order, against the simulated network and disk.
     mutating func perform(_ actions: [ReplicatedNode.Action], at index: Int) {
         for action in actions {
-            guard nodes[index].core != nil else { return }
+            guard nodes[index].isUp else { return }
             switch action {
             case .sendPacket(let packet, let destination):
                 switch destination {

@@ -32,7 +32,7 @@ public struct ReplicationCluster {
         var persistedRingSeq: UInt64 = 0
         var isFsyncScheduled = false
         /// The state hash after each step, keyed by the applied index it was taken at.
-        var stateHashes: [LogIndex: UInt64] = [:]
+        var stateHashes = IndexTable<UInt64>()
         /// The newest snapshot, durable (it survives crashes, as a snapshot file written with
         /// temp + fsync + rename would).
         var snapshot: (index: LogIndex, epoch: Epoch, bytes: [UInt8])?
@@ -62,7 +62,7 @@ public struct ReplicationCluster {
     /// Requests lost with their node (crash): the scenario marks them unknown.
     public var lostTokens: [ClientToken] = []
     /// Entries applied anywhere, for the log checks: index -> entry (the first seen).
-    public internal(set) var appliedAnywhere: [LogIndex: Entry] = [:]
+    public internal(set) var appliedAnywhere = IndexTable<Entry>()
     public var tracesEverything = false
     /// Take a snapshot and compact the log every this many applied entries (0 = never).
     public var compactEveryEntries: UInt64 = 0
@@ -88,10 +88,10 @@ public struct ReplicationCluster {
 
     public var nodeCount: Int { nodes.count }
     public var now: Instant { queue.now }
-    public func isUp(_ index: Int) -> Bool { nodes[index].core != nil }
+    public func isUp(_ index: Int) -> Bool { nodes[index].isUp }
     public func isPaused(_ index: Int) -> Bool { nodes[index].paused.isPaused }
     public func core(_ index: Int) -> ReplicatedNode? { nodes[index].core }
-    public func stateHashes(_ index: Int) -> [LogIndex: UInt64] { nodes[index].stateHashes }
+    public func stateHashes(_ index: Int) -> IndexTable<UInt64> { nodes[index].stateHashes }
 
     /// The first index the node's log still holds (the one after its snapshot).
     public func logFirstIndex(_ index: Int) -> LogIndex { nodes[index].log?.firstIndex ?? LogIndex(1) }
@@ -121,7 +121,7 @@ public struct ReplicationCluster {
         nodes[index].incarnation += 1
         nodes[index].paused.reset()
         nodes[index].isFsyncScheduled = false
-        nodes[index].stateHashes = [:]
+        nodes[index].stateHashes = IndexTable()
         let id = nodes[index].id
         let log: RingLog
         let entries: [Entry]
@@ -159,7 +159,7 @@ public struct ReplicationCluster {
 
     /// Crashes node `index`: memory is lost, the disk loses, keeps or tears unsynced writes.
     public mutating func crash(_ index: Int, mode: SimulatedDisk.CrashMode) {
-        guard nodes[index].core != nil else { return }
+        guard nodes[index].isUp else { return }
         note("crash \(incarnation(index)) (\(mode))")
         nodes[index].core = nil
         nodes[index].log = nil
@@ -168,7 +168,7 @@ public struct ReplicationCluster {
     }
 
     public mutating func pause(_ index: Int) {
-        guard nodes[index].core != nil, !nodes[index].paused.isPaused else { return }
+        guard nodes[index].isUp, !nodes[index].paused.isPaused else { return }
         note("pause \(incarnation(index))")
         nodes[index].paused.pause()
     }
@@ -181,7 +181,7 @@ public struct ReplicationCluster {
 
     /// A client request arrives at node `index`; false if the node is down (connection refused).
     public mutating func request(_ token: ClientToken, _ request: ReplicatedNode.ClientRequest, at index: Int) -> Bool {
-        guard nodes[index].core != nil, !nodes[index].paused.isPaused else { return false }
+        guard nodes[index].isUp, !nodes[index].paused.isPaused else { return false }
         feed(index, .requested(token, request, at: queue.now))
         return true
     }
@@ -219,7 +219,7 @@ public struct ReplicationCluster {
     mutating func handle(_ event: Event) {
         eventsProcessed &+= 1
         guard let (index, inc) = target(of: event) else { return }
-        guard nodes[index].core != nil, inc == nil || inc == nodes[index].incarnation else { return }
+        guard nodes[index].isUp, inc == nil || inc == nodes[index].incarnation else { return }
         if nodes[index].paused.holdIfPaused(event) { return }
         hash.mix(queue.now.nanoseconds ^ UInt64(index) << 56)
         let at = queue.now
@@ -249,20 +249,38 @@ public struct ReplicationCluster {
     }
 
     mutating func feed(_ index: Int, _ event: ReplicatedNode.Event) {
-        // The core is moved out, stepped and moved back: reading it through `nodes[index]`
-        // copied the whole node, and a copy alive during `step` made the store's B-tree
-        // shared, so every apply copied its path.
-        guard var core = nodes[index].core.take() else { return }
-        let brokenBefore = core.replica.brokenInvariants.count
-        let actions = core.step(event)
-        let broken = core.replica.brokenInvariants[brokenBefore...]
-        nodes[index].core = consume core
+        // The core is stepped and read in place, by mutating calls through the optional:
+        // moving it out and back copied the whole struct twice per event, an rvalue read
+        // such as `nodes[index].core?.replica` copied the whole node, and a copy alive
+        // during `step` would make the store's B-tree shared, so every apply copied its path.
+        guard nodes[index].isUp, let (actions, broken) = nodes[index].core?.simulatorStep(event) else { return }
         for message in broken { violation("invariant", node: index, message) }
         perform(actions, at: index)
-        if let core = nodes[index].core.take() {
-            nodes[index].stateHashes[core.store.state.appliedIndex] = core.store.state.stateHash
-            nodes[index].core = consume core
-            compactIfDue(index)
-        }
+        guard nodes[index].isUp, let (applied, hash) = nodes[index].core?.simulatorStateHash() else { return }
+        nodes[index].stateHashes[applied] = hash
+        compactIfDue(index)
+    }
+}
+
+extension ReplicatedNode {
+    /// `step`, and the invariants the step found broken (read here, on the core in place).
+    mutating func simulatorStep(_ event: Event) -> (actions: [Action], broken: ArraySlice<String>) {
+        let before = replica.brokenInvariants.count
+        let actions = step(event)
+        return (actions, replica.brokenInvariants.dropFirst(before))
+    }
+
+    /// The store's applied index and state hash (mutating only to be read in place).
+    mutating func simulatorStateHash() -> (LogIndex, UInt64) {
+        (store.state.appliedIndex, store.state.stateHash)
+    }
+}
+
+extension ReplicationCluster.Node {
+    /// Whether the node runs. Matching the case does not copy the core, as `core != nil`
+    /// did (it copied the whole optional to compare it).
+    var isUp: Bool {
+        if case .some = core { return true }
+        return false
     }
 }

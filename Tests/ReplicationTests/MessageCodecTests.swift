@@ -47,6 +47,40 @@ import Testing
         }
     }
 
+    /// The replica's direct path for writes accepts exactly the payloads the general decoder
+    /// accepts as writes of that epoch, with the same count (truncated, flipped, and with
+    /// an op length past the limit).
+    @Test func writesCheckAgreesWithTheDecoder() {
+        var rng = SeededGenerator(seed: 7)
+        var accepted = 0
+        var refused = 0
+        for _ in 0..<3000 {
+            var message: RingMessage = .writes(epoch: Epoch(rng.next() % 3), (0..<Int(rng.next() % 4)).map { _ in
+                WriteRequest(requestID: rng.next(), clientID: rng.next(), clientSeq: rng.next(),
+                             op: (0..<Int(rng.next() % 30)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+            })
+            if rng.next() % 8 == 0 { message = randomRing(&rng) }
+            var bytes = message.encoded()
+            switch rng.next() % 4 {
+            case 0: bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
+            case 1:
+                let i = Int(rng.next() % UInt64(bytes.count))
+                bytes[i] ^= UInt8(1 << (rng.next() % 8))
+            case 2 where bytes.count > 40:
+                // An op length just past the limit.
+                let big = UInt32(Entry.opBytesMax + 1)
+                for k in 0..<4 { bytes[13 + 24 + k] = UInt8(truncatingIfNeeded: big >> (8 * UInt32(k))) }
+            default: break
+            }
+            let epoch = Epoch(rng.next() % 3)
+            var expected: Int?
+            if case .writes(let e, let requests)? = try? RingMessage(decoding: bytes), e == epoch { expected = requests.count }
+            #expect(RingMessage.checkedWritesCount(bytes, epoch: epoch) == expected)
+            if expected == nil { refused += 1 } else { accepted += 1 }
+        }
+        #expect(accepted > 300 && refused > 300)
+    }
+
     /// Truncations, bit flips and garbage decode or throw; they never trap.
     @Test func malformedInputIsAnError() {
         var rng = SeededGenerator(seed: 6)

@@ -16,6 +16,34 @@ import Testing
         }
     }
 
+    /// Several writes in one message take consecutive indexes on every member, in order; a
+    /// truncated writes message is counted as malformed and appends nothing.
+    @Test func writesMessageAppendsInOrderAndAMalformedOneNothing() {
+        var c = MiniCluster(nodeIDs: [1, 2, 3])
+        c.configure([1, 2, 3])
+        let epoch = c.replica(1).epoch
+        let message = RingMessage.writes(epoch: epoch, [
+            WriteRequest(requestID: 7, clientID: 0, clientSeq: 0, op: Array("a=1".utf8)),
+            WriteRequest(requestID: 8, clientID: 5, clientSeq: 9, op: Array("b=2".utf8)),
+        ]).encoded()
+        c.orderQueue.append((NodeID(2), Array(message.dropLast())))
+        c.settle()
+        for id: UInt32 in [1, 2, 3] {
+            #expect(c.replica(id).malformedMessages == 1)
+            #expect(c.node(id).log.isEmpty)
+        }
+        c.orderQueue.append((NodeID(2), message))
+        c.settle()
+        for id: UInt32 in [1, 2, 3] {
+            let log = c.node(id).log
+            #expect(log.map(\.index) == [LogIndex(1), LogIndex(2)])
+            #expect(log.map(\.requestID) == [7, 8])
+            #expect(log.allSatisfy { $0.originator == NodeID(2) && $0.epoch == epoch })
+            #expect(log[1].clientID == 5 && log[1].clientSeq == 9)
+            #expect(c.node(id).state == ["a": "1", "b": "2"])
+        }
+    }
+
     @Test func minorityConfigurationRefusesWritesAtOnce() {
         var c = MiniCluster(nodeIDs: [1, 2, 3])
         c.configure([1])

@@ -41,7 +41,7 @@ struct ExactWriter {
     private mutating func flush() {
         guard scratchCount > 0 else { return }
         let n = scratchCount
-        withUnsafeBytes(of: &scratch) { raw in bytes.append(contentsOf: raw.bindMemory(to: UInt8.self)[0..<n]) }
+        withUnsafeBytes(of: &scratch) { raw in bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
         scratchCount = 0
     }
 

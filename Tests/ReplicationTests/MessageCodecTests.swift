@@ -81,6 +81,43 @@ import Testing
         #expect(accepted > 300 && refused > 300)
     }
 
+    /// The edges of the writes check, each against the decoder: a count of 0, at and just
+    /// above the limit, one more than the bytes hold; an op of exactly the maximum length and
+    /// one byte longer.
+    @Test func writesCheckEdges() {
+        let epoch = Epoch(4)
+        func agrees(_ bytes: [UInt8]) -> Int? {
+            var decoded: Int?
+            if case .writes(let e, let requests)? = try? RingMessage(decoding: bytes), e == epoch { decoded = requests.count }
+            #expect(RingMessage.checkedWritesCount(bytes, epoch: epoch) == decoded)
+            return decoded
+        }
+        func withCount(_ bytes: [UInt8], _ count: UInt32) -> [UInt8] {
+            var bytes = bytes
+            for k in 0..<4 { bytes[9 + k] = UInt8(truncatingIfNeeded: count >> (8 * UInt32(k))) }
+            return bytes
+        }
+        let one = WriteRequest(requestID: 1, clientID: 2, clientSeq: 3, op: [9, 9])
+        #expect(agrees(RingMessage.writes(epoch: epoch, []).encoded()) == 0)
+        let two = RingMessage.writes(epoch: epoch, [one, one]).encoded()
+        #expect(agrees(two) == 2)
+        #expect(agrees(withCount(two, 3)) == nil)
+        #expect(agrees(withCount(two, 1)) == nil)
+        let atMax = RingMessage.writes(epoch: epoch, Array(repeating: WriteRequest(requestID: 0, clientID: 0, clientSeq: 0, op: []),
+                                                           count: RingMessage.writesMax)).encoded()
+        #expect(agrees(atMax) == RingMessage.writesMax)
+        #expect(agrees(withCount(atMax, UInt32(RingMessage.writesMax + 1))) == nil)
+        #expect(agrees(withCount(atMax, UInt32.max)) == nil)
+        let longest = WriteRequest(requestID: 1, clientID: 2, clientSeq: 3, op: Array(repeating: 7, count: Entry.opBytesMax))
+        let atLimit = RingMessage.writes(epoch: epoch, [longest]).encoded()
+        #expect(agrees(atLimit) == 1)
+        var overLimit = atLimit + [7]
+        let big = UInt32(Entry.opBytesMax + 1)
+        for k in 0..<4 { overLimit[13 + 24 + k] = UInt8(truncatingIfNeeded: big >> (8 * UInt32(k))) }
+        #expect(agrees(overLimit) == nil)
+        #expect(RingMessage.checkedWritesCount(two, epoch: Epoch(5)) == nil)
+    }
+
     /// Truncations, bit flips and garbage decode or throw; they never trap.
     @Test func malformedInputIsAnError() {
         var rng = SeededGenerator(seed: 6)

@@ -131,10 +131,16 @@ struct KeyTree: @unchecked Sendable {
                 if slot.pointee.valueHash == valueHash && slot.pointee.entry.value == entry.value {
                     return (.identical, nil)
                 }
-                let old = StoreOutcome.replaced(slot.pointee.entry, valueHash: slot.pointee.valueHash)
-                slot.pointee.entry = entry
+                let oldHash = slot.pointee.valueHash
                 slot.pointee.valueHash = valueHash
-                return (old, nil)
+                // Moved out, not copied: a copy would retain the old value (a cache miss
+                // on its header) only to release it again.
+                let old = withUnsafeMutablePointer(to: &slot.pointee.entry) { p in
+                    let old = p.move()
+                    p.initialize(to: entry)
+                    return old
+                }
+                return (.replaced(old, valueHash: oldHash), nil)
             }
             n.leafInsert(KeySlot(key: key, entry: entry, valueHash: valueHash), at: i)
             guard n.count > KeyNode.leafMax else { return (.added, nil) }

@@ -46,6 +46,7 @@ extension KeyNode {
         (c + i + 1).deinitialize(count: 1)
         (c + i + 1).moveInitialize(from: c + i + 2, count: n &- i &- 1)
         (k + i + 1).moveInitialize(from: k + i + 2, count: n &- i &- 1)
+        vacate((n &- 1)..<n)
         h.pointee.count = n &- 1
         h.pointee.childCount = n
     }
@@ -69,6 +70,7 @@ extension KeyNode {
             initialized = kids
         }
         let k = Array(UnsafeBufferPointer(start: childCounts, count: kids))
+        vacate(0..<n)
         h.pointee.count = 0
         h.pointee.childCount = 0
         h.pointee.subtreeCount = 0
@@ -108,6 +110,7 @@ extension KeyNode {
         right.childCounts.moveInitialize(from: childCounts + m + 1, count: rightSeparators &+ 1)
         right.h.pointee.count = rightSeparators
         right.h.pointee.childCount = rightSeparators &+ 1
+        vacate(m..<n)
         h.pointee.count = m
         h.pointee.childCount = m &+ 1
         var total = 0

@@ -45,23 +45,32 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     static let innerCapacity = innerMax + 1
     static let keyWords = MemoryLayout<CMapKey>.stride / 8
     static let slotWords = MemoryLayout<KeySlot>.stride / 8
-    static let leafWords = leafCapacity * (1 + slotWords)
-    static let separatorsAt = innerCapacity
-    static let childrenAt = innerCapacity * (1 + keyWords)
+    /// The fingerprint region of either kind: a multiple of 8 words at least the capacity;
+    /// unused fingerprints hold `unusedFingerprint`, so a search can scan the whole region
+    /// with a trip count known at compile time.
+    static let fingerprintWords = 72
+    /// Above every stored key's fingerprint (key bytes are below 0x7F), and below 2^63 like
+    /// them, so that `a < b` is the top bit of `a &- b` (see `countBelow`).
+    static let unusedFingerprint = UInt64(Int64.max)
+    static let leafWords = fingerprintWords + leafCapacity * slotWords
+    static let separatorsAt = fingerprintWords
+    static let childrenAt = fingerprintWords + innerCapacity * keyWords
     static let childCountsAt = childrenAt + innerCapacity + 1
     static let innerWords = childCountsAt + innerCapacity + 1
 
     static func make(leaf: Bool) -> KeyNode {
         precondition(MemoryLayout<CMapKey>.stride % 8 == 0 && MemoryLayout<KeySlot>.stride % 8 == 0
-            && MemoryLayout<CMapKey>.alignment <= 8 && MemoryLayout<KeySlot>.alignment <= 8)
+            && MemoryLayout<CMapKey>.alignment <= 8 && MemoryLayout<KeySlot>.alignment <= 8
+            && fingerprintWords >= max(leafCapacity, innerCapacity))
         let buffer = create(minimumCapacity: leaf ? leafWords : innerWords) { _ in
             KeyNodeHeader(count: 0, childCount: 0, subtreeCount: 0, prefixLength: 0,
                           prefix0: 0, prefix1: 0, prefix2: 0, isLeaf: leaf)
         }
         let node = unsafeDowncast(buffer, to: KeyNode.self)
+        node.fingerprints.initialize(repeating: unusedFingerprint, count: fingerprintWords)
         let base = UnsafeMutableRawPointer(node.fingerprints)
         if leaf {
-            (base + 8 * leafCapacity).bindMemory(to: KeySlot.self, capacity: leafCapacity)
+            (base + 8 * fingerprintWords).bindMemory(to: KeySlot.self, capacity: leafCapacity)
         } else {
             (base + 8 * separatorsAt).bindMemory(to: CMapKey.self, capacity: innerCapacity)
             (base + 8 * childrenAt).bindMemory(to: KeyNode.self, capacity: innerCapacity + 1)
@@ -84,7 +93,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     @inline(__always) var h: UnsafeMutablePointer<KeyNodeHeader> { withUnsafeMutablePointerToHeader { $0 } }
     @inline(__always) var fingerprints: UnsafeMutablePointer<UInt64> { withUnsafeMutablePointerToElements { $0 } }
     @inline(__always) var slots: UnsafeMutablePointer<KeySlot> {
-        UnsafeMutableRawPointer(fingerprints + Self.leafCapacity).assumingMemoryBound(to: KeySlot.self)
+        UnsafeMutableRawPointer(fingerprints + Self.fingerprintWords).assumingMemoryBound(to: KeySlot.self)
     }
     @inline(__always) var separators: UnsafeMutablePointer<CMapKey> {
         UnsafeMutableRawPointer(fingerprints + Self.separatorsAt).assumingMemoryBound(to: CMapKey.self)
@@ -106,7 +115,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     func copy() -> KeyNode {
         let c = KeyNode.make(leaf: isLeaf)
         c.h.pointee = h.pointee
-        c.fingerprints.initialize(from: fingerprints, count: count)
+        c.fingerprints.update(from: fingerprints, count: Self.fingerprintWords)
         if isLeaf {
             c.slots.initialize(from: slots, count: count)
         } else {
@@ -119,13 +128,29 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
 
     // MARK: Searching
 
-    /// How many of the first `n` fingerprints are below `f`: a branch-free scan whose loads
-    /// do not depend on each other, so their cache misses overlap.
+    /// How many fingerprints are below `f` (≤ unusedFingerprint): a branch-free scan of the
+    /// whole region with a fixed trip count, so it vectorises (with plain SSE2: both sides are
+    /// below 2^63, so the borrow of the subtraction is the comparison) and its loads wait
+    /// neither for the node's count nor for each other: their cache misses overlap.
     @inline(__always)
-    static func countBelow(_ fp: UnsafeMutablePointer<UInt64>, _ n: Int, _ f: UInt64) -> Int {
-        var c = 0
-        for i in 0..<n { c &+= fp[i] < f ? 1 : 0 }
-        return c
+    static func countBelow(_ fp: UnsafeMutablePointer<UInt64>, _ f: UInt64) -> Int {
+        var c: UInt64 = 0
+        for i in 0..<fingerprintWords { c &+= (fp[i] &- f) >> 63 }
+        return Int(truncatingIfNeeded: c)
+    }
+
+    /// The search fingerprint of `key`: its word at the prefix length, capped at
+    /// `unusedFingerprint` (only search bounds, with 0xFF bytes, exceed it, and they are
+    /// above every stored key either way).
+    @inline(__always)
+    static func searchFingerprint(_ key: CMapKey, at p: Int) -> UInt64 {
+        min(key.word(at: p), unusedFingerprint)
+    }
+
+    /// Marks fingerprints `range` unused.
+    @inline(__always)
+    func vacate(_ range: Range<Int>) {
+        (fingerprints + range.lowerBound).update(repeating: Self.unusedFingerprint, count: range.count)
     }
 
     /// Leaf: the first slot whose key is >= `key`, and whether it is equal.
@@ -138,11 +163,18 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
             let c = key.comparePrefix(hp.pointee.prefix0, hp.pointee.prefix1, hp.pointee.prefix2, length: p)
             if c != 0 { return (c < 0 ? 0 : n, false) }
         }
-        let f = key.word(at: p)
+        let f = Self.searchFingerprint(key, at: p)
         let fp = fingerprints
-        var i = Self.countBelow(fp, n, f)
+        var i = Self.countBelow(fp, f)
+        guard i < n && fp[i] == f else { return (i, false) }
+        // Same prefix and fingerprint, and the key ends strictly inside the fingerprint's
+        // eight bytes: the fingerprint holds the padding zero after its last byte, so the
+        // stored key ends there too (keys have no zero bytes) and is the same key; the search
+        // never reads it. (A key ending exactly at the window's end proves nothing: a longer
+        // stored key may continue after it.)
+        if key.count < p &+ 8 { return (i, true) }
+        // Otherwise only the full keys can tell.
         let s = slots
-        // Equal fingerprints: only the full keys can tell.
         while i < n && fp[i] == f {
             if s[i].key < key { i &+= 1 } else { return (i, s[i].key == key) }
         }
@@ -160,9 +192,13 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
             let c = key.comparePrefix(hp.pointee.prefix0, hp.pointee.prefix1, hp.pointee.prefix2, length: p)
             if c != 0 { return c < 0 ? 0 : n }
         }
-        let f = key.word(at: p)
+        let f = Self.searchFingerprint(key, at: p)
         let fp = fingerprints
-        var i = Self.countBelow(fp, n, f)
+        var i = Self.countBelow(fp, f)
+        guard i < n && fp[i] == f else { return i }
+        // As in leafSearch: the key equals separator i when it ends strictly inside the
+        // fingerprint.
+        if key.count < p &+ 8 { return i &+ 1 }
         let s = separators
         while i < n && fp[i] == f && !(key < s[i]) { i &+= 1 }
         return i
@@ -225,6 +261,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
         let slot = (s + i).move()
         (s + i).moveInitialize(from: s + i + 1, count: n &- i &- 1)
         (fp + i).moveInitialize(from: fp + i + 1, count: n &- i &- 1)
+        vacate((n &- 1)..<n)
         h.pointee.count = n &- 1
         h.pointee.subtreeCount = n &- 1
         return slot
@@ -237,6 +274,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
             if let base = buffer.baseAddress { base.moveInitialize(from: slots, count: n) }
             initialized = n
         }
+        vacate(0..<n)
         h.pointee.count = 0
         h.pointee.subtreeCount = 0
         return out
@@ -262,6 +300,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
         right.slots.moveInitialize(from: slots + m, count: n &- m)
         right.h.pointee.count = n &- m
         right.h.pointee.subtreeCount = n &- m
+        vacate(m..<n)
         h.pointee.count = m
         h.pointee.subtreeCount = m
         right.refreshPrefix()

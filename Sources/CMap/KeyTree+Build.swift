@@ -65,6 +65,9 @@ extension KeyTree {
                 }
                 if n.fingerprints[i] != k.word(at: p) { return "stale fingerprint of \(k)" }
             }
+            for i in n.count..<KeyNode.fingerprintWords where n.fingerprints[i] != KeyNode.unusedFingerprint {
+                return "unused fingerprint \(i) is not marked unused"
+            }
             return nil
         }
         func check(_ n: KeyNode, depth: Int, isRoot: Bool, low: CMapKey?, high: CMapKey?) -> String? {

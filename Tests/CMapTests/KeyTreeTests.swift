@@ -220,6 +220,28 @@ import Testing
         }
     }
 
+    /// A key that ends exactly where its node's fingerprint window ends is not the longer
+    /// stored key that continues after it (the fingerprints are equal), nor the reverse.
+    @Test func keyEndingAtTheFingerprintWindow() {
+        let short = CMapKey("abcdefghijklmnopqrstuvwxyzABCDEF") // 32 bytes: prefix 24 + window 8
+        let long = CMapKey("abcdefghijklmnopqrstuvwxyzABCDEFG")
+        let shorter = CMapKey("abcdefghijklmnopqrstuvwxyzABCDE")
+        for (stored, probe) in [(long, short), (short, long), (long, shorter), (short, shorter)] {
+            var t = KeyTree()
+            let e = CMapEntry(value: .uint8(1), version: LogIndex(1))
+            _ = t.store(stored, e, valueHash: StateHash.ofValue(e.value))
+            // A second key sharing the 24-byte prefix so the node's prefix is 24 bytes long.
+            _ = t.store(CMapKey("abcdefghijklmnopqrstuvwxZZ"), e, valueHash: StateHash.ofValue(e.value))
+            #expect(t[probe] == nil, "\(probe) found in a tree holding \(stored)")
+            #expect(t[stored] == e)
+            guard case .added = t.store(probe, e, valueHash: StateHash.ofValue(e.value)) else {
+                Issue.record("\(probe) was not added next to \(stored)")
+                continue
+            }
+            #expect(t.count == 3 && t.invariantViolation() == nil)
+        }
+    }
+
     @Test func emptyTree() {
         var t = KeyTree()
         #expect(t.count == 0 && t.isEmpty)

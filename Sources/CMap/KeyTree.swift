@@ -37,14 +37,6 @@ struct KeyTree: @unchecked Sendable {
         return found ? n.slots[i].entry : nil
     }
 
-    /// The entry and its value's hash.
-    func slot(for key: CMapKey) -> KeySlot? {
-        guard var n = root else { return nil }
-        while !n.isLeaf { n = n.children[n.childIndex(key)] }
-        let (i, found) = n.leafSearch(key)
-        return found ? n.slots[i] : nil
-    }
-
     /// The number of keys strictly smaller than `key`.
     func rank(of key: CMapKey) -> Int {
         guard var n = root else { return 0 }

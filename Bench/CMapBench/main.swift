@@ -1,7 +1,8 @@
 // CMap benchmarks (issue 6): apply throughput into a store of 1M keys, prefix scan of 10,000
 // keys, snapshot of 1M keys with 100-byte values. Run: swift run -c release CMapBench
-// (`CMapBench apply|scan|snapshot` runs one part after the fill). Results are recorded by
-// hand in Bench/results/cmap-<date>.md.
+// (`CMapBench apply|scan|snapshot` runs one part after the fill; `get`, `overwrite`, `hot` and
+// `decode` run one measurement of the apply part, for profiling). Results are recorded by hand
+// in Bench/results/cmap-<date>.md.
 import Basics
 import CMap
 import Zstd
@@ -13,6 +14,8 @@ let keyCount = 1_000_000
 let valueBytes = 100
 let part = CommandLine.arguments.dropFirst().first
 func runs(_ name: String) -> Bool { part == nil || part == name }
+let applyParts: Set<String> = ["get", "overwrite", "hot", "decode"]
+func runsApply(_ name: String) -> Bool { runs("apply") || part == name }
 
 /// Wall and CPU seconds of `body`. On a machine shared with other builds the wall time
 /// measures the neighbours too, so both are printed; the CPU time is this thread's.
@@ -81,53 +84,61 @@ let (_, fill) = measure {
 fillOps = []
 print("fill: \(keyCount) new keys in key order: \(fill.rate(keyCount))")
 
-if runs("apply") {
+if runs("apply") || applyParts.contains(part ?? "") {
     let n = 1_000_000
     let ops: [CMapOperation] = (0..<n).map { _ in
         let i = Int(rng.next() % UInt64(keyCount))
         return .set(key(i), .string(value(i, 1, &rng)))
     }
     // Lookups of the same random keys: the cost of the tree walk alone.
-    let (found, lookups) = measure {
-        var found = 0
-        for case .set(let k, _) in ops where state.entry(for: k) != nil { found += 1 }
-        return found
-    }
-    print("get: \(found) lookups of random existing keys: \(lookups.rate(n))")
-
-    let (_, overwrite) = measure {
-        for op in ops {
-            index += 1
-            _ = state.apply(op, at: LogIndex(index))
+    if runsApply("get") {
+        let (found, lookups) = measure {
+            var found = 0
+            for case .set(let k, _) in ops where state.entry(for: k) != nil { found += 1 }
+            return found
         }
+        print("get: \(found) lookups of random existing keys: \(lookups.rate(n))")
     }
-    print("overwrite: \(n) sets of random existing keys (store of \(state.count)): \(overwrite.rate(n))")
+
+    if runsApply("overwrite") {
+        let (_, overwrite) = measure {
+            for op in ops {
+                index += 1
+                _ = state.apply(op, at: LogIndex(index))
+            }
+        }
+        print("overwrite: \(n) sets of random existing keys (store of \(state.count)): \(overwrite.rate(n))")
+    }
 
     // The same sets confined to 10,000 keys: what an apply costs when the keys in use fit
     // in the CPU caches (the 1M-key case above is dominated by cache misses).
-    let hot: [CMapOperation] = (0..<n).map { _ in
-        let i = Int(rng.next() % 10_000)
-        return .set(key(i), .string(value(i, 2, &rng)))
-    }
-    let (_, hotTiming) = measure {
-        for op in hot {
-            index += 1
-            _ = state.apply(op, at: LogIndex(index))
+    if runsApply("hot") {
+        let hot: [CMapOperation] = (0..<n).map { _ in
+            let i = Int(rng.next() % 10_000)
+            return .set(key(i), .string(value(i, 2, &rng)))
         }
+        let (_, hotTiming) = measure {
+            for op in hot {
+                index += 1
+                _ = state.apply(op, at: LogIndex(index))
+            }
+        }
+        print("overwrite: \(n) sets of random keys among 10,000 of the 1M: \(hotTiming.rate(n))")
     }
-    print("overwrite: \(n) sets of random keys among 10,000 of the 1M: \(hotTiming.rate(n))")
 
-    let encoded = ops.map { CMapCodec.encode($0) }
-    let (failures, decoded) = measure {
-        var failures = 0
-        for bytes in encoded {
-            index += 1
-            guard let op = try? CMapCodec.decodeOperation(bytes) else { failures += 1; continue }
-            _ = state.apply(op, at: LogIndex(index), client: ClientID(index % 64), requestID: index)
+    if runsApply("decode") {
+        let encoded = ops.map { CMapCodec.encode($0) }
+        let (failures, decoded) = measure {
+            var failures = 0
+            for bytes in encoded {
+                index += 1
+                guard let op = try? CMapCodec.decodeOperation(bytes) else { failures += 1; continue }
+                _ = state.apply(op, at: LogIndex(index), client: ClientID(index % 64), requestID: index)
+            }
+            return failures
         }
-        return failures
+        print("decode + apply with client ids (64 clients in the duplicate table): \(decoded.rate(n)), \(failures) failures")
     }
-    print("decode + apply with client ids (64 clients in the duplicate table): \(decoded.rate(n)), \(failures) failures")
 }
 
 // 2. Prefix scan of 10,000 keys ("bench.key.001" holds keys 0010000...0019999).

@@ -214,8 +214,10 @@ public enum CMapSnapshot {
         let n = Int(h.entryCount)
         var keys: [CMapKey] = []
         var entries: [CMapEntry] = []
+        var valueHashes: [UInt64] = []
         keys.reserveCapacity(n)
         entries.reserveCapacity(n)
+        valueHashes.reserveCapacity(n)
         var hash: UInt64 = 0
         for _ in 0..<n {
             let key = try r.key()
@@ -223,13 +225,14 @@ public enum CMapSnapshot {
             let version = LogIndex(try r.u64())
             if let last = keys.last, !(last < key) { throw r.fail("key \(key) is not after \(last)") }
             guard version <= h.index, version > .zero else { throw r.fail("key \(key) has version \(version), snapshot index \(h.index)") }
-            let entry = CMapEntry(value: value, version: version)
-            hash &+= StateHash.ofEntry(key: key, entry)
+            let valueHash = StateHash.ofValue(value)
+            hash &+= StateHash.ofEntry(key: key, type: value.type, version: version, valueHash: valueHash)
             keys.append(key)
-            entries.append(entry)
+            entries.append(CMapEntry(value: value, version: version))
+            valueHashes.append(valueHash)
         }
         var state = CMapState(limits: limits)
-        state.entries = PersistentSortedMap(sortedKeys: keys, values: entries)
+        state.entries = KeyTree(sortedKeys: keys, entries: entries, valueHashes: valueHashes)
         state.entriesHash = hash
         state.appliedIndex = h.index
         var lastClient: ClientID? = nil

@@ -47,8 +47,8 @@ extension CMapState {
             guard let old = entries.removeValue(forKey: key) else {
                 return CMapApplied(result: .notFound, change: nil)
             }
-            entriesHash &-= StateHash.ofEntry(key: key, old)
-            let change = CMapChange(kind: .deleted, key: key, oldValue: old.value, newValue: nil, index: index)
+            entriesHash &-= StateHash.ofEntry(key: key, type: old.entry.value.type, version: old.entry.version, valueHash: old.valueHash)
+            let change = CMapChange(kind: .deleted, key: key, oldValue: old.entry.value, newValue: nil, index: index)
             return CMapApplied(result: .ok, change: change)
         case .adjust(let key, let delta):
             guard let old = entries[key] else { return CMapApplied(result: .notFound, change: nil) }
@@ -99,20 +99,18 @@ extension CMapState {
     /// Writes the value unless identical; returns the change, or nil for a no-op. One
     /// descent of the tree, whether the value is new, changed or identical.
     private mutating func store(_ key: CMapKey, _ value: CMapValue, at index: LogIndex) -> CMapChange? {
-        let new = CMapEntry(value: value, version: index)
-        var isIdentical = false
-        let old = entries.updateValue(new, forKey: key, keepingIf: { old in
-            isIdentical = old.value == value
-            return isIdentical
-        })
-        guard let old else {
-            entriesHash &+= StateHash.ofEntry(key: key, new)
+        let valueHash = StateHash.ofValue(value)
+        switch entries.store(key, CMapEntry(value: value, version: index), valueHash: valueHash) {
+        case .identical:
+            return nil
+        case .added:
+            entriesHash &+= StateHash.ofEntry(key: key, type: value.type, version: index, valueHash: valueHash)
             return CMapChange(kind: .added, key: key, oldValue: nil, newValue: value, index: index)
+        case .replaced(let old, let oldHash):
+            entriesHash &-= StateHash.ofEntry(key: key, type: old.value.type, version: old.version, valueHash: oldHash)
+            entriesHash &+= StateHash.ofEntry(key: key, type: value.type, version: index, valueHash: valueHash)
+            return CMapChange(kind: .modified, key: key, oldValue: old.value, newValue: value, index: index)
         }
-        if isIdentical { return nil }
-        entriesHash &-= StateHash.ofEntry(key: key, old)
-        entriesHash &+= StateHash.ofEntry(key: key, new)
-        return CMapChange(kind: .modified, key: key, oldValue: old.value, newValue: value, index: index)
     }
 
     /// Redis INCRBY on a missing key or a decimal string (overflow refused, the type stays

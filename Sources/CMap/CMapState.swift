@@ -60,7 +60,7 @@ public struct CMapApplied: Equatable, Sendable {
 /// original goes on applying, and may be encoded on another thread.
 public struct CMapState: Sendable {
     public let limits: CMapLimits
-    var entries = PersistentSortedMap<CMapKey, CMapEntry>()
+    var entries = KeyTree()
     var duplicates: DuplicateTable
     /// The index of the last applied entry; entries are applied in strictly increasing order.
     public internal(set) var appliedIndex: LogIndex = .zero

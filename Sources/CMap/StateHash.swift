@@ -10,12 +10,19 @@ import Basics
 /// cryptographic: it detects divergence, it does not resist an adversary.
 enum StateHash {
     static func ofEntry(key: CMapKey, _ entry: CMapEntry) -> UInt64 {
+        ofEntry(key: key, type: entry.value.type, version: entry.version, valueHash: ofValue(entry.value))
+    }
+
+    /// The same from the value's hash (`ofValue`), which the store keeps per entry so that
+    /// replacing a value never reads the old value's bytes.
+    @inline(__always)
+    static func ofEntry(key: CMapKey, type: CMapValueType, version: LogIndex, valueHash: UInt64) -> UInt64 {
         var h = mix(key.w0 ^ 0x243F_6A88_85A3_08D3)
         h = mix(h ^ key.w1 ^ UInt64(key.count))
         h = mix(h ^ key.w2)
         if !key.tail.isEmpty { h = mix(h ^ bytes(key.tail, seed: 0x3707_3441_3C6E_B9A5)) }
-        h = mix(h ^ UInt64(entry.value.type.rawValue) ^ (entry.version.rawValue &* 0x9E37_79B9_7F4A_7C15))
-        return mix(h ^ ofValue(entry.value))
+        h = mix(h ^ UInt64(type.rawValue) ^ (version.rawValue &* 0x9E37_79B9_7F4A_7C15))
+        return mix(h ^ valueHash)
     }
 
     static func ofDuplicate(client: ClientID, _ record: DuplicateRecord) -> UInt64 {

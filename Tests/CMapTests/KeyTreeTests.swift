@@ -1,0 +1,257 @@
+import Basics
+import Testing
+@testable import CMap
+
+/// Property tests of the store's B+ tree (KeyTree, KeyNode): random operations against a
+/// sorted-array model, with snapshots (copies) taken along the way that must not change.
+@Suite struct KeyTreeTests {
+    /// The model: entries sorted by key.
+    struct Model {
+        var items: [(key: CMapKey, entry: CMapEntry)] = []
+
+        func position(_ key: CMapKey) -> (index: Int, found: Bool) {
+            var lo = 0
+            var hi = items.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if items[mid].key < key { lo = mid + 1 } else { hi = mid }
+            }
+            return (lo, lo < items.count && items[lo].key == key)
+        }
+
+        subscript(key: CMapKey) -> CMapEntry? {
+            let (i, found) = position(key)
+            return found ? items[i].entry : nil
+        }
+    }
+
+    /// Keys of several shapes: short, one byte, prefixes of each other, sharing a prefix
+    /// longer than the 24 inline bytes, 255 bytes long and differing only near the end or
+    /// right after the inline bytes (fingerprints from the key's tail).
+    struct KeyMaker {
+        var rng: SeededGenerator
+        let space: Int
+
+        mutating func int(_ n: Int) -> Int { Int.random(in: 0..<n, using: &rng) }
+
+        mutating func key() -> CMapKey {
+            let n = int(space)
+            let long = String(repeating: "p", count: 200)
+            switch int(8) {
+            case 0: return CMapKey(String(UnicodeScalar(UInt8(ascii: "a") + UInt8(n % 26))))
+            case 1: return CMapKey(String(repeating: "a", count: 1 + n % 40))
+            case 2: return CMapKey("service.configuration.database.replica.\(n)")
+            case 3: return CMapKey("service.configuration.databas\(n % 7).\(n)")
+            case 4:
+                let digits = String(n)
+                return CMapKey(String(long.prefix(255 - digits.count)) + digits)
+            case 5:
+                // 24 shared bytes, then the varying part inside bytes 24..<32.
+                return CMapKey("abcdefghijklmnopqrstuvwx\(n)yz" + String(repeating: "q", count: n % 50))
+            default: return CMapKey("k.\(n % 97).\(n)")
+            }
+        }
+
+        mutating func value() -> CMapValue {
+            // Few distinct values, so stores of identical values happen often.
+            switch int(4) {
+            case 0: .uint32(UInt32(int(3)))
+            case 1: .string("v\(int(3))")
+            case 2: .binary(Array("v\(int(3))".utf8))
+            default: .string(String(repeating: "x", count: int(120)))
+            }
+        }
+    }
+
+    func entries(_ t: KeyTree) -> [(key: CMapKey, entry: CMapEntry)] {
+        var out: [(key: CMapKey, entry: CMapEntry)] = []
+        t.forEach { out.append(($0, $1)); return true }
+        return out
+    }
+
+    func same(_ t: KeyTree, _ m: Model) -> Bool {
+        let e = entries(t)
+        return t.count == m.items.count && e.count == m.items.count
+            && zip(e, m.items).allSatisfy { $0.key == $1.key && $0.entry == $1.entry }
+    }
+
+    /// Searches that must agree with the model: lookups, ranks and scans from keys present,
+    /// absent, the empty key (below every key) and a 256-byte bound of 0xFF bytes (above).
+    func checkSearches(_ t: KeyTree, _ m: Model, _ maker: inout KeyMaker) {
+        var probes = (0..<20).map { _ in maker.key() }
+        probes.append(CMapKey(unchecked: []))
+        probes.append(CMapKey(unchecked: [UInt8](repeating: 0xFF, count: 256)))
+        probes.append(CMapKey(unchecked: Array("service.configuration.".utf8) + [0xFF]))
+        if let first = m.items.first { probes.append(first.key) }
+        if let last = m.items.last { probes.append(last.key) }
+        for probe in probes {
+            let (i, found) = m.position(probe)
+            #expect(t[probe] == m[probe], "lookup \(probe)")
+            #expect(t.rank(of: probe) == i, "rank \(probe)")
+            for inclusive in [true, false] {
+                var seen: [CMapKey] = []
+                t.forEach(from: probe, inclusive: inclusive) { k, _ in
+                    seen.append(k)
+                    return seen.count < 5
+                }
+                let start = found && !inclusive ? i + 1 : i
+                let expected = m.items[start..<min(start + 5, m.items.count)].map(\.key)
+                #expect(seen == expected, "scan from \(probe) inclusive \(inclusive)")
+            }
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5, 6])
+    func matchesASortedArray(seed: UInt64) {
+        var maker = KeyMaker(rng: SeededGenerator(seed: seed), space: seed.isMultiple(of: 2) ? 150 : 3000)
+        var t = KeyTree()
+        var m = Model()
+        var snapshots: [(KeyTree, Model)] = []
+        for step in 0..<12_000 {
+            let key = maker.key()
+            if maker.int(3) == 0 {
+                let (i, found) = m.position(key)
+                let removed = t.removeValue(forKey: key)
+                #expect((removed != nil) == found)
+                if found {
+                    #expect(removed?.entry == m.items[i].entry)
+                    #expect(removed?.valueHash == StateHash.ofValue(m.items[i].entry.value))
+                    m.items.remove(at: i)
+                }
+            } else {
+                let entry = CMapEntry(value: maker.value(), version: LogIndex(UInt64(step + 1)))
+                let (i, found) = m.position(key)
+                switch t.store(key, entry, valueHash: StateHash.ofValue(entry.value)) {
+                case .added:
+                    #expect(!found)
+                    m.items.insert((key, entry), at: i)
+                case .replaced(let old, let oldHash):
+                    #expect(found && old == m.items[i].entry && old.value != entry.value)
+                    #expect(oldHash == StateHash.ofValue(old.value))
+                    m.items[i].entry = entry
+                case .identical:
+                    #expect(found && m.items[i].entry.value == entry.value)
+                }
+            }
+            if step % 1500 == 0 {
+                snapshots.append((t, m))
+                #expect(t.invariantViolation() == nil, "step \(step)")
+                checkSearches(t, m, &maker)
+            }
+        }
+        #expect(t.invariantViolation() == nil)
+        #expect(same(t, m))
+        checkSearches(t, m, &maker)
+        // Snapshots taken mid-way are unchanged by everything written after them.
+        for (snapshot, model) in snapshots {
+            #expect(snapshot.invariantViolation() == nil)
+            #expect(same(snapshot, model))
+        }
+        // Removing everything empties the tree; the snapshots still stand.
+        for (key, _) in m.items.shuffled(using: &maker.rng) { _ = t.removeValue(forKey: key) }
+        #expect(t.isEmpty && t.count == 0)
+        #expect(snapshots.allSatisfy { same($0.0, $0.1) })
+    }
+
+    func key(_ i: Int) -> CMapKey { CMapKey("node.boundary.\(1_000_000 + i)") }
+
+    func entry(_ i: Int) -> CMapEntry { CMapEntry(value: .uint64(UInt64(i)), version: LogIndex(UInt64(i + 1))) }
+
+    func store(_ t: inout KeyTree, _ m: inout Model, _ i: Int) {
+        let e = entry(i)
+        _ = t.store(key(i), e, valueHash: StateHash.ofValue(e.value))
+        let (p, found) = m.position(key(i))
+        if found { m.items[p].entry = e } else { m.items.insert((key(i), e), at: p) }
+    }
+
+    /// Node sizes just below, at and above the limits; ascending, descending and alternating
+    /// insertion orders; removals that force borrows and merges, with a snapshot at each size.
+    @Test func splitsAndMergesAtNodeBoundaries() {
+        let leaf = KeyNode.leafMax
+        let fanOut = KeyNode.innerMax + 1
+        for n in [1, leaf - 1, leaf, leaf + 1, 2 * leaf + 1, leaf * fanOut - 1, leaf * fanOut + 1] {
+            for order in 0..<3 {
+                var t = KeyTree()
+                var m = Model()
+                let indices: [Int] = switch order {
+                case 0: Array(0..<n)
+                case 1: Array((0..<n).reversed())
+                default: (0..<n).map { $0.isMultiple(of: 2) ? $0 / 2 : n - 1 - $0 / 2 }
+                }
+                for i in indices { store(&t, &m, i) }
+                #expect(t.invariantViolation() == nil, "n \(n) order \(order)")
+                #expect(same(t, m))
+                let snapshot = (t, m)
+                // Remove from one end, from the middle, then everything else.
+                for i in stride(from: 0, to: n, by: 2) { _ = t.removeValue(forKey: key(i)) }
+                m.items.removeAll { $0.key < key(n) && Int($0.key.description.dropFirst(14))!.isMultiple(of: 2) }
+                #expect(t.invariantViolation() == nil, "n \(n) order \(order) after removals")
+                #expect(same(t, m))
+                for i in 0..<n { _ = t.removeValue(forKey: key(i)) }
+                #expect(t.isEmpty)
+                #expect(same(snapshot.0, snapshot.1))
+                #expect(snapshot.0.invariantViolation() == nil)
+            }
+        }
+    }
+
+    @Test func bulkBuildAtNodeBoundaries() {
+        let leaf = KeyNode.leafMax
+        let fanOut = KeyNode.innerMax + 1
+        for n in [0, 1, 2, leaf, leaf + 1, leaf * fanOut, leaf * fanOut + 1, 3 * leaf * fanOut + 7] {
+            let keys = (0..<n).map(key)
+            let entries = (0..<n).map(entry)
+            var t = KeyTree(sortedKeys: keys, entries: entries, valueHashes: entries.map { StateHash.ofValue($0.value) })
+            #expect(t.invariantViolation() == nil, "n = \(n)")
+            #expect(t.count == n)
+            if n > 0 {
+                #expect(t[keys[n / 2]] == entries[n / 2])
+                #expect(t.rank(of: keys[n - 1]) == n - 1)
+            }
+            // A bulk-built tree keeps working under writes.
+            var m = Model(items: Array(zip(keys, entries)))
+            for i in stride(from: 0, to: n, by: 3) {
+                _ = t.removeValue(forKey: key(i))
+                m.items.removeAll { $0.key == key(i) }
+            }
+            for i in n..<(n + 100) { store(&t, &m, i) }
+            #expect(t.invariantViolation() == nil, "n = \(n) after writes")
+            #expect(same(t, m))
+        }
+    }
+
+    /// A key that ends exactly where its node's fingerprint window ends is not the longer
+    /// stored key that continues after it (the fingerprints are equal), nor the reverse.
+    @Test func keyEndingAtTheFingerprintWindow() {
+        let short = CMapKey("abcdefghijklmnopqrstuvwxyzABCDEF") // 32 bytes: prefix 24 + window 8
+        let long = CMapKey("abcdefghijklmnopqrstuvwxyzABCDEFG")
+        let shorter = CMapKey("abcdefghijklmnopqrstuvwxyzABCDE")
+        for (stored, probe) in [(long, short), (short, long), (long, shorter), (short, shorter)] {
+            var t = KeyTree()
+            let e = CMapEntry(value: .uint8(1), version: LogIndex(1))
+            _ = t.store(stored, e, valueHash: StateHash.ofValue(e.value))
+            // A second key sharing the 24-byte prefix so the node's prefix is 24 bytes long.
+            _ = t.store(CMapKey("abcdefghijklmnopqrstuvwxZZ"), e, valueHash: StateHash.ofValue(e.value))
+            #expect(t[probe] == nil, "\(probe) found in a tree holding \(stored)")
+            #expect(t[stored] == e)
+            guard case .added = t.store(probe, e, valueHash: StateHash.ofValue(e.value)) else {
+                Issue.record("\(probe) was not added next to \(stored)")
+                continue
+            }
+            #expect(t.count == 3 && t.invariantViolation() == nil)
+        }
+    }
+
+    @Test func emptyTree() {
+        var t = KeyTree()
+        #expect(t.count == 0 && t.isEmpty)
+        #expect(t[CMapKey("a")] == nil)
+        #expect(t.rank(of: CMapKey(unchecked: [])) == 0)
+        #expect(t.removeValue(forKey: CMapKey("a")) == nil)
+        var visited = 0
+        t.forEach { _, _ in visited += 1; return true }
+        t.forEach(from: CMapKey("a")) { _, _ in visited += 1; return true }
+        #expect(visited == 0)
+        #expect(t.invariantViolation() == nil)
+    }
+}

@@ -227,12 +227,14 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     }
 
     /// After key `i` was placed: keeps the prefix (a key in the middle shares it) or
-    /// recomputes it (a new first or last key may share less).
+    /// recomputes it (a new first or last key may share less). A node's only key always
+    /// recomputes it: the prefix words may still hold the bytes of a key removed earlier,
+    /// which the length alone cannot tell.
     @inline(__always)
     private func placed(at i: Int) {
         let n = count
         let p = h.pointee.prefixLength
-        if (i == 0 || i == n &- 1) && CMapKey.sharedPrefix(key(0), key(n &- 1)) != p {
+        if n == 1 || ((i == 0 || i == n &- 1) && CMapKey.sharedPrefix(key(0), key(n &- 1)) != p) {
             refreshPrefix()
         } else {
             fingerprints[i] = key(i).word(at: p)

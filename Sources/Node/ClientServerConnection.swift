@@ -3,9 +3,9 @@ import NIOCore
 import RESP
 import Replication
 
-/// One client connection: a reader that parses requests and sends them to the node, a
-/// writer that writes the replies in request order, and the push streams of the
-/// connection's tracks.
+/// One client connection, run by a channel handler on the connection's event loop: it
+/// parses requests as they are read, sends them to the node, and writes the replies in
+/// request order, gathering those ready in one loop turn into one socket write.
 ///
 /// Pipelining (docs/protocol.md): a command that is just node requests (`PreparedCommand`:
 /// GET, SET, INCR, CMAP.SET, ...) is sent at once, without waiting for the replies of the
@@ -17,180 +17,425 @@ import Replication
 /// linearizable read is answered from the state when its barrier is confirmed, which may
 /// hold writes sent after it), and a stale read waits for every earlier reply (it is
 /// answered from local state at once). Every other command (READMODE, AUTH, CLIENT, SCAN,
-/// SET NX, tracking, QUIT, INFO, ...) runs alone: after every earlier reply is written, and
-/// before anything later is sent.
-struct ClientConnection: Sendable {
-    let dispatcher: CommandDispatcher
-    var session: Session
+/// SET NX, tracking, QUIT, INFO, ...) runs alone, in a task: after every earlier reply is
+/// written, and before anything later is parsed.
+///
+/// Bounds: at most `RESPLimits.pendingRequestsMax` requests are parsed and not yet written
+/// back; while a command cannot start (no room, waiting for earlier replies, a command
+/// running alone, or the socket's send buffer is full) the handler stops asking the
+/// channel to read, so the kernel's buffers push back on the client.
+///
+/// Threading: every method runs on the channel's event loop. When the node steps requests
+/// on that same loop (`PipelinedNodeService.requestEventLoop`), a request goes from the
+/// read to the node's core and its reply from the core to this handler with no thread
+/// switch; otherwise replies hop here with `execute`.
+final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     /// Replies are gathered and written together; past this size they go out at once.
     static let replyBufferBytesMax = 64 * 1024
 
-    func serve(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        var session = self.session
+    /// One request's answer, waiting to be written in its turn.
+    private enum Slot {
+        case ready([RESPValue])
+        case one(RESPValue)
+        /// Awaiting `missing` of the node's replies (`answers` in request order).
+        case waiting(answers: [ReplicatedNode.ClientReply?], missing: Int,
+                     reply: @Sendable ([ReplicatedNode.ClientReply]) -> RESPValue)
+        /// A command running in a task (it runs alone, or is a CPG.MCAST).
+        case running
+    }
+
+    /// A parsed command that could not start yet (it would have to wait).
+    private enum Parked {
+        case prepared(PreparedCommand)
+        case alone(RESPCommand)
+        case multicast(RESPCommand)
+        case protocolError(RESPError)
+    }
+
+    private let dispatcher: CommandDispatcher
+    private let pipelined: (any PipelinedNodeService)?
+    private var session: Session
+    private var parser: RESPCommandParser
+    private var input = ByteBuffer()
+    /// Slots appended and not yet written (the bound on parsed, unanswered requests).
+    private var unanswered: RESPPendingRequests
+    /// Unwritten slots in request order; the first one's number is `firstSlotNumber`.
+    private var slots = CircularBuffer<Slot>(initialCapacity: 16)
+    private var firstSlotNumber: UInt64 = 0
+    /// A linearizable read was sent since everything was last answered (a write must
+    /// wait for it; a stale read is answered on arrival, before any later write).
+    private var readsUnanswered = false
+    private var parked: Parked?
+    /// A command runs in a task; nothing later is parsed until it is done.
+    private var isRunningTask = false
+    /// QUIT or a fatal protocol error: write what is left, then close.
+    private var isFinishing = false
+    private var isClosed = false
+    private var isReadHeld = false
+    private var isTurnScheduled = false
+    /// Commands started (not in a task) during this `processInput`, for INFO's counts.
+    private var commandsStarted = 0
+    private var needsFlush = false
+    private var context: ChannelHandlerContext?
+    private var pushTasks: [Task<Void, Never>] = []
+    /// Completed once the connection is closed and its tracks and groups are released.
+    let finished: EventLoopPromise<Void>
+
+    init(dispatcher: CommandDispatcher, session: Session, eventLoop: any EventLoop) {
+        self.dispatcher = dispatcher
+        self.pipelined = dispatcher.service as? any PipelinedNodeService
+        self.session = session
+        self.parser = RESPCommandParser(limits: session.isAuthenticated ? dispatcher.limits : .unauthenticated)
+        self.unanswered = RESPPendingRequests(limits: dispatcher.limits)
+        self.finished = eventLoop.makePromise()
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
         dispatcher.stats.connectionOpened()
-        defer { dispatcher.stats.connectionClosed() }
-        do {
-            try await channel.executeThenClose { inbound, outbound in
-                try await withThrowingTaskGroup(of: Void.self) { tasks in
-                    defer { tasks.cancelAll() }
-                    let replies = ConnectionReplyQueue(limits: dispatcher.limits)
-                    tasks.addTask { try await Self.writeReplies(replies, to: outbound) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connectionEnded()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // Normally after channelInactive; this covers a pipeline torn down without it.
+        connectionEnded()
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var chunk = unwrapInboundIn(data)
+        if input.readableBytes == 0 {
+            input = chunk
+        } else {
+            input.writeBuffer(&chunk)
+        }
+        processInput()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { processInput() }
+        flushIfNeeded()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A broken connection (reset, write to a closed socket) ends this client only.
+        context.close(promise: nil)
+    }
+
+    /// Reads are asked for only while a new command could start (back-pressure).
+    func read(context: ChannelHandlerContext) {
+        if wantsInput {
+            context.read()
+        } else {
+            isReadHeld = true
+        }
+    }
+
+    private var wantsInput: Bool {
+        !isClosed && !isFinishing && !isRunningTask && parked == nil && (context?.channel.isWritable ?? false)
+    }
+
+    // MARK: Requests
+
+    /// Parses and starts commands until one has to wait or the input runs out, writing the
+    /// replies that are ready as it goes (a parked command may wait for exactly that).
+    private func processInput() {
+        guard let context, !isClosed else { return }
+        var protocolErrors = 0
+        commandsStarted = 0
+        // Each pass that goes round again started a command, which consumed input or the
+        // parked command, so this ends.
+        var startedAny = true
+        while startedAny {
+            writeReady()
+            startedAny = false
+            while !isFinishing, !isRunningTask, !isClosed {
+                if parked == nil {
+                    guard context.channel.isWritable else { break }
                     do {
-                        try await read(inbound: inbound, outbound: outbound, replies: replies, session: &session, tasks: &tasks)
-                    } catch is ConnectionReplyQueue.Closed {
-                        // The writer is gone (the client went away): nothing more to do.
+                        guard let command = try parser.next(&input) else { break }
+                        parked = classify(command)
+                    } catch {
+                        protocolErrors += 1
+                        parked = .protocolError(error)
                     }
-                    for track in session.tracks { await dispatcher.service.untrack(track.id) }
-                    session.tracks = []
-                    await dispatcher.processGroupsClosed(&session)
                 }
+                guard let next = parked, start(next) else { break }
+                parked = nil
+                startedAny = true
             }
-        } catch {
-            // A broken connection (reset, write to a closed socket) ends this client only.
-            for track in session.tracks { await dispatcher.service.untrack(track.id) }
-            await dispatcher.processGroupsClosed(&session)
+        }
+        // A command running in a task is counted when it is done (`ran`), as Redis counts a
+        // command once it ran: INFO does not count itself.
+        dispatcher.stats.processed(commands: commandsStarted, protocolErrors: protocolErrors)
+        if input.readableBytes == 0 {
+            input.clear()
+        } else if input.readerIndex >= Self.replyBufferBytesMax {
+            input.discardReadBytes()
+        }
+        if isReadHeld && wantsInput {
+            isReadHeld = false
+            context.read()
         }
     }
 
-    /// Reads, parses and sends requests until the client stops sending, QUIT, or a fatal
-    /// protocol error; returns once every reply is written.
-    private func read(
-        inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
-        replies: ConnectionReplyQueue, session: inout Session, tasks: inout ThrowingTaskGroup<Void, Error>
-    ) async throws {
-        var parser = RESPCommandParser(limits: session.isAuthenticated ? dispatcher.limits : .unauthenticated)
-        var input = ByteBuffer()
-        let pipelined = dispatcher.service as? any PipelinedNodeService
-        /// A linearizable read was sent since everything was last answered (a write must
-        /// wait for it; a stale read is answered on arrival, before any later write).
-        var readsUnanswered = false
+    private func classify(_ command: RESPCommand) -> Parked {
+        if let prepared = dispatcher.prepare(command, session: &session) { return .prepared(prepared) }
+        // Ordered by the node when it accepts it (awaited, so a connection's multicasts
+        // keep their order), changes no session state and does not touch the store: it
+        // takes its place in the reply order without waiting for earlier replies to be
+        // written, so pipelined multicasts stream.
+        if command.isNamed("CPG.MCAST") { return .multicast(command) }
+        return .alone(command)
+    }
 
-        func finish() async throws {
-            replies.finish()
-            try await replies.waitUntilAllWritten()
-        }
-
-        for try await chunk in inbound {
-            if input.readableBytes == 0 {
-                input = chunk
-            } else {
-                var chunk = chunk
-                input.writeBuffer(&chunk)
-            }
-            var commands = 0, protocolErrors = 0
-            defer { dispatcher.stats.processed(commands: commands, protocolErrors: protocolErrors) }
-            while true {
-                let command: RESPCommand
-                do {
-                    guard let next = try parser.next(&input) else { break }
-                    command = next
-                } catch {
-                    protocolErrors += 1
-                    try await replies.waitForRoom()
-                    replies.append(.ready([error.reply]))
-                    if error.isFatal { return try await finish() }
-                    continue
-                }
-                commands += 1
-                if let prepared = dispatcher.prepare(command, session: &session) {
-                    if prepared.waitsForEarlierReplies || (prepared.hasWrite && readsUnanswered) {
-                        try await replies.waitUntilAllWritten()
-                        readsUnanswered = false
-                    }
-                    if prepared.hasLinearizableRead { readsUnanswered = true }
-                    try await replies.waitForRoom()
-                    if prepared.requests.isEmpty {
-                        replies.append(.ready([prepared.reply([])]))
-                    } else if let pipelined {
-                        replies.append(.pending(prepared.requests.map { pipelined.submit($0) }, reply: prepared.reply))
-                    } else {
-                        var answers: [ReplicatedNode.ClientReply] = []
-                        for request in prepared.requests { answers.append(await dispatcher.service.execute(request)) }
-                        replies.append(.ready([prepared.reply(answers)]))
-                    }
-                    continue
-                }
-                if command.isNamed("CPG.MCAST") {
-                    // Ordered by the node when it accepts it (awaited here, so a connection's
-                    // multicasts keep their order), changes no session state and does not
-                    // touch the store: it takes its place in the reply order without waiting
-                    // for earlier replies to be written, so pipelined multicasts stream.
-                    let output = await dispatcher.execute(command, session: &session)
-                    try await replies.waitForRoom()
-                    replies.append(.ready(output.replies))
-                    continue
-                }
-                // A command that runs alone: everything before it is answered first.
-                try await replies.waitUntilAllWritten()
+    /// Starts `item` if it need not wait; false if it must (it stays parked).
+    private func start(_ item: Parked) -> Bool {
+        switch item {
+        case .protocolError(let error):
+            guard !unanswered.isFull else { return false }
+            append(.ready([error.reply]))
+            if error.isFatal { isFinishing = true }
+        case .prepared(let prepared):
+            if prepared.waitsForEarlierReplies || (prepared.hasWrite && readsUnanswered) {
+                guard slots.isEmpty else { return false }
                 readsUnanswered = false
-                let output = await dispatcher.execute(command, session: &session)
-                if let limits = output.newLimits { parser.limits = limits }
-                try await replies.waitForRoom()
-                replies.append(.ready(output.replies))
-                if output.close { return try await finish() }
-                if !output.startedPushes.isEmpty {
-                    // The subscribe confirmation goes out before any push of the stream.
-                    try await replies.waitUntilAllWritten()
-                    for source in output.startedPushes {
-                        let channel = ByteBuffer(string: source.channel)
-                        if let batched = source.runBatched {
-                            tasks.addTask {
-                                try await batched { payloads in
-                                    var push = ByteBuffer()
-                                    for payload in payloads { push.writeRESPPushMessage(channel: channel, payload: payload) }
-                                    try await outbound.write(push)
-                                }
-                            }
-                            continue
-                        }
-                        tasks.addTask {
-                            try await source.run { payload in
-                                var push = ByteBuffer()
-                                push.writeRESPPushMessage(channel: channel, payload: payload)
-                                try await outbound.write(push)
-                            }
-                        }
-                    }
-                }
             }
-            if input.readableBytes == 0 {
-                input.clear()
-            } else if input.readerIndex >= Self.replyBufferBytesMax {
-                input.discardReadBytes()
-            }
+            guard !unanswered.isFull else { return false }
+            if prepared.hasLinearizableRead { readsUnanswered = true }
+            if pipelined != nil || prepared.requests.isEmpty { commandsStarted += 1 }
+            send(prepared)
+        case .multicast(let command):
+            guard !unanswered.isFull else { return false }
+            run { dispatcher, session in await dispatcher.execute(command, session: &session) }
+        case .alone(let command):
+            // Everything before it is answered first.
+            guard slots.isEmpty else { return false }
+            readsUnanswered = false
+            run { dispatcher, session in await dispatcher.execute(command, session: &session) }
         }
-        try await finish()
+        return true
     }
 
-    /// Writes the replies in request order: those already complete go out together in one
-    /// write; before waiting for a reply that is not there yet, what is gathered goes out.
-    private static func writeReplies(_ queue: ConnectionReplyQueue,
-                                     to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
-        var buffer = ByteBuffer()
-        var gathered = 0
-        func flush() async throws {
-            guard gathered > 0 else { return }
-            let out = buffer
-            buffer = ByteBuffer()
-            try await outbound.write(out)
-            queue.written(gathered)
-            gathered = 0
+    private func send(_ prepared: PreparedCommand) {
+        guard !prepared.requests.isEmpty else {
+            append(.one(prepared.reply([])))
+            return
         }
-        do {
-            while let slots = await queue.nextSlots() {
-                for slot in slots {
-                    if gathered > 0, !slot.isComplete { try await flush() }
-                    for reply in await slot.replies() { reply.encode(into: &buffer) }
-                    gathered += 1
-                    if buffer.readableBytes >= replyBufferBytesMax { try await flush() }
-                }
-                try await flush()
+        guard let pipelined else {
+            let requests = prepared.requests, reply = prepared.reply
+            run { dispatcher, _ in
+                var answers: [ReplicatedNode.ClientReply] = []
+                for request in requests { answers.append(await dispatcher.service.execute(request)) }
+                return CommandOutput(reply(answers))
             }
-        } catch {
-            queue.close()
-            throw error
+            return
         }
-        queue.close()
+        let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
+                                     missing: prepared.requests.count, reply: prepared.reply))
+        let loop = context?.eventLoop
+        for (index, request) in prepared.requests.enumerated() {
+            pipelined.submit(request) { answer in
+                guard let loop else { return }
+                if loop.inEventLoop {
+                    self.answered(number, index, answer)
+                } else {
+                    loop.execute { self.answered(number, index, answer) }
+                }
+            }
+        }
+    }
+
+    @discardableResult
+    private func append(_ slot: Slot) -> UInt64 {
+        unanswered.requestStarted()
+        slots.append(slot)
+        return firstSlotNumber &+ UInt64(slots.count - 1)
+    }
+
+    /// The node answered request `index` of slot `number`.
+    private func answered(_ number: UInt64, _ index: Int, _ answer: ReplicatedNode.ClientReply) {
+        guard !isClosed, number >= firstSlotNumber, number - firstSlotNumber < UInt64(slots.count) else { return }
+        let position = slots.index(slots.startIndex, offsetBy: Int(number - firstSlotNumber))
+        guard case .waiting(var answers, let missing, let reply) = slots[position], answers[index] == nil else { return }
+        answers[index] = answer
+        if missing > 1 {
+            slots[position] = .waiting(answers: answers, missing: missing - 1, reply: reply)
+            return
+        }
+        slots[position] = .one(reply(answers.map { $0 ?? .failure(.unknownOutcome) }))
+        // Only the first unwritten slot can unblock the writes; the replies of one node step
+        // are gathered into one write in the next turn of the loop.
+        if number == firstSlotNumber { scheduleTurn() }
+    }
+
+    private func scheduleTurn() {
+        guard !isTurnScheduled, let context else { return }
+        isTurnScheduled = true
+        context.eventLoop.execute {
+            self.isTurnScheduled = false
+            self.processInput()
+            self.flushIfNeeded()
+        }
+    }
+
+    /// Runs `body` in a task with a copy of the session; nothing later is parsed until it
+    /// is done, and its output takes the next slot.
+    private func run(_ body: @escaping @Sendable (CommandDispatcher, inout Session) async -> CommandOutput) {
+        guard let loop = context?.eventLoop else { return }
+        isRunningTask = true
+        let number = append(.running)
+        let dispatcher = self.dispatcher, start = self.session
+        Task {
+            var session = start
+            let output = await body(dispatcher, &session)
+            let end = session
+            loop.execute { self.ran(number, output, end) }
+        }
+    }
+
+    private func ran(_ number: UInt64, _ output: CommandOutput, _ session: Session) {
+        isRunningTask = false
+        dispatcher.stats.processed(commands: 1, protocolErrors: 0)
+        self.session = session
+        guard !isClosed, let context else {
+            releaseSession()
+            return
+        }
+        if let limits = output.newLimits { parser.limits = limits }
+        if number >= firstSlotNumber, number - firstSlotNumber < UInt64(slots.count) {
+            let position = slots.index(slots.startIndex, offsetBy: Int(number - firstSlotNumber))
+            slots[position] = .ready(output.replies)
+        }
+        if output.close { isFinishing = true }
+        if !output.startedPushes.isEmpty {
+            // The subscribe confirmation goes out before any push of the stream (the command
+            // ran alone, so its reply is the only one unwritten).
+            writeReady()
+            flushIfNeeded()
+            startPushes(output.startedPushes, on: context.channel)
+        }
+        processInput()
+        flushIfNeeded()
+    }
+
+    private func startPushes(_ sources: [CommandOutput.StartedPushes], on channel: any Channel) {
+        for source in sources {
+            let name = ByteBuffer(string: source.channel)
+            pushTasks.append(Task {
+                do {
+                    if let batched = source.runBatched {
+                        try await batched { payloads in
+                            var push = ByteBuffer()
+                            for payload in payloads { push.writeRESPPushMessage(channel: name, payload: payload) }
+                            try await channel.writeAndFlush(push).get()
+                        }
+                    } else {
+                        try await source.run { payload in
+                            var push = ByteBuffer()
+                            push.writeRESPPushMessage(channel: name, payload: payload)
+                            try await channel.writeAndFlush(push).get()
+                        }
+                    }
+                } catch {
+                    // The connection broke: end it.
+                    channel.close(promise: nil)
+                }
+            })
+        }
+    }
+
+    // MARK: Replies
+
+    /// Writes the replies that are ready, in request order, up to the first one that is not.
+    private func writeReady() {
+        guard let context else { return }
+        var buffer: ByteBuffer?
+        var written = 0
+        gather: while let first = slots.first {
+            if buffer == nil { buffer = context.channel.allocator.buffer(capacity: 512) }
+            switch first {
+            case .ready(let values):
+                for value in values { value.encode(into: &buffer!) }
+            case .one(let value):
+                value.encode(into: &buffer!)
+            case .waiting, .running:
+                break gather
+            }
+            slots.removeFirst()
+            firstSlotNumber &+= 1
+            written += 1
+            if let full = buffer, full.readableBytes >= Self.replyBufferBytesMax {
+                context.write(wrapOutboundOut(full), promise: nil)
+                buffer = nil
+                needsFlush = true
+            }
+        }
+        if let buffer, buffer.readableBytes > 0 {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            needsFlush = true
+        }
+        for _ in 0..<written { unanswered.replySent() }
+        if isFinishing, slots.isEmpty, !isRunningTask, !isClosed {
+            // Closed once everything before is on the socket.
+            needsFlush = false
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    // MARK: The end
+
+    private func connectionEnded() {
+        guard !isClosed else { return }
+        isClosed = true
+        dispatcher.stats.connectionClosed()
+        for task in pushTasks { task.cancel() }
+        pushTasks = []
+        slots.removeAll()
+        // A command still running hands the session back first (`ran`).
+        if !isRunningTask { releaseSession() }
+    }
+
+    /// Ends the session's tracks and process groups, then completes `finished`.
+    private func releaseSession() {
+        var session = self.session
+        self.session.tracks = []
+        self.session.processGroups = []
+        let dispatcher = self.dispatcher, finished = self.finished
+        Task {
+            for track in session.tracks { await dispatcher.service.untrack(track.id) }
+            session.tracks = []
+            await dispatcher.processGroupsClosed(&session)
+            finished.succeed(())
+        }
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import Replication
 
 /// A `NodeService` that takes a request without waiting for its reply.
@@ -23,4 +24,22 @@ public protocol PipelinedNodeService: NodeService {
     /// Hands `request` to the node now and returns at once; the reply arrives through the
     /// returned `PendingReply`.
     func submit(_ request: ReplicatedNode.ClientRequest) -> PendingReply
+
+    /// Hands `request` to the node now and returns at once; `onReply` gets the reply, on
+    /// whatever thread completes it. Same ordering as `submit(_:)` (the two may be mixed).
+    func submit(_ request: ReplicatedNode.ClientRequest, onReply: @escaping PendingReply.Callback)
+
+    /// The event loop the node steps its requests on, if it has one. A client server that
+    /// runs its connections on this loop submits and collects replies without a thread
+    /// switch (a request is then stepped from the connection's read, and its reply
+    /// reaches the connection from the node's step, on the same thread).
+    var requestEventLoop: (any EventLoop)? { get }
+}
+
+extension PipelinedNodeService {
+    public func submit(_ request: ReplicatedNode.ClientRequest, onReply: @escaping PendingReply.Callback) {
+        submit(request).whenComplete(onReply)
+    }
+
+    public var requestEventLoop: (any EventLoop)? { nil }
 }

@@ -4,7 +4,7 @@ import Replication
 
 /// A command that is nothing but some node requests and a function of their replies, so a
 /// connection can send it now and answer it later, with other commands in flight (see
-/// `ClientConnection` and docs/protocol.md, Pipelining). Everything that touches the
+/// `ClientConnectionHandler` and docs/protocol.md, Pipelining). Everything that touches the
 /// session was done while preparing it (a write's request number is taken then, so request
 /// numbers follow the request order).
 struct PreparedCommand: Sendable {
@@ -16,7 +16,7 @@ struct PreparedCommand: Sendable {
     var waitsForEarlierReplies: Bool
     /// A linearizable read is answered from the state when its barrier is confirmed, which
     /// may already include writes sent after the read: a write is sent only once the reads
-    /// before it are answered (`ClientConnection`).
+    /// before it are answered (`ClientConnectionHandler`).
     var hasLinearizableRead: Bool
     var hasWrite: Bool
     /// The reply, from the requests' replies in order (as many as `requests`).

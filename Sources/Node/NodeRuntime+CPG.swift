@@ -13,8 +13,9 @@ struct ProcessGroupLinks {
         static func < (a: Key, b: Key) -> Bool { (a.connection, a.group) < (b.connection, b.group) }
     }
 
-    /// Batches (one per step that delivered to the member) queued for one member and not
-    /// yet written to its connection. A member that falls this far behind is taken out of
+    /// Batches queued for one member and not yet written to its connection (a batch is what
+    /// one loop turn delivered to the member: `handOverProcessGroupDeliveries`; this counts
+    /// batches, not notifications). A member that falls this far behind is taken out of
     /// the group (process down): its pushes could no longer be delivered in order, and the
     /// node's memory stays bounded (a step delivers at most one token visit's messages).
     static let pushesQueuedMax = 8192

@@ -21,6 +21,11 @@ struct ProcessGroupLinks {
     static let pushesQueuedMax = 8192
 
     var streams: [Key: AsyncStream<[ProcessGroupDelivery]>.Continuation] = [:]
+    /// Streams whose member's own join has not been delivered yet: what comes before it
+    /// belongs to an earlier membership of the same connection and group (one taken out for
+    /// falling behind, whose leave is still on its way) and is dropped, its final leave
+    /// included, so that it does not end the new stream. A subset of `streams`' keys.
+    var awaitingJoin: Set<Key> = []
     var waiting: [ClientToken: CheckedContinuation<ProcessGroupReply, Never>] = [:]
     /// Joins waiting for their reply: a refused join removes its stream.
     var joins: [ClientToken: Key] = [:]
@@ -60,6 +65,7 @@ extension NodeRuntime {
         let reply = await processGroupRequest(.join(group, connection)) { runtime, token in
             guard runtime.processGroupLinks.streams[key] == nil else { return .refused(.alreadyJoined) }
             runtime.processGroupLinks.streams[key] = continuation
+            runtime.processGroupLinks.awaitingJoin.insert(key)
             runtime.processGroupLinks.joins[token] = key
             return nil
         }
@@ -94,6 +100,7 @@ extension NodeRuntime {
         _ = await processGroupRequest(.connectionClosed(connection)) { runtime, _ in
             for key in runtime.processGroupLinks.streams.keys.sorted() where key.connection == connection {
                 runtime.processGroupLinks.streams.removeValue(forKey: key)?.finish()
+                runtime.processGroupLinks.awaitingJoin.remove(key)
             }
             return nil
         }
@@ -224,6 +231,7 @@ extension NodeRuntime {
                 processGroupInbox.memberAdded(key)
             } else {
                 processGroupLinks.streams.removeValue(forKey: key)?.finish()
+                processGroupLinks.awaitingJoin.remove(key)
             }
         }
         if let waiting = processGroupLinks.waiting.removeValue(forKey: token) {
@@ -248,6 +256,14 @@ extension NodeRuntime {
             return
         }
         guard processGroupLinks.streams[key] != nil else { return }
+        if processGroupLinks.awaitingJoin.contains(key) {
+            guard case .membership(let change) = delivery.notification,
+                  change.joined.contains(where: { $0.member == ProcessGroupMember(node: core.processGroups.nodeID,
+                                                                                  connection: key.connection) }) else {
+                return
+            }
+            processGroupLinks.awaitingJoin.remove(key)
+        }
         processGroupLinks.lastGathered = processGroupLinks.gathered.count
         processGroupLinks.gatheredIndex[key] = processGroupLinks.gathered.count
         processGroupLinks.gathered.append((key, [delivery]))
@@ -282,17 +298,24 @@ extension NodeRuntime {
                     processGroupLinks.streams[key] = nil
                 }
             case .dropped:
-                processGroupInbox.memberRemoved(key)
-                stream.finish()
-                processGroupLinks.streams[key] = nil
-                processGroupLinks.membersFellBehind &+= 1
-                enqueue(.core(.processGroupRequested(nil, .fellBehind(key.group, key.connection), at: now())))
+                memberFellBehind(key)
             case .terminated:
                 processGroupLinks.streams[key] = nil
             @unknown default:
                 processGroupLinks.streams[key] = nil
             }
         }
+    }
+
+    /// Takes a member whose queue is full out of its group (process down); its stream ends.
+    /// The connection may join again at once: its new stream ignores the old membership's
+    /// last deliveries (`awaitingJoin`).
+    func memberFellBehind(_ key: ProcessGroupLinks.Key) {
+        processGroupInbox.memberRemoved(key)
+        processGroupLinks.streams.removeValue(forKey: key)?.finish()
+        processGroupLinks.awaitingJoin.remove(key)
+        processGroupLinks.membersFellBehind &+= 1
+        enqueue(.core(.processGroupRequested(nil, .fellBehind(key.group, key.connection), at: now())))
     }
 
     /// For METRICS and INFO stats.
@@ -321,6 +344,7 @@ extension NodeRuntime {
         processGroupLinks.releasedBytes = 0
         for key in processGroupLinks.streams.keys.sorted() { processGroupLinks.streams[key]?.finish() }
         processGroupLinks.streams = [:]
+        processGroupLinks.awaitingJoin = []
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]
         processGroupLinks.lastGathered = 0

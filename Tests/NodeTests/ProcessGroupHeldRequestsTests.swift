@@ -80,7 +80,7 @@ struct ProcessGroupHeldRequestsTests {
         let inbox = ProcessGroupInbox()
         let key = ProcessGroupLinks.Key(connection: ConnectionID(1), group: try ProcessGroupName("g"))
         inbox.memberAdded(key)
-        let payload = [UInt8](repeating: 7, count: ProcessGroupInbox.admittedBytesMax - 1000)
+        let payload = [UInt8](repeating: 7, count: ProcessGroupMessage.payloadBytesMax)
         #expect(inbox.admit(key, payload: payload).0 == .admitted)
         let taken = inbox.take()
         #expect(taken.count == 1)

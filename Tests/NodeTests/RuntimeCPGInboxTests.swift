@@ -105,9 +105,13 @@ import Testing
         // Taken out as if its queue were full, then it joins again at once: the old
         // membership's messages and final leave, still on their way, must not reach (or end)
         // the new stream.
+        // The ring is blocked meanwhile so that the old leave is still undelivered when the
+        // new stream starts (on a one-node ring the token would otherwise deliver it first).
         let key = ProcessGroupLinks.Key(connection: connection, group: group)
+        try await runtime.setRingBlocked(0, true)
         try await runtime.eventLoop.submit { runtime.memberFellBehind(key) }.get()
         let rejoined = await runtime.processGroupJoin(group, connection: connection)
+        try await runtime.setRingBlocked(0, false)
         guard case .success(let stream) = rejoined else { Issue.record("rejoin: \(rejoined)"); return }
         var oldCount = 0
         for await _ in old { oldCount += 1 }

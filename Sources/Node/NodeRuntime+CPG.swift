@@ -5,6 +5,7 @@ import Replication
 /// The runtime's side of closed process groups: one bounded stream per (connection, group)
 /// member, fed from `.processGroupDelivered` actions on the loop, and the requests waiting
 /// for their reply. Loop-confined, like the rest of the runtime's state.
+@available(macOS 15, *)
 struct ProcessGroupLinks {
     struct Key: Hashable, Comparable {
         var connection: ConnectionID
@@ -12,19 +13,26 @@ struct ProcessGroupLinks {
         static func < (a: Key, b: Key) -> Bool { (a.connection, a.group) < (b.connection, b.group) }
     }
 
-    /// Batches (one per step that delivered to the member) queued for one member and not
-    /// yet written to its connection. A member that falls this far behind is taken out of
+    /// Batches queued for one member and not yet written to its connection (a batch is what
+    /// one loop turn delivered to the member: `handOverProcessGroupDeliveries`; this counts
+    /// batches, not notifications). A member that falls this far behind is taken out of
     /// the group (process down): its pushes could no longer be delivered in order, and the
     /// node's memory stays bounded (a step delivers at most one token visit's messages).
     static let pushesQueuedMax = 8192
 
     var streams: [Key: AsyncStream<[ProcessGroupDelivery]>.Continuation] = [:]
+    /// Streams whose member's own join has not been delivered yet: what comes before it
+    /// belongs to an earlier membership of the same connection and group (one taken out for
+    /// falling behind, whose leave is still on its way) and is dropped, its final leave
+    /// included, so that it does not end the new stream. A subset of `streams`' keys.
+    var awaitingJoin: Set<Key> = []
     var waiting: [ClientToken: CheckedContinuation<ProcessGroupReply, Never>] = [:]
     /// Joins waiting for their reply: a refused join removes its stream.
     var joins: [ClientToken: Key] = [:]
     var membersFellBehind: UInt64 = 0
-    /// Multicasts answered `OK` at once (`ProcessGroupInbox`) that the core then refused:
-    /// their member was taken out of the group in between.
+    /// Multicasts answered `OK` at once (`ProcessGroupInbox`) and never handed to Totem: the
+    /// core refused them (their member was taken out of the group in between, or Totem is
+    /// not running), or the node stopped first.
     var admittedMcastsDropped: UInt64 = 0
     /// Notifications gathered for the next hand-over, per member, in the order members
     /// first got one; `gatheredIndex` finds a member's batch, and the last one used is
@@ -36,10 +44,12 @@ struct ProcessGroupLinks {
     var isHandOverScheduled = false
     /// The inbox's drain is running (a step inside it must not start another).
     var isDrainingInbox = false
-    /// The inbox's head waits for room in Totem's send queue; retried after a step once
-    /// Totem can take the head's `heldBytes`.
-    var isInboxHeld = false
-    var heldBytes = 0
+    /// Requests taken from the inbox that wait for room in Totem's send queue (a connection's
+    /// answered multicast, and that connection's later requests); retried after a step once
+    /// Totem can take `held.smallestHeadBytes`.
+    var held = ProcessGroupHeldRequests<ProcessGroupInbox.Item>()
+    /// Bytes of answered multicasts stepped since the inbox was last told (`release`).
+    var releasedBytes = 0
     /// Drains of the inbox and requests taken by them, for METRICS (requests per hop).
     var inboxDrains: UInt64 = 0
     var inboxRequests: UInt64 = 0
@@ -55,6 +65,7 @@ extension NodeRuntime {
         let reply = await processGroupRequest(.join(group, connection)) { runtime, token in
             guard runtime.processGroupLinks.streams[key] == nil else { return .refused(.alreadyJoined) }
             runtime.processGroupLinks.streams[key] = continuation
+            runtime.processGroupLinks.awaitingJoin.insert(key)
             runtime.processGroupLinks.joins[token] = key
             return nil
         }
@@ -89,6 +100,7 @@ extension NodeRuntime {
         _ = await processGroupRequest(.connectionClosed(connection)) { runtime, _ in
             for key in runtime.processGroupLinks.streams.keys.sorted() where key.connection == connection {
                 runtime.processGroupLinks.streams.removeValue(forKey: key)?.finish()
+                runtime.processGroupLinks.awaitingJoin.remove(key)
             }
             return nil
         }
@@ -114,45 +126,52 @@ extension NodeRuntime {
 
     /// Steps what the inbox holds, in order, in one loop turn. An answered multicast that
     /// Totem's send queue cannot take yet is held, with every later request of its
-    /// connection and every later multicast; other connections' waiting requests (joins,
-    /// leaves, closes) go on, as they did before there was an inbox. Bounded: a few
-    /// passes, then the rest goes to the next loop turn.
+    /// connection (`ProcessGroupHeldRequests`); other connections' requests go on, and so
+    /// does the drain: the inbox's next appender schedules the next one, whatever is held.
+    /// Bounded: a few passes, then the rest goes to the next loop turn.
     func drainProcessGroupInbox() {
         guard !processGroupLinks.isDrainingInbox else { return }
         processGroupLinks.isDrainingInbox = true
-        defer { processGroupLinks.isDrainingInbox = false }
-        processGroupLinks.isInboxHeld = false
+        defer {
+            processGroupLinks.isDrainingInbox = false
+            releaseStepped()
+        }
         for _ in 0..<4 {
             let items = processGroupInbox.take()
             if items.isEmpty { return }
             processGroupLinks.inboxDrains &+= 1
-            var held: [ProcessGroupInbox.Item] = []
-            var heldConnections: [ConnectionID] = []
-            for item in items {
-                let mustWait: Bool
-                switch item {
-                case .admitted(_, let bytes):
-                    mustWait = !held.isEmpty || !canQueueNow(bytes)
-                case .waiting(let request, _, _):
-                    mustWait = heldConnections.contains(request.connection)
-                }
-                if mustWait {
-                    held.append(item)
-                    if !heldConnections.contains(item.connection) { heldConnections.append(item.connection) }
-                    continue
-                }
-                stepInboxItem(item)
-                processGroupLinks.inboxRequests &+= 1
-            }
-            if case .admitted(_, let bytes)? = held.first {
-                processGroupInbox.putBack(held[...])
-                processGroupLinks.isInboxHeld = true
-                processGroupLinks.heldBytes = bytes
-                return
-            }
+            for item in items { route(item) }
         }
         // Still more: let other work (tokens, packets) run first.
         scheduleProcessGroupDrain()
+    }
+
+    /// Retries the held requests once Totem can take the smallest held multicast.
+    func retryHeldProcessGroupRequests() {
+        guard !processGroupLinks.held.isEmpty, !processGroupLinks.isDrainingInbox,
+              canQueueNow(processGroupLinks.held.smallestHeadBytes) else { return }
+        processGroupLinks.isDrainingInbox = true
+        defer {
+            processGroupLinks.isDrainingInbox = false
+            releaseStepped()
+        }
+        for item in processGroupLinks.held.takeAll() { route(item) }
+    }
+
+    /// Steps `item`, or holds it. Once the node has stopped nothing is held: the step
+    /// answers it (`notRunning`) or drops it.
+    private func route(_ item: ProcessGroupInbox.Item) {
+        if !isStopped, isStarted,
+           processGroupLinks.held.hold(item, canQueue: { core.totem.canQueue(payloadBytes: $0) }) {
+            return
+        }
+        stepInboxItem(item)
+        processGroupLinks.inboxRequests &+= 1
+    }
+
+    private func releaseStepped() {
+        processGroupInbox.release(processGroupLinks.releasedBytes)
+        processGroupLinks.releasedBytes = 0
     }
 
     /// Totem's send queue takes a payload of `bytes` now (or the node is not running, and
@@ -163,8 +182,12 @@ extension NodeRuntime {
 
     private func stepInboxItem(_ item: ProcessGroupInbox.Item) {
         switch item {
-        case .admitted(let request, _):
-            guard !isStopped, isStarted else { return }
+        case .admitted(let request, let bytes):
+            processGroupLinks.releasedBytes &+= bytes
+            guard !isStopped, isStarted else {
+                processGroupLinks.admittedMcastsDropped &+= 1
+                return
+            }
             stepProcessGroupRequest(takeToken(), request)
         case .waiting(let request, let prepare, let continuation):
             guard !isStopped, isStarted else { return continuation.resume(returning: .refused(.notRunning)) }
@@ -208,6 +231,7 @@ extension NodeRuntime {
                 processGroupInbox.memberAdded(key)
             } else {
                 processGroupLinks.streams.removeValue(forKey: key)?.finish()
+                processGroupLinks.awaitingJoin.remove(key)
             }
         }
         if let waiting = processGroupLinks.waiting.removeValue(forKey: token) {
@@ -232,6 +256,14 @@ extension NodeRuntime {
             return
         }
         guard processGroupLinks.streams[key] != nil else { return }
+        if processGroupLinks.awaitingJoin.contains(key) {
+            guard case .membership(let change) = delivery.notification,
+                  change.joined.contains(where: { $0.member == ProcessGroupMember(node: core.processGroups.nodeID,
+                                                                                  connection: key.connection) }) else {
+                return
+            }
+            processGroupLinks.awaitingJoin.remove(key)
+        }
         processGroupLinks.lastGathered = processGroupLinks.gathered.count
         processGroupLinks.gatheredIndex[key] = processGroupLinks.gathered.count
         processGroupLinks.gathered.append((key, [delivery]))
@@ -242,7 +274,7 @@ extension NodeRuntime {
     /// `UDPTransport.messagesPerReadMax`) delivered reaches a member as one batch, one
     /// wake-up of its connection and one socket write.
     func flushProcessGroupDeliveries() {
-        if processGroupLinks.isInboxHeld && canQueueNow(processGroupLinks.heldBytes) { drainProcessGroupInbox() }
+        retryHeldProcessGroupRequests()
         guard !processGroupLinks.gathered.isEmpty, !processGroupLinks.isHandOverScheduled else { return }
         processGroupLinks.isHandOverScheduled = true
         eventLoop.execute { self.handOverProcessGroupDeliveries() }
@@ -266,17 +298,24 @@ extension NodeRuntime {
                     processGroupLinks.streams[key] = nil
                 }
             case .dropped:
-                processGroupInbox.memberRemoved(key)
-                stream.finish()
-                processGroupLinks.streams[key] = nil
-                processGroupLinks.membersFellBehind &+= 1
-                enqueue(.core(.processGroupRequested(nil, .fellBehind(key.group, key.connection), at: now())))
+                memberFellBehind(key)
             case .terminated:
                 processGroupLinks.streams[key] = nil
             @unknown default:
                 processGroupLinks.streams[key] = nil
             }
         }
+    }
+
+    /// Takes a member whose queue is full out of its group (process down); its stream ends.
+    /// The connection may join again at once: its new stream ignores the old membership's
+    /// last deliveries (`awaitingJoin`).
+    func memberFellBehind(_ key: ProcessGroupLinks.Key) {
+        processGroupInbox.memberRemoved(key)
+        processGroupLinks.streams.removeValue(forKey: key)?.finish()
+        processGroupLinks.awaitingJoin.remove(key)
+        processGroupLinks.membersFellBehind &+= 1
+        enqueue(.core(.processGroupRequested(nil, .fellBehind(key.group, key.connection), at: now())))
     }
 
     /// For METRICS and INFO stats.
@@ -293,14 +332,19 @@ extension NodeRuntime {
         ]
     }
 
-    /// The node stops: every stream ends, every waiting request is refused.
+    /// The node stops: every stream ends, every waiting request is refused, and answered
+    /// multicasts not yet handed to Totem are dropped (counted).
     func endProcessGroupLinks() {
-        for case .waiting(_, _, let continuation) in processGroupInbox.stop() {
-            continuation.resume(returning: .refused(.notRunning))
+        for item in processGroupLinks.held.takeAll() + processGroupInbox.stop() {
+            switch item {
+            case .admitted: processGroupLinks.admittedMcastsDropped &+= 1
+            case .waiting(_, _, let continuation): continuation.resume(returning: .refused(.notRunning))
+            }
         }
-        processGroupLinks.isInboxHeld = false
+        processGroupLinks.releasedBytes = 0
         for key in processGroupLinks.streams.keys.sorted() { processGroupLinks.streams[key]?.finish() }
         processGroupLinks.streams = [:]
+        processGroupLinks.awaitingJoin = []
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]
         processGroupLinks.lastGathered = 0

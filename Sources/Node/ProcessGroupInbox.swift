@@ -14,12 +14,18 @@ import Synchronization
 ///
 /// An answered multicast is never refused afterwards for lack of room: the loop submits it
 /// only once Totem's send queue can take it (`TotemInstance.canQueue`), holding it and every
-/// later request here until then. What bounds the queue is `admittedBytesMax`: past it a
-/// multicast waits for its reply from the core, behind its connection's earlier requests
-/// (`TRYAGAIN` if Totem's queue is still full then). The one case where an answered
-/// multicast is dropped is
-/// a member taken out of its group by the node (it fell behind) between the answer and the
-/// step; it is counted (`cpg_admitted_mcasts_dropped`).
+/// later request of its connection until then (`ProcessGroupHeldRequests`; other
+/// connections go on). What bounds the memory is `admittedBytesMax`, which counts answered
+/// multicasts until they are handed to Totem, here or held by the loop: past it a multicast
+/// waits for its reply from the core, behind its connection's earlier requests (`TRYAGAIN`
+/// if Totem's queue is still full then).
+///
+/// An answered multicast is not sent, and counted (`cpg_admitted_mcasts_dropped`), when the
+/// core refuses it after the answer: its member was taken out of the group by the node (it
+/// fell behind), or Totem refuses it as not running (the node is leaving the ring); and when
+/// the node stops before stepping it. Past Totem's queue, a message fragmented across
+/// packets that a configuration change cuts is dropped by Totem, like any other (counted in
+/// Totem's `framesDroppedAtConfigurationChange`).
 @available(macOS 15, *)
 final class ProcessGroupInbox: Sendable {
     /// Bytes of answered multicasts waiting here; past this, `TRYAGAIN`.
@@ -41,6 +47,10 @@ final class ProcessGroupInbox: Sendable {
             case .admitted(let request, _), .waiting(let request, _, _): request.connection
             }
         }
+
+        var admittedBytes: Int? {
+            if case .admitted(_, let bytes) = self { bytes } else { nil }
+        }
     }
 
     enum Admission: Equatable {
@@ -54,6 +64,7 @@ final class ProcessGroupInbox: Sendable {
 
     private struct State {
         var items: [Item] = []
+        /// Answered multicasts not yet handed to Totem, queued here or held by the loop.
         var admittedBytes = 0
         /// A drain is scheduled on the loop or running; the next appender need not schedule.
         var isDrainScheduled = false
@@ -99,27 +110,22 @@ final class ProcessGroupInbox: Sendable {
     // MARK: The loop's side
 
     /// Everything queued, in order; when there is nothing, the drain is over (the next
-    /// appender schedules one).
+    /// appender schedules one). Answered multicasts stay counted until `release`.
     func take() -> [Item] {
         state.withLock { state in
             guard !state.items.isEmpty else {
                 state.isDrainScheduled = false
                 return []
             }
-            let items = state.items
-            state.items = []
-            for case .admitted(_, let bytes) in items { state.admittedBytes -= bytes }
-            return items
+            defer { state.items = [] }
+            return state.items
         }
     }
 
-    /// Puts back, in front, what the loop could not step yet (Totem's queue is full). The
-    /// drain stays scheduled: the loop resumes it when Totem has room.
-    func putBack(_ items: ArraySlice<Item>) {
-        state.withLock { state in
-            for case .admitted(_, let bytes) in items { state.admittedBytes += bytes }
-            state.items.insert(contentsOf: items, at: 0)
-        }
+    /// Answered multicasts of `bytes` in all were handed to Totem (or dropped).
+    func release(_ bytes: Int) {
+        guard bytes > 0 else { return }
+        state.withLock { state in state.admittedBytes = max(0, state.admittedBytes - bytes) }
     }
 
     func memberAdded(_ key: ProcessGroupLinks.Key) {
@@ -145,6 +151,9 @@ final class ProcessGroupInbox: Sendable {
         }
     }
 }
+
+@available(macOS 15, *)
+extension ProcessGroupInbox.Item: ProcessGroupQueuedRequest {}
 
 extension ProcessGroupRequest {
     /// The connection whose request this is (the inbox keeps each connection's order).

@@ -136,9 +136,14 @@ public final class UDPTransport: Sendable {
     /// A unicast (the token, which Totem sends after the broadcasts of its visit) goes out at
     /// once, with every write pending before it: one `sendmmsg` for a whole token visit
     /// rather than one per datagram. Broadcasts alone go out at the end of the loop turn.
+    /// Every ring's pending broadcasts go out before the unicast, not only its own ring's: in
+    /// passive mode the token may leave on another ring than the broadcasts its seq covers,
+    /// and a receiver that sees the token first would ask for them again.
     private func flush(_ channel: any Channel, now: Bool) {
         if now {
-            state.value.channelsToFlush.removeAll { $0 === channel }
+            let pending = state.value.channelsToFlush
+            state.value.channelsToFlush = []
+            for other in pending where other !== channel { other.flush() }
             channel.flush()
             return
         }

@@ -90,6 +90,45 @@ import Testing
         #expect(await counter("cpg_admitted_mcasts_dropped", at: 0, cluster) == 0)
     }
 
+    @Test(.timeLimit(.minutes(2))) func aMemberTakenOutForFallingBehindCanJoinAgainAtOnce() async throws {
+        let cluster = try RuntimeTestCluster(nodeCount: 1)
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.start([0])
+        #expect(await cluster.waitForRing(of: 1))
+        guard let runtime = cluster.runtimes[0] else { Issue.record("no runtime"); return }
+        let group = try ProcessGroupName("rejoin")
+        let connection = ConnectionID(9)
+        guard case .success(let old) = await runtime.processGroupJoin(group, connection: connection) else {
+            Issue.record("first join"); return
+        }
+        for n in 0..<20 { #expect(await runtime.processGroupMcast(group, connection: connection, payload: Self.payload(n)) == .accepted) }
+        // Taken out as if its queue were full, then it joins again at once: the old
+        // membership's messages and final leave, still on their way, must not reach (or end)
+        // the new stream.
+        // The ring is blocked meanwhile so that the old leave is still undelivered when the
+        // new stream starts (on a one-node ring the token would otherwise deliver it first).
+        let key = ProcessGroupLinks.Key(connection: connection, group: group)
+        try await runtime.setRingBlocked(0, true)
+        try await runtime.eventLoop.submit { runtime.memberFellBehind(key) }.get()
+        let rejoined = await runtime.processGroupJoin(group, connection: connection)
+        try await runtime.setRingBlocked(0, false)
+        guard case .success(let stream) = rejoined else { Issue.record("rejoin: \(rejoined)"); return }
+        var oldCount = 0
+        for await _ in old { oldCount += 1 }
+        #expect(oldCount <= 21)
+        let inbox = Received()
+        let reader = Task { for await batch in stream { inbox.append(batch) } }
+        defer { reader.cancel() }
+        #expect(await runtime.processGroupMcast(group, connection: connection, payload: [0xEE]) == .accepted)
+        #expect(await cluster.waitUntil { inbox.messages.contains([0xEE]) })
+        let me = ProcessGroupMember(node: NodeID(1), connection: connection)
+        guard case .membership(let first)? = inbox.all.first else { Issue.record("first: \(inbox.all)"); return }
+        #expect(first.joined.map(\.member) == [me])
+        #expect(first.joined.map(\.reason) == [.join])
+        #expect(inbox.messages == [[0xEE]])
+        #expect(await counter("cpg_members_fell_behind", at: 0, cluster) == 1)
+    }
+
     func counter(_ name: String, at position: Int, _ cluster: RuntimeTestCluster) async -> UInt64 {
         guard let runtime = cluster.runtimes[position] else { return 0 }
         let counters = (try? await runtime.eventLoop.submit { runtime.processGroupCounters() }.get()) ?? []

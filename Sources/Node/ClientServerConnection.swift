@@ -227,6 +227,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             send(prepared)
         case .multicast(let command):
             guard !unanswered.isFull else { return false }
+            // The common case, a member's multicast the node takes at once, needs no task:
+            // a pipeline of multicasts then streams. Anything else (a refusal, a full inbox,
+            // a bad argument) runs as before and gives its reply or error.
+            if command.count == 3, let pipelined, case .success(let group) = CommandDispatcher.processGroupName(command[1]),
+               pipelined.admitProcessGroupMcast(group, connection: ConnectionID(session.connectionNumber),
+                                                payload: CommandReplies.bytes(command[2])) == .accepted {
+                commandsStarted += 1
+                append(.one(.ok))
+                return true
+            }
             run { dispatcher, session in await dispatcher.execute(command, session: &session) }
         case .alone(let command):
             // Everything before it is answered first.

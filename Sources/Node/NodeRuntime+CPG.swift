@@ -83,6 +83,15 @@ extension NodeRuntime {
 
     /// Answered at once, without a hop to the loop, when the member is known and the inbox
     /// has room (`ProcessGroupInbox`); otherwise it waits for its turn and the core decides.
+    public func admitProcessGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) -> ProcessGroupReply? {
+        let (admission, needsDrain) = processGroupInbox.admit(.init(connection: connection, group: group), payload: payload)
+        if needsDrain { scheduleProcessGroupDrain() }
+        switch admission {
+        case .admitted: return .accepted
+        case .mustWait: return nil
+        }
+    }
+
     public func processGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) async -> ProcessGroupReply {
         let (admission, needsDrain) = processGroupInbox.admit(.init(connection: connection, group: group), payload: payload)
         if needsDrain { scheduleProcessGroupDrain() }

@@ -34,6 +34,12 @@ public protocol PipelinedNodeService: NodeService {
     /// switch (a request is then stepped from the connection's read, and its reply
     /// reaches the connection from the node's step, on the same thread).
     var requestEventLoop: (any EventLoop)? { get }
+
+    /// Takes a CPG multicast without waiting, when the node can answer it at once (its
+    /// member is known and the inbox has room): `.accepted`, ordered after this connection's
+    /// earlier requests. nil: the caller must take the awaited `processGroupMcast`, which
+    /// also gives the refusals. Lets a pipeline of multicasts stream without a task each.
+    func admitProcessGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) -> ProcessGroupReply?
 }
 
 extension PipelinedNodeService {
@@ -42,4 +48,8 @@ extension PipelinedNodeService {
     }
 
     public var requestEventLoop: (any EventLoop)? { nil }
+
+    public func admitProcessGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) -> ProcessGroupReply? {
+        nil
+    }
 }

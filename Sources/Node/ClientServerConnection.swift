@@ -230,7 +230,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             // The common case, a member's multicast the node takes at once, needs no task:
             // a pipeline of multicasts then streams. Anything else (a refusal, a full inbox,
             // a bad argument) runs as before and gives its reply or error.
-            if command.count == 3, let pipelined, case .success(let group) = CommandDispatcher.processGroupName(command[1]),
+            if command.count == 3, session.isAuthenticated, let pipelined,
+               case .success(let group) = CommandDispatcher.processGroupName(command[1]),
                pipelined.admitProcessGroupMcast(group, connection: ConnectionID(session.connectionNumber),
                                                 payload: CommandReplies.bytes(command[2])) == .accepted {
                 commandsStarted += 1

@@ -14,9 +14,9 @@ struct CPGProcessTests {
         return String(buffer: text)
     }
 
-    /// Reads pushes until one contains `needle` (bounded: 200 values, and the client's timeout).
+    /// Reads pushes until one contains `needle` (bounded: 1,000 values, and the client's timeout).
     static func waitForPush(_ client: inout RESPClient, containing needle: String) async throws -> Bool {
-        for _ in 0..<200 {
+        for _ in 0..<1000 {
             guard let value = try await client.read() else { return false }
             if pushText(value)?.contains(needle) == true { return true }
         }
@@ -33,6 +33,27 @@ struct CPGProcessTests {
         #expect(try await waitForPush(&one, containing: "(leave)"))
         let members = try ProcessCluster.output(["cpg", "members", "-p", String(try cluster.clientPort(of: 1)), "it"])
         #expect(members.split(separator: "\n").count == 3, "\(members)")
+    }
+
+    /// 200 multicasts in one write (a pipeline: most are answered without waiting for the
+    /// node) reach a member on another node in the order they were sent.
+    static func pipelinedMulticastsArriveInOrder(from sender: inout RESPClient, member: String,
+                                                 at receiver: inout RESPClient) async throws {
+        let count = 200
+        var pipeline = ByteBuffer()
+        for i in 0..<count { RESPCommand(strings: ["CPG.MCAST", "it", "p\(i)"]).encode(into: &pipeline) }
+        try await sender.sendRaw(pipeline)
+        var next = 0
+        // Bounded: the member's own pushes and others' are skipped, at most 5 reads per message.
+        for _ in 0..<(count * 5) where next < count {
+            guard let text = pushText(try await receiver.read()), text.hasPrefix("message \(member) p") else { continue }
+            guard text == "message \(member) p\(next)" else {
+                Issue.record("expected p\(next), received \(text)")
+                return
+            }
+            next += 1
+        }
+        #expect(next == count)
     }
 
     @Test(.timeLimit(.minutes(5))) func killNineGivesNodeDownLeavesOnTheSurvivors() async throws {
@@ -62,6 +83,7 @@ struct CPGProcessTests {
                     #expect(try await Self.waitForPush(&one, containing: "message \(member) from three"))
                     #expect(try await Self.waitForPush(&two, containing: "message \(member) from three"))
                     try await Self.commandLineVerbs(cluster, one: &one)
+                    try await Self.pipelinedMulticastsArriveInOrder(from: &three, member: member, at: &one)
                     cluster.kill9(3)
                     return member
                 }

@@ -10,6 +10,10 @@
 // 100 messages/s carrying their send time; every member's delivery time minus that is one
 // sample (one process measures both ends, so one clock). Results are printed as a Markdown
 // table for Bench/results/cpg.md.
+//
+// CPGBENCH_TOTEM="option: value" adds totem options for an experiment (for example
+// "seqno_unchanged_const: 100000", a ring that never holds the token when idle); the
+// figures recorded against the targets use the defaults.
 import Dispatch
 import Foundation
 import NIOCore
@@ -149,6 +153,7 @@ struct Cluster {
             totem {
              version: 2
              cluster_name: cpgbench
+             \(ProcessInfo.processInfo.environment["CPGBENCH_TOTEM"] ?? "")
              transport: udpu
              interface {
               ringnumber: 0

@@ -44,3 +44,12 @@ public struct Epoch: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static func < (a: Epoch, b: Epoch) -> Bool { a.rawValue < b.rawValue }
     public var description: String { String(rawValue) }
 }
+
+/// A client of the store: one sequential caller (a connection). The duplicate-request table
+/// is keyed by it, and a recorded history names its callers with it.
+public struct ClientID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt64
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public static func < (a: ClientID, b: ClientID) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { String(rawValue) }
+}

@@ -1,3 +1,4 @@
+import Basics
 /// Why an operation was refused. A refused operation changes nothing. The descriptions are
 /// the texts clients see (the Redis layer prefixes them with `ERR`).
 public enum CMapError: Error, Equatable, Sendable, CustomStringConvertible {

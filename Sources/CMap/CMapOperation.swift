@@ -1,14 +1,5 @@
 import Basics
 
-/// A client of the replicated store, as the replication layer names it (the duplicate-request
-/// table is keyed by it).
-public struct ClientID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var rawValue: UInt64
-    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
-    public static func < (a: ClientID, b: ClientID) -> Bool { a.rawValue < b.rawValue }
-    public var description: String { String(rawValue) }
-}
-
 /// One operation on the store. The replication layer stores `encoded()` in a log entry; every
 /// node applies the decoded operation at the entry's index, so the result and the new state
 /// are a deterministic function of (state, operation, index, client, request id).

@@ -3,14 +3,6 @@ import Basics
 // The vocabulary of a client history: who asked what, when, and what came back.
 // docs/consistency-checking.md describes how the checker reads it.
 
-/// A client of the store, as seen by the history: one sequential caller (a connection).
-public struct ClientID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var rawValue: UInt64
-    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
-    public static func < (a: ClientID, b: ClientID) -> Bool { a.rawValue < b.rawValue }
-    public var description: String { String(rawValue) }
-}
-
 /// An operation's identity within one history. The recorder hands them out in invocation
 /// order starting at 0; a loaded file may use any distinct numbers.
 public struct OperationID: Hashable, Comparable, Sendable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Basics
 import CMap
 import NIOCore
 import NIOPosix

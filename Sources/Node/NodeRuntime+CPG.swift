@@ -93,12 +93,8 @@ extension NodeRuntime {
     }
 
     public func processGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) async -> ProcessGroupReply {
-        let (admission, needsDrain) = processGroupInbox.admit(.init(connection: connection, group: group), payload: payload)
-        if needsDrain { scheduleProcessGroupDrain() }
-        switch admission {
-        case .admitted: return .accepted
-        case .mustWait: return await processGroupRequest(.mcast(group, connection, payload: payload))
-        }
+        if let reply = admitProcessGroupMcast(group, connection: connection, payload: payload) { return reply }
+        return await processGroupRequest(.mcast(group, connection, payload: payload))
     }
 
     public func processGroupMembers(_ group: ProcessGroupName) async -> [ProcessGroupMember] {

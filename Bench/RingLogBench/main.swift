@@ -35,6 +35,12 @@ var arguments = CommandLine.arguments
 /// batch; the log's own cost, free of the disk's noise.
 let cpuOnly = arguments.contains("--cpu")
 arguments.removeAll { $0 == "--cpu" }
+/// `--fake-sync-us N`: see `LatencyDisk` (diagnostic only).
+let fakeSyncMicros: Int? = arguments.firstIndex(of: "--fake-sync-us").flatMap { k in
+    k + 1 < arguments.count ? Int(arguments[k + 1]) : nil
+}
+if let k = arguments.firstIndex(of: "--fake-sync-us") { arguments.removeSubrange(k...min(k + 1, arguments.count - 1)) }
+func benchDisk() -> any Disk { fakeSyncMicros.map { LatencyDisk(micros: $0) } ?? FileDisk() }
 let defaultDirectory = cpuOnly ? "/dev/shm" : (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
 let baseDirectory = arguments.count > 1 ? arguments[1] : defaultDirectory
 let secondsPerCase = arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3
@@ -101,7 +107,10 @@ final class RawLoop {
     func runBatch() -> Int {
         let written = chunk.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, offset) }
         precondition(written == chunk.count, "short write")
-        if !cpuOnly { precondition(fdatasync(fd) == 0, "fdatasync failed: errno \(errno)") }
+        if !cpuOnly {
+            let synced = fakeSyncMicros.map { fakeSync(fd, micros: $0) } ?? fdatasync(fd)
+            precondition(synced == 0, "fdatasync failed: errno \(errno)")
+        }
         offset += off_t(chunk.count)
         return perSync
     }
@@ -118,7 +127,7 @@ final class LogLoop {
     var batch: [LogRecord] = []
 
     init(recordBytes: Int, perSync: Int) throws {
-        log = try RingLog(disk: FileDisk(), directory: directory, options: RingLogOptions(fsync: cpuOnly ? .off : .on))
+        log = try RingLog(disk: benchDisk(), directory: directory, options: RingLogOptions(fsync: cpuOnly ? .off : .on))
         payload = [UInt8](repeating: 0x5A, count: recordBytes - RecordCodec.headerBytes)
         self.perSync = perSync
         batch.reserveCapacity(perSync)
@@ -164,7 +173,7 @@ final class PipelinedLoop {
 
     init(recordBytes: Int, perSync: Int) throws {
         let progress = self.progress
-        log = GroupCommitLog(try RingLog(disk: FileDisk(), directory: directory), recordsPerSyncMax: perSync) { result in
+        log = GroupCommitLog(try RingLog(disk: benchDisk(), directory: directory), recordsPerSyncMax: perSync) { result in
             switch result {
             case .success(let index):
                 progress.durable.store(index.rawValue, ordering: .releasing)
@@ -330,6 +339,46 @@ func cpuMode() throws {
 
 if cpuOnly {
     try cpuMode()
+    exit(0)
+}
+
+/// `--profile raw|ringlog|gcl RECORD_BYTES PER_SYNC BATCHES`: runs one loop alone for a fixed
+/// number of batches and prints its wall and CPU time per batch, for `perf stat`, `strace -c -f`
+/// and `perf sched` to attribute what one loop costs.
+if let k = arguments.firstIndex(of: "--profile") {
+    let rest = Array(arguments[(k + 1)...])
+    guard rest.count >= 4, let recordBytes = Int(rest[1]), let perSync = Int(rest[2]), let batches = Int(rest[3]) else {
+        print("usage: RingLogBench [directory] --profile raw|ringlog|gcl RECORD_BYTES PER_SYNC BATCHES")
+        exit(2)
+    }
+    var tally = Tally()
+    switch rest[0] {
+    case "raw":
+        let raw = RawLoop(recordBytes: recordBytes, perSync: perSync)
+        tally.add { raw.run(batches: batches) }
+    case "ringlog":
+        let direct = try LogLoop(recordBytes: recordBytes, perSync: perSync)
+        try tally.add {
+            for _ in 0..<batches { _ = try direct.runBatch() }
+            return batches * perSync
+        }
+    case "gcl":
+        let pipelined = try PipelinedLoop(recordBytes: recordBytes, perSync: perSync)
+        try tally.add { try pipelined.run(batches: batches) }
+    default:
+        print("unknown loop \(rest[0])")
+        exit(2)
+    }
+    print(
+        "\(rest[0]) \(recordBytes) B x \(perSync): \(batches) batches, "
+            + "\(fixed(tally.seconds * 1e6 / Double(batches), digits: 1)) µs/batch wall, "
+            + "\(fixed(tally.cpuSeconds * 1e6 / Double(batches), digits: 1)) µs/batch CPU; load \(loadAverage())")
+    let gaps = syncGaps.withLock { $0.nanos }.sorted()
+    if !gaps.isEmpty {
+        func at(_ q: Double) -> String { fixed(Double(gaps[Int(Double(gaps.count - 1) * q)]) / 1000, digits: 1) }
+        let mean = Double(gaps.reduce(0, &+)) / Double(gaps.count) / 1000
+        print("  gap between syncs µs: p10 \(at(0.1)), p50 \(at(0.5)), p90 \(at(0.9)), p99 \(at(0.99)), mean \(fixed(mean, digits: 1))")
+    }
     exit(0)
 }
 

@@ -18,7 +18,10 @@ func fakeSync(_ fd: Int32, micros: Int) -> Int32 {
     }
     defer {
         let exit = monotonicNanos()
-        syncGaps.withLock { $0.lastExit = exit }
+        syncGaps.withLock {
+            $0.lastExit = exit
+            $0.syncNanos.append(exit &- entry)
+        }
     }
     let result = fdatasync(fd)
     // Timer slack is per thread and 50 µs by default: it would blur the latency.
@@ -34,6 +37,8 @@ func fakeSync(_ fd: Int32, micros: Int) -> Int32 {
 struct SyncGaps {
     var lastExit: UInt64 = 0
     var nanos: [UInt64] = []
+    /// How long each sync took (the sleep and the wake-up after it).
+    var syncNanos: [UInt64] = []
 }
 
 let syncGaps = Mutex(SyncGaps())

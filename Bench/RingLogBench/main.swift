@@ -75,6 +75,22 @@ func removeTree(_ path: String) {
     rmdir(path)
 }
 
+/// Where the first record of a segment starts (the segment header's size), read from a
+/// real log rather than assumed.
+let segmentHeaderBytes: Int = {
+    let directory = freshDirectory("header")
+    defer { removeTree(directory) }
+    do {
+        let log = try RingLog(disk: FileDisk(), directory: directory, options: RingLogOptions(fsync: .off))
+        defer { log.close() }
+        try log.append(LogRecord(index: LogIndex(1), epoch: Epoch(1), payload: []))
+        try log.sync()
+        return Int(log.location(of: LogIndex(1))?.offset ?? 0)
+    } catch {
+        fatalError("cannot open a log in \(directory): \(error)")
+    }
+}()
+
 /// The raw limit: pwrite(recordBytes * perSync bytes) + fdatasync on a fresh file,
 /// appending as the log does.
 final class RawLoop {
@@ -84,11 +100,19 @@ final class RawLoop {
     let perSync: Int
     var offset: off_t = 0
 
-    init(recordBytes: Int, perSync: Int) {
+    /// `headerBytes`: bytes written (and synced) at the start of the file before the first
+    /// batch, so that the batches lie at the same offsets as in a segment file.
+    init(recordBytes: Int, perSync: Int, headerBytes: Int = segmentHeaderBytes) {
         fd = open(directory + "/raw.dat", O_RDWR | O_CREAT | O_TRUNC, 0o644)
         precondition(fd >= 0, "open failed: errno \(errno)")
         chunk = [UInt8](repeating: 0x5A, count: recordBytes * perSync)
         self.perSync = perSync
+        if headerBytes > 0 {
+            let header = [UInt8](repeating: 0xA5, count: headerBytes)
+            precondition(header.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) } == headerBytes, "short write")
+            precondition(fdatasync(fd) == 0, "fdatasync failed: errno \(errno)")
+            offset = off_t(headerBytes)
+        }
     }
 
     deinit {
@@ -362,6 +386,26 @@ if let k = arguments.firstIndex(of: "--profile") {
             for _ in 0..<batches { _ = try direct.runBatch() }
             return batches * perSync
         }
+    case "rawpair":
+        // Aligned batches (offset 0) and batches after a segment-sized header, alternating.
+        let aligned = RawLoop(recordBytes: recordBytes, perSync: perSync, headerBytes: 0)
+        let shifted = RawLoop(recordBytes: recordBytes, perSync: perSync)
+        var a = Tally()
+        var b = Tally()
+        for k in 0..<batches {
+            if k % 2 == 0 {
+                a.add { aligned.runBatch() }
+                b.add { shifted.runBatch() }
+            } else {
+                b.add { shifted.runBatch() }
+                a.add { aligned.runBatch() }
+            }
+        }
+        print(
+            "raw at offset 0: \(fixed(a.seconds * 1e6 / Double(batches), digits: 1)) µs/batch; "
+                + "after a \(segmentHeaderBytes)-byte header: \(fixed(b.seconds * 1e6 / Double(batches), digits: 1)) µs/batch")
+        tally.merge(a)
+        tally.merge(b)
     case "gcl":
         let pipelined = try PipelinedLoop(recordBytes: recordBytes, perSync: perSync)
         try tally.add { try pipelined.run(batches: batches) }
@@ -373,6 +417,10 @@ if let k = arguments.firstIndex(of: "--profile") {
         "\(rest[0]) \(recordBytes) B x \(perSync): \(batches) batches, "
             + "\(fixed(tally.seconds * 1e6 / Double(batches), digits: 1)) µs/batch wall, "
             + "\(fixed(tally.cpuSeconds * 1e6 / Double(batches), digits: 1)) µs/batch CPU; load \(loadAverage())")
+    let syncTimes = syncGaps.withLock { $0.syncNanos }.map { Double($0) / 1000 }
+    if !syncTimes.isEmpty {
+        print("  sync µs: p50 \(fixed(median(syncTimes), digits: 1)), mean \(fixed(syncTimes.reduce(0, +) / Double(syncTimes.count), digits: 1))")
+    }
     let gaps = syncGaps.withLock { $0.nanos }.sorted()
     if !gaps.isEmpty {
         func at(_ q: Double) -> String { fixed(Double(gaps[Int(Double(gaps.count - 1) * q)]) / 1000, digits: 1) }

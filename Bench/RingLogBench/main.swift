@@ -10,9 +10,18 @@
 //   to one batch, as in the raw loop (the table reports the measured records per
 //   fdatasync). The framing and CRC of batch k+1 run while batch k is synced.
 //
-//     swift build -c release --product RingLogBench && .build/release/RingLogBench [directory] [seconds]
+// The raw loop writes its batches at the offsets the log writes them: after a segment
+// header's worth of bytes (32), so each 16 KiB batch touches five pages, not four. Before
+// 2026-11-26b it wrote from offset 0, which on ext4 here was 1-11 % faster per 256 B x 64
+// batch (ringlog-2026-11-26b.md): part of the gap was the file layout, not the log code.
+// `--raw-aligned` restores that loop for comparison.
 //
-// Each case runs for 3 × seconds (default 3), at least 5 rounds.
+//     swift build -c release --product RingLogBench && .build/release/RingLogBench [directory] [seconds]
+//         [--raw-aligned] [--case 256x64]
+//
+// Each case runs for 3 × seconds (default 3), at least 5 rounds. `--case BYTESxPER` runs one
+// case only. Diagnostics: `--profile raw|rawpair|ringlog|gcl BYTES PER BATCHES` (one loop
+// alone, for perf and strace) and `--fake-sync-us N` (see LatencyDisk.swift).
 //
 // The directory (default: the system temporary directory) must be on the file system under
 // test. The loops run in rounds: 16 raw and 16 RingLog batches alternate one by one, then
@@ -41,6 +50,12 @@ let fakeSyncMicros: Int? = arguments.firstIndex(of: "--fake-sync-us").flatMap { 
 }
 if let k = arguments.firstIndex(of: "--fake-sync-us") { arguments.removeSubrange(k...min(k + 1, arguments.count - 1)) }
 func benchDisk() -> any Disk { fakeSyncMicros.map { LatencyDisk(micros: $0) } ?? FileDisk() }
+/// `--raw-aligned`: the raw loop writes from offset 0 (the benchmark before 2026-11-26b).
+let rawAligned = arguments.contains("--raw-aligned")
+arguments.removeAll { $0 == "--raw-aligned" }
+/// `--case 256x64`: only that record size and batch.
+let onlyCase: String? = arguments.firstIndex(of: "--case").flatMap { k in k + 1 < arguments.count ? arguments[k + 1] : nil }
+if let k = arguments.firstIndex(of: "--case") { arguments.removeSubrange(k...min(k + 1, arguments.count - 1)) }
 let defaultDirectory = cpuOnly ? "/dev/shm" : (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
 let baseDirectory = arguments.count > 1 ? arguments[1] : defaultDirectory
 let secondsPerCase = arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3
@@ -436,6 +451,9 @@ let batchesPerRound = 16
 let caseSeconds = 3 * secondsPerCase
 print("RingLogBench: \(caseSeconds) s per case; directory \(baseDirectory); load average \(loadAverage())")
 print(
+    "Raw loop: pwrite + fdatasync per batch, "
+        + (rawAligned ? "from offset 0 (--raw-aligned)." : "after a \(segmentHeaderBytes)-byte header, at the log's offsets."))
+print(
     "Each round: \(batchesPerRound) raw and \(batchesPerRound) RingLog batches alternating one by one, then "
         + "\(batchesPerRound) GroupCommitLog batches and \(batchesPerRound) raw batches (that order reversed every other round).")
 print(
@@ -447,8 +465,8 @@ print(
         + "| GCL records per fdatasync | CPU µs/record raw, RingLog, GCL | target |")
 print("|---|---|---|---|---|---|---|---|---|")
 for recordBytes in [256, 4096] {
-    for perSync in [1, 64] {
-        let raw = RawLoop(recordBytes: recordBytes, perSync: perSync)
+    for perSync in [1, 64] where onlyCase == nil || onlyCase == "\(recordBytes)x\(perSync)" {
+        let raw = RawLoop(recordBytes: recordBytes, perSync: perSync, headerBytes: rawAligned ? 0 : segmentHeaderBytes)
         let direct = try LogLoop(recordBytes: recordBytes, perSync: perSync)
         let pipelined = try PipelinedLoop(recordBytes: recordBytes, perSync: perSync)
         var pairedRaw = Tally()

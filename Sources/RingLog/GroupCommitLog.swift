@@ -30,11 +30,16 @@ public final class GroupCommitLog: Sendable {
     private let state: Mutex<State>
     /// Written batches, emptied, whose storage the next appends reuse: allocating a batch's
     /// arrays per append (and freeing them per sync) costs malloc calls and, for large
-    /// batches, page faults. At most `sparesMax` are kept.
-    private let spares = Mutex<[EncodedBatch]>([])
-    private static let sparesMax = 8
-    /// A spare whose bytes grew past this is not kept: one huge append must not pin memory.
-    private static let spareBytesMax = 1 << 20
+    /// batches, page faults. Many small appends during one sync each take one, so up to
+    /// `sparesMax` are kept, holding at most `sparesBytesMax` bytes of capacity in all.
+    private let spares = Mutex<Spares>(Spares())
+    private static let sparesMax = 64
+    private static let sparesBytesMax = 4 << 20
+
+    private struct Spares {
+        var batches: [EncodedBatch] = []
+        var bytes = 0
+    }
     private let onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)?
     private let recordsPerSyncMax: Int
     /// The log's `payloadBytesMax`: `append` refuses a larger payload before framing it.
@@ -122,7 +127,11 @@ public final class GroupCommitLog: Sendable {
         var start = 0
         while start < records.count {
             let end = records.count - start > recordsPerSyncMax ? start + recordsPerSyncMax : records.count
-            var batch = spares.withLock { $0.popLast() } ?? EncodedBatch()
+            var batch = spares.withLock { spares -> EncodedBatch? in
+                guard let batch = spares.batches.popLast() else { return nil }
+                spares.bytes -= batch.bytes.capacity
+                return batch
+            } ?? EncodedBatch()
             if start == 0 && end == records.count {
                 batch.append(records)
             } else {
@@ -218,11 +227,14 @@ public final class GroupCommitLog: Sendable {
     /// Keeps the storage of written batches for the next appends.
     private func recycle(_ batches: inout [EncodedBatch]) {
         while var batch = batches.popLast() {
-            guard batch.bytes.capacity <= GroupCommitLog.spareBytesMax else { continue }
             batch.removeAll()  // the only reference left: keeps its storage
+            let capacity = batch.bytes.capacity
             let kept = spares.withLock { spares -> Bool in
-                guard spares.count < GroupCommitLog.sparesMax else { return false }
-                spares.append(batch)
+                guard spares.batches.count < GroupCommitLog.sparesMax,
+                    spares.bytes + capacity <= GroupCommitLog.sparesBytesMax
+                else { return false }
+                spares.batches.append(batch)
+                spares.bytes += capacity
                 return true
             }
             if !kept { break }
@@ -278,7 +290,6 @@ public final class GroupCommitLog: Sendable {
         let result = log.withLock { log -> Result<LogIndex, RingLogError> in
             do {
                 for batch in batches { try log.append(batch) }
-                recycle(&batches)
                 return .success(try log.sync())
             } catch let error as RingLogError {
                 return .failure(error)
@@ -310,6 +321,7 @@ public final class GroupCommitLog: Sendable {
             waiter.wake(outcome)
         }
         if hadBatches || (result.isFailure && !wasFailed) { onDurable?(result) }
+        recycle(&batches)  // after the calls, so that waiters hear first
         return next
     }
 }

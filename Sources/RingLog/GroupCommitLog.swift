@@ -16,9 +16,9 @@ import Synchronization
 /// costs no wake-up and no re-dispatch. After an I/O error every waiter and every later
 /// append gets the error: the log never claims durability it does not have.
 ///
-/// Measured (Bench/results/ringlog-2026-11-26b.md): the path between two fdatasyncs is the
-/// write plus the one wake-up of whoever waits for durability; framing, the old re-dispatch
-/// per sync and the second (encoding) queue are gone from it.
+/// Measured (Bench/results/ringlog-2026-11-26b.md): the path between two fdatasyncs is
+/// placing and writing the batch plus the one wake-up of whoever waits for durability;
+/// framing, a re-dispatch per sync and a second (encoding) thread are no longer on it.
 ///
 /// The wrapped `RingLog` is touched only on `queue` (through the `log` mutex, which is then
 /// never contended); `state` is what callers share with the queue. Lock order: `log` before

@@ -6,57 +6,58 @@ import Synchronization
 /// "durable through i"; a serial dispatch queue of its own performs the writes and the
 /// fdatasync calls, so the event loop never blocks on the disk.
 ///
-/// Appends that arrive while an fdatasync runs wait in `pending` and are all written and
-/// covered by the next one. While that fdatasync runs, a second queue already frames them
-/// (header, CRC32C) into an `EncodedBatch` once they add up to 32 KiB, so the sync thread only
-/// writes bytes: the CPU work of batch N+1 overlaps the disk wait of batch N (pipelining);
-/// smaller batches are framed by the sync thread after the sync. The durable index still
-/// advances only after the fdatasync covering it returns. After an I/O error every waiter and
-/// every later append gets the error: the log never claims durability it does not have.
+/// `append` frames the records (header, CRC32C) into an `EncodedBatch` on the caller's
+/// thread, outside any lock the sync thread needs, and queues it. Framing there costs about
+/// as much as waking another thread to do it would cost the caller, and it happens while the
+/// previous fdatasync runs, so the sync thread only places and writes bytes. One pass of the
+/// sync loop writes what is queued (at most `recordsPerSyncMax` records), issues one
+/// fdatasync, advances the durable index after it returns, calls the waiters it satisfies,
+/// then looks for more before it lets the queue go idle: a batch queued during the fdatasync
+/// costs no wake-up and no re-dispatch. After an I/O error every waiter and every later
+/// append gets the error: the log never claims durability it does not have.
+///
+/// Measured (Bench/results/ringlog-2026-11-26b.md): the path between two fdatasyncs is
+/// placing and writing the batch plus the one wake-up of whoever waits for durability;
+/// framing, a re-dispatch per sync and a second (encoding) thread are no longer on it.
 ///
 /// The wrapped `RingLog` is touched only on `queue` (through the `log` mutex, which is then
-/// never contended); `state` is what callers share with the queues. `encoding` is held while
-/// records move from `pending` to `encoded`, so batches reach the log in index order whichever
-/// queue encodes them. Lock order: `encoding` before `state`; `log` before `state`.
+/// never contended); `state` is what callers share with the queue. Lock order: `log` before
+/// `state`.
 @available(macOS 15, *)
 public final class GroupCommitLog: Sendable {
     private let queue: DispatchQueue
-    private let encodeQueue: DispatchQueue
     private let log: Mutex<RingLog>
     private let state: Mutex<State>
-    private let encoding = Mutex<Void>(())
-    /// Written batches, emptied, whose storage the next encodings reuse: a batch of a few
-    /// hundred KiB allocated and freed per sync costs page faults. At most `sparesMax`.
-    private let spares = Mutex<[EncodedBatch]>([])
-    private static let sparesMax = 4
+    /// Written batches, emptied, whose storage the next appends reuse: allocating a batch's
+    /// arrays per append (and freeing them per sync) costs malloc calls and, for large
+    /// batches, page faults. Many small appends during one sync each take one, so up to
+    /// `sparesMax` are kept, holding at most `sparesBytesMax` bytes of capacity in all.
+    private let spares = Mutex<Spares>(Spares())
+    private static let sparesMax = 64
+    private static let sparesBytesMax = 4 << 20
+
+    private struct Spares {
+        var batches: [EncodedBatch] = []
+        var bytes = 0
+    }
     private let onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)?
     private let recordsPerSyncMax: Int
-    /// Records appended during a sync are framed on the other queue only once they add up to
-    /// this many bytes; below it the sync queue frames them itself, since waking a thread
-    /// then costs more CPU than the framing it would overlap.
-    private let encodeAheadBytesMin: Int
+    /// The log's `payloadBytesMax`: `append` refuses a larger payload before framing it.
+    private let payloadBytesMax: Int
 
     private struct State {
-        /// Appended by callers, not yet encoded.
-        var pending: [LogRecord] = []
-        /// The encoded size of `pending`.
-        var pendingBytes = 0
-        /// Encoded, in index order, not yet handed to the log.
-        var encoded: [EncodedBatch] = []
-        /// Records taken from `pending` whose batch is not yet in `encoded`.
-        var isEncoding = false
-        /// The last index appended by callers (pending or not).
+        /// Framed by callers, in index order, not yet handed to the log.
+        var queued: [EncodedBatch] = []
+        /// The last index appended by callers (queued or not).
         var lastIndex: LogIndex
         var durableIndex: LogIndex
         var failure: RingLogError?
-        /// A `flushOnce` is queued or running on `queue`.
+        /// The sync loop is queued or running on `queue`.
         var isFlushScheduled = false
-        /// An `encodeOnce` is queued or running on `encodeQueue`.
-        var isEncodeScheduled = false
+        /// `perform` / `performSync` calls waiting for the queue: the sync loop lets them in
+        /// between two syncs instead of running as long as appends keep coming.
+        var performsWaiting = 0
         var waiters: [Waiter] = []
-
-        /// Nothing appended is still on its way to the log.
-        var isDrained: Bool { pending.isEmpty && encoded.isEmpty && !isEncoding }
     }
 
     private struct Waiter {
@@ -77,67 +78,70 @@ public final class GroupCommitLog: Sendable {
     /// As above, and one write + fdatasync covers at most `recordsPerSyncMax` records, except
     /// the flush before a `perform`, which takes everything. The benchmark uses it to compare
     /// with a raw loop at exactly the same number of records per fdatasync.
-    public convenience init(
+    public init(
         _ log: sending RingLog, label: String = "ringlog.sync", recordsPerSyncMax: Int,
-        onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)? = nil
-    ) {
-        self.init(
-            log, label: label, recordsPerSyncMax: recordsPerSyncMax, encodeAheadBytesMin: 32 << 10,
-            onDurable: onDurable)
-    }
-
-    /// Tests pass `encodeAheadBytesMin: 0` to see the encoding queue at work with small records.
-    init(
-        _ log: sending RingLog, label: String = "ringlog.sync", recordsPerSyncMax: Int, encodeAheadBytesMin: Int,
         onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)? = nil
     ) {
         precondition(recordsPerSyncMax > 0, "recordsPerSyncMax \(recordsPerSyncMax) must be positive")
         let initial = State(lastIndex: log.lastIndex, durableIndex: log.durableIndex)
+        self.payloadBytesMax = log.options.payloadBytesMax
         self.queue = DispatchQueue(label: label)
-        self.encodeQueue = DispatchQueue(label: label + ".encode")
         self.log = Mutex(log)
         self.state = Mutex(initial)
         self.onDurable = onDurable
         self.recordsPerSyncMax = recordsPerSyncMax
-        self.encodeAheadBytesMin = encodeAheadBytesMin
     }
 
     public var lastIndex: LogIndex { state.withLock { $0.lastIndex } }
     public var durableIndex: LogIndex { state.withLock { $0.durableIndex } }
     public var failure: RingLogError? { state.withLock { $0.failure } }
 
-    /// Queues records with consecutive indexes after `lastIndex`; returns at once. Throws
-    /// the log's error once it has failed.
+    /// Queues records with consecutive indexes after `lastIndex`; returns at once, having
+    /// framed them (no disk access). Throws the log's error once it has failed, and
+    /// `recordTooLarge` (appending nothing) for a payload over the log's limit.
     public func append(_ records: [LogRecord]) throws {
         guard !records.isEmpty else { return }
-        var bytes = 0
-        for record in records { bytes &+= record.encodedByteCount }
-        let next = try state.withLock { s -> Schedule in
+        for record in records where record.payload.count > payloadBytesMax {
+            throw RingLogError.recordTooLarge(
+                index: record.index, payloadBytes: record.payload.count, limit: payloadBytesMax)
+        }
+        let batches = encode(records)
+        let mustSchedule = try state.withLock { s -> Bool in
             if let failure = s.failure { throw failure }
             precondition(
-                records.first!.index == s.lastIndex.next,
-                "append of \(records.first!.index) after last index \(s.lastIndex)")
-            s.pending.append(contentsOf: records)
-            s.pendingBytes &+= bytes
-            s.lastIndex = records.last!.index
-            if !s.isFlushScheduled {
-                // The sync thread is idle: it encodes the records itself, no second hop.
-                s.isFlushScheduled = true
-                return .flush
-            }
-            // A sync is in flight: encode meanwhile on the other queue, if worth a thread.
-            if s.isEncodeScheduled || s.pendingBytes < encodeAheadBytesMin { return .nothing }
-            s.isEncodeScheduled = true
-            return .encode
+                records[0].index == s.lastIndex.next,
+                "append of \(records[0].index) after last index \(s.lastIndex)")
+            s.queued.append(contentsOf: batches)
+            s.lastIndex = records[records.count - 1].index
+            if s.isFlushScheduled { return false }
+            s.isFlushScheduled = true
+            return true
         }
-        switch next {
-        case .flush: queue.async { self.flushOnce() }
-        case .encode: encodeQueue.async { self.encodeOnce() }
-        case .nothing: break
-        }
+        if mustSchedule { queue.async { self.flushLoop() } }
     }
 
-    private enum Schedule { case flush, encode, nothing }
+    /// Frames `records` in batches of at most `recordsPerSyncMax` (the most one sync takes),
+    /// reusing the storage of written batches.
+    private func encode(_ records: [LogRecord]) -> [EncodedBatch] {
+        var batches: [EncodedBatch] = []
+        var start = 0
+        while start < records.count {
+            let end = records.count - start > recordsPerSyncMax ? start + recordsPerSyncMax : records.count
+            var batch = spares.withLock { spares -> EncodedBatch? in
+                guard let batch = spares.batches.popLast() else { return nil }
+                spares.bytes -= batch.bytes.capacity
+                return batch
+            } ?? EncodedBatch()
+            if start == 0 && end == records.count {
+                batch.append(records)
+            } else {
+                batch.append(Array(records[start..<end]))
+            }
+            batches.append(batch)
+            start = end
+        }
+        return batches
+    }
 
     /// Returns once everything through `index` is durable (the durable index, which may be
     /// larger), or throws the error that failed the log. `index` must have been appended.
@@ -173,19 +177,12 @@ public final class GroupCommitLog: Sendable {
     public func perform<T: Sendable>(_ body: @escaping @Sendable (RingLog) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                self.flushOnce(drainingAll: true)
-                let result = self.log.withLock { log -> Result<T, any Error> in
-                    let outcome = Result { try body(log) }
-                    let last = log.lastIndex
-                    let durable = log.durableIndex
-                    self.state.withLock { s in
-                        if s.isDrained { s.lastIndex = last }
-                        s.durableIndex = durable
-                    }
-                    return outcome
-                }
-                continuation.resume(with: result)
+                self.state.withLock { $0.performsWaiting -= 1 }
+                continuation.resume(with: self.drainAndRun(body))
             }
+            // Counted once queued (the block may already have run and counted -1): the loop
+            // that sees the count then knows the block is behind it on the queue.
+            state.withLock { $0.performsWaiting += 1 }
         }
     }
 
@@ -194,172 +191,138 @@ public final class GroupCommitLog: Sendable {
     /// free thread in Swift's cooperative pool (a semaphore waiting on a detached task does,
     /// and deadlocks when the pool is busy). Never call it from the log's own queue.
     public func performSync<T: Sendable>(_ body: @Sendable (RingLog) throws -> T) throws -> T {
-        try queue.sync {
-            self.flushOnce(drainingAll: true)
-            return try self.log.withLock { log -> T in
-                defer {
-                    let last = log.lastIndex
-                    let durable = log.durableIndex
-                    self.state.withLock { s in
-                        if s.isDrained { s.lastIndex = last }
-                        s.durableIndex = durable
-                    }
-                }
-                return try body(log)
-            }
+        state.withLock { $0.performsWaiting += 1 }
+        return try queue.sync {
+            self.state.withLock { $0.performsWaiting -= 1 }
+            return try self.drainAndRun(body).get()
         }
     }
 
-    /// Moves everything pending into `encoded` as one batch; schedules a flush if none is.
-    /// Runs on either queue; `encoding` keeps the batches in index order.
-    private func encodePending() {
-        encoding.withLock { _ in
-            let records = state.withLock { s -> [LogRecord] in
-                var taken: [LogRecord] = []
-                swap(&taken, &s.pending)
-                s.pendingBytes = 0
-                s.isEncoding = !taken.isEmpty
-                return taken
+    /// On `queue`: writes and syncs everything appended so far, then runs `body` on the log
+    /// and takes over its last and durable indexes.
+    private func drainAndRun<T: Sendable>(_ body: @Sendable (RingLog) throws -> T) -> Result<T, any Error> {
+        _ = flushOnce(drainingAll: true)
+        return log.withLock { log -> Result<T, any Error> in
+            let outcome = Result { try body(log) }
+            let last = log.lastIndex
+            let durable = log.durableIndex
+            self.state.withLock { s in
+                if s.queued.isEmpty { s.lastIndex = last }
+                s.durableIndex = durable
             }
-            guard !records.isEmpty else { return }
-            // The CPU work, outside `state`; in pieces of at most `recordsPerSyncMax` records,
-            // the most one sync takes.
-            var batches: [EncodedBatch] = []
-            var start = 0
-            while start < records.count {
-                let end = records.count - start > recordsPerSyncMax ? start + recordsPerSyncMax : records.count
-                var batch = spares.withLock { $0.popLast() } ?? EncodedBatch()
-                batch.append(Array(records[start..<end]))
-                batches.append(batch)
-                start = end
-            }
-            let mustFlush = state.withLock { s -> Bool in
-                s.isEncoding = false
-                if s.failure != nil { return false }  // the log has failed: dropped
-                s.encoded.append(contentsOf: batches)
-                if s.isFlushScheduled { return false }
-                s.isFlushScheduled = true
-                return true
-            }
-            if mustFlush { queue.async { self.flushOnce() } }
+            return outcome
         }
     }
 
-    /// For tests: returns once every encoding scheduled so far has finished, with the number
-    /// of records still pending and of encoded batches not yet handed to the log.
-    func encodeBarrier() -> (pending: Int, encodedBatches: Int) {
-        encodeQueue.sync {}
-        return state.withLock { ($0.pending.count, $0.encoded.count) }
+    /// For tests: the number of framed batches not yet handed to the log.
+    func queuedBatchCount() -> Int {
+        state.withLock { $0.queued.count }
     }
 
-    /// Runs on `encodeQueue`: encodes what callers appended while a sync was running.
-    /// Loops here rather than queueing itself again, so that `encodeBarrier` waits for it.
-    private func encodeOnce() {
-        var again = true
-        while again {
-            encodePending()
-            again = state.withLock { s -> Bool in
-                s.isEncodeScheduled = !s.pending.isEmpty
-                return s.isEncodeScheduled
-            }
-        }
+    /// For tests: the `perform` / `performSync` calls waiting for the queue.
+    func performsWaitingCount() -> Int {
+        state.withLock { $0.performsWaiting }
     }
 
-    /// Keeps the storage of written batches for the next encodings.
+    /// Keeps the storage of written batches for the next appends.
     private func recycle(_ batches: inout [EncodedBatch]) {
         while var batch = batches.popLast() {
             batch.removeAll()  // the only reference left: keeps its storage
+            let capacity = batch.bytes.capacity
             let kept = spares.withLock { spares -> Bool in
-                guard spares.count < GroupCommitLog.sparesMax else { return false }
-                spares.append(batch)
+                guard spares.batches.count < GroupCommitLog.sparesMax,
+                    spares.bytes + capacity <= GroupCommitLog.sparesBytesMax
+                else { return false }
+                spares.batches.append(batch)
+                spares.bytes += capacity
                 return true
             }
             if !kept { break }
         }
+        batches.removeAll()
     }
 
-    /// Starts the encoding queue if enough records are pending and it is not already on them.
-    private func startEncoderIfNeeded() {
-        let start = state.withLock { s -> Bool in
-            if s.pending.isEmpty || s.isEncodeScheduled || s.pendingBytes < encodeAheadBytesMin { return false }
-            s.isEncodeScheduled = true
-            return true
+    /// The sync loop, on `queue`: one group commit after another while batches are queued.
+    /// It checks for more before going idle (in the same critical section that clears
+    /// `isFlushScheduled`, so an append either sees the loop running or schedules it), and
+    /// steps aside, queueing itself again, when a `perform` is waiting.
+    private func flushLoop() {
+        while true {
+            switch flushOnce(drainingAll: false) {
+            case .idle: return
+            case .more: continue
+            case .yield:
+                queue.async { self.flushLoop() }
+                return
+            }
         }
-        if start { encodeQueue.async { self.encodeOnce() } }
     }
 
-    /// One group commit: write what is encoded (or, when nothing is, encode what is pending
-    /// here), one sync, wake the waiters it satisfies. Runs on `queue`; schedules itself
-    /// again if more arrived meanwhile. With `drainingAll` (before a `perform` body) it takes
-    /// every record appended so far, encoded or not.
-    private func flushOnce(drainingAll: Bool = false) {
-        // With batches already encoded, write them at once and leave what is pending to the
-        // other queue, which frames it during this sync. Only an idle pipeline encodes here.
-        if drainingAll || state.withLock({ $0.encoded.isEmpty }) {
-            encodePending()
-        } else {
-            startEncoderIfNeeded()
-        }
+    private enum Next { case idle, more, yield }
+
+    /// One group commit: write what is queued (with `drainingAll`, everything; otherwise at
+    /// most `recordsPerSyncMax` records), one sync, then wake the waiters it satisfies.
+    /// Returns what the loop should do next; with `drainingAll` (before a `perform` body,
+    /// which the loop always yields to) it never returns `.idle` while batches are queued.
+    private func flushOnce(drainingAll: Bool) -> Next {
         let limit = drainingAll ? Int.max : recordsPerSyncMax
-        var (batches, wasFailed) = state.withLock { s -> ([EncodedBatch], Bool) in
-            var taken: [EncodedBatch] = []
-            if limit == Int.max {
-                swap(&taken, &s.encoded)
-            } else {
-                var count = 0
-                var k = 0
-                while k < s.encoded.count, count + s.encoded[k].count <= limit {
-                    count += s.encoded[k].count
-                    k += 1
-                }
-                taken = Array(s.encoded[..<k])
-                s.encoded.removeFirst(k)
+        let taken = state.withLock { s -> (batches: [EncodedBatch], wasFailed: Bool)? in
+            var count = 0
+            var k = 0
+            while k < s.queued.count, count <= limit &- s.queued[k].count {
+                count += s.queued[k].count
+                k += 1
             }
-            return (taken, s.failure != nil)
+            if k == 0 && (s.failure != nil || s.durableIndex == s.lastIndex) {
+                // Nothing to do: go idle, unless this is a perform's flush (the loop that
+                // scheduled itself still runs, or will be scheduled by the next append).
+                if !drainingAll { s.isFlushScheduled = false }
+                return nil
+            }
+            let batches = Array(s.queued[..<k])
+            s.queued.removeFirst(k)
+            return (batches, s.failure != nil)
         }
-        let result: Result<LogIndex, RingLogError>
+        guard let taken else { return .idle }
+        var batches = taken.batches
+        let wasFailed = taken.wasFailed
         let hadBatches = !batches.isEmpty
-        if batches.isEmpty, state.withLock({ $0.failure == nil && $0.durableIndex == $0.lastIndex }) {
-            result = .success(durableIndex)
-        } else {
-            result = log.withLock { log in
-                do {
-                    for batch in batches { try log.append(batch) }
-                    recycle(&batches)
-                    return .success(try log.sync())
-                } catch let error as RingLogError {
-                    return .failure(error)
-                } catch {
-                    preconditionFailure("RingLog threw a non-RingLogError: \(error)")
-                }
+        let result = log.withLock { log -> Result<LogIndex, RingLogError> in
+            do {
+                for batch in batches { try log.append(batch) }
+                return .success(try log.sync())
+            } catch let error as RingLogError {
+                return .failure(error)
+            } catch {
+                preconditionFailure("RingLog threw a non-RingLogError: \(error)")
             }
         }
-        let (woken, again) = state.withLock { s -> ([(Waiter, Result<LogIndex, RingLogError>)], Bool) in
+        let (woken, next) = state.withLock { s -> ([(Waiter, Result<LogIndex, RingLogError>)], Next) in
             var woken: [(Waiter, Result<LogIndex, RingLogError>)] = []
             switch result {
             case .success(let durable):
                 s.durableIndex = max(s.durableIndex, durable)
-                let (ready, waiting) = partition(s.waiters) { $0.target <= durable }
-                s.waiters = waiting
-                woken = ready.map { ($0, .success(durable)) }
+                if s.waiters.contains(where: { $0.target <= durable }) {
+                    let (ready, waiting) = partition(s.waiters) { $0.target <= durable }
+                    s.waiters = waiting
+                    woken = ready.map { ($0, .success(durable)) }
+                }
             case .failure(let error):
                 if s.failure == nil { s.failure = error }
                 woken = s.waiters.map { ($0, .failure(s.failure ?? error)) }
                 s.waiters.removeAll()
-                s.pending.removeAll()
-                s.pendingBytes = 0
-                s.encoded.removeAll()
+                s.queued.removeAll()
             }
-            let again = !s.encoded.isEmpty || (!s.pending.isEmpty && !s.isEncodeScheduled)
-            s.isFlushScheduled = again
-            return (woken, again)
+            if s.performsWaiting > 0 && !drainingAll { return (woken, .yield) }
+            return (woken, .more)
         }
         // Lower targets first: a caller waiting for i hears no later than one waiting for j > i.
         for (waiter, outcome) in woken.sorted(by: { $0.0.target < $1.0.target }) {
             waiter.wake(outcome)
         }
         if hadBatches || (result.isFailure && !wasFailed) { onDurable?(result) }
-        if again { queue.async { self.flushOnce() } }
+        recycle(&batches)  // after the calls, so that waiters hear first
+        return next
     }
 }
 

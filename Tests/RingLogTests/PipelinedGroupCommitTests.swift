@@ -5,7 +5,7 @@ import Simulation
 import Synchronization
 import Testing
 
-/// GroupCommitLog frames batch N+1 on a second queue while batch N is being synced. These
+/// GroupCommitLog frames batch N+1 on the appending thread while batch N is being synced. These
 /// tests hold a sync open (GatedDisk) to put the log in exactly that state.
 @Suite("GroupCommitLog pipelining")
 struct PipelinedGroupCommitTests {
@@ -20,8 +20,7 @@ struct PipelinedGroupCommitTests {
         disk.gatedSyncs = gated
         disk.failingSyncNumbers = failing
         let log = GroupCommitLog(
-            try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: .max, encodeAheadBytesMin: 0,
-            onDurable: onDurable)
+            try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: .max, onDurable: onDurable)
         return (log, entered, release)
     }
 
@@ -31,9 +30,9 @@ struct PipelinedGroupCommitTests {
         entered.wait()  // the sync covering 1...8 has started and is held
         try log.append(records(9...16))
         try log.append(records(17...20))
-        // Both appends were framed while the sync was held; nothing is durable yet.
-        let (pending, encodedBatches) = log.encodeBarrier()
-        #expect(pending == 0 && encodedBatches >= 1)
+        // Both appends were framed (one batch each) while the sync was held; nothing is
+        // durable yet.
+        #expect(log.queuedBatchCount() == 2)
         #expect(log.durableIndex == .zero)
         release.signal()
         #expect(try await log.waitDurable(through: LogIndex(20)) == LogIndex(20))
@@ -53,7 +52,7 @@ struct PipelinedGroupCommitTests {
         try log.append(records(1...4))
         entered.wait()
         try log.append(records(5...9))
-        #expect(log.encodeBarrier().encodedBatches == 1)
+        #expect(log.queuedBatchCount() == 1)
         let outcomes = Mutex<[Result<LogIndex, RingLogError>]>([])
         for target in [9, 2, 5] {
             log.whenDurable(through: LogIndex(UInt64(target))) { result in outcomes.withLock { $0.append(result) } }
@@ -85,7 +84,7 @@ struct PipelinedGroupCommitTests {
         try log.append(records(1...3))
         entered.wait()
         try log.append(records(4...6))
-        #expect(log.encodeBarrier().pending == 0)
+        #expect(log.queuedBatchCount() == 1)
         let outcomes = Mutex<[(Int, Result<LogIndex, RingLogError>)]>([])
         for target in [6, 3, 1, 4] {
             log.whenDurable(through: LogIndex(UInt64(target))) { result in outcomes.withLock { $0.append((target, result)) } }
@@ -117,7 +116,6 @@ struct PipelinedGroupCommitTests {
         try log.append(records(1...5))
         entered.wait()  // sync 1 (1...5) held
         try log.append(records(6...12))
-        _ = log.encodeBarrier()
         var generator = SeededGenerator(seed: 34)
         var targets = Array(1...12)
         targets.shuffle(using: &generator)
@@ -161,13 +159,14 @@ struct PipelinedGroupCommitTests {
         #expect(log.durableIndex == LogIndex(40))
     }
 
-    /// Many appends from one thread racing the two queues, over several seeds: every record
-    /// arrives once, in order, and the durable index reaches the end.
+    /// Many appends from one thread racing the sync loop, over several seeds (half of them
+    /// with appends cut to at most 3 records per sync): every record arrives once, in order,
+    /// and the durable index reaches the end.
     @Test(arguments: [41, 42, 43, 44] as [UInt64])
     func manySmallAppendsArriveInOrder(seed: UInt64) async throws {
         let log = GroupCommitLog(
             try RingLog(disk: SimulatedDisk(seed: seed), directory: "/n", options: smallSegments),
-            recordsPerSyncMax: .max, encodeAheadBytesMin: seed % 2 == 0 ? 0 : 200)
+            recordsPerSyncMax: seed % 2 == 0 ? .max : 3)
         var generator = SeededGenerator(seed: seed)
         var next: UInt64 = 1
         for _ in 0..<200 {
@@ -191,17 +190,15 @@ extension PipelinedGroupCommitTests {
         let disk = GatedDisk(SimulatedDisk(seed: 36), entered: entered, release: release)
         disk.gatedSyncs = 1
         let durables = Mutex<[LogIndex]>([])
-        let log = GroupCommitLog(try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: 4, encodeAheadBytesMin: 0) { result in
+        let log = GroupCommitLog(try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: 4) { result in
             if case .success(let index) = result { durables.withLock { $0.append(index) } }
         }
         try log.append(records(1...4))
         entered.wait()
         try log.append(records(5...8))
-        _ = log.encodeBarrier()
         try log.append(records(9...10))
-        _ = log.encodeBarrier()
         try log.append(records(11...16))  // larger than the limit: cut into 11...14, 15...16
-        #expect(log.encodeBarrier().encodedBatches == 4)
+        #expect(log.queuedBatchCount() == 4)
         release.signal()
         #expect(try await log.waitDurable(through: LogIndex(16)) == LogIndex(16))
         _ = try await log.perform { $0.lastIndex }
@@ -210,24 +207,49 @@ extension PipelinedGroupCommitTests {
 }
 
 extension PipelinedGroupCommitTests {
-    /// Below `encodeAheadBytesMin`, records appended during a sync wait for the sync queue,
-    /// which frames them itself after the sync: no second thread for a few small records.
-    @Test func smallAppendsDuringASyncAreLeftToTheSyncQueue() async throws {
+    /// The sync loop keeps going while batches are queued, but a `perform` waiting for the
+    /// queue gets in after the sync in flight: it does not wait for every queued batch to be
+    /// synced one by one (here five syncs of one record each), its own flush takes them all.
+    @Test func aWaitingPerformGetsInBetweenTwoSyncs() async throws {
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         let disk = GatedDisk(SimulatedDisk(seed: 37), entered: entered, release: release)
-        disk.gatedSyncs = 1
-        let log = GroupCommitLog(
-            try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: .max, encodeAheadBytesMin: 10 * 41)
+        disk.gatedSyncs = 2
+        let log = GroupCommitLog(try RingLog(disk: disk, directory: "/n"), recordsPerSyncMax: 1)
         try log.append(records(1...1))
-        entered.wait()
-        try log.append(records(2...9))  // 8 records of 41 bytes: below the threshold
-        #expect(log.encodeBarrier() == (pending: 8, encodedBatches: 0))
-        try log.append(records(10...11))  // 10 records: at the threshold
-        #expect(log.encodeBarrier() == (pending: 0, encodedBatches: 1))
+        entered.wait()  // sync 1 held
+        for i in 2...6 { try log.append(records(UInt64(i)...UInt64(i))) }
+        #expect(log.queuedBatchCount() == 5)
+        let seen = Task { try await log.perform { log in ((log.disk as? GatedDisk)?.syncCount, log.durableIndex) } }
+        // Bounded: the task registers within a few scheduler turns.
+        var turns = 0
+        while log.performsWaitingCount() == 0 && turns < 1_000_000 {
+            await Task.yield()
+            turns += 1
+        }
+        #expect(log.performsWaitingCount() == 1)
+        release.signal()  // sync 1 returns; the loop steps aside for the perform
+        entered.wait()  // sync 2: the perform's flush, covering 2...6
         release.signal()
-        #expect(try await log.waitDurable(through: LogIndex(11)) == LogIndex(11))
-        let read = try await log.perform { try $0.read(from: LogIndex(1), through: LogIndex(11)) }
-        #expect(read == records(1...11))
+        let (syncs, durable) = try await seen.value
+        #expect(syncs == 2 && durable == LogIndex(6))
+        #expect(log.queuedBatchCount() == 0)
+    }
+
+    /// A payload over the log's limit is refused by `append` itself: nothing is queued, and
+    /// the log keeps working (it is the caller's error, not the disk's).
+    @Test func anOversizedPayloadIsRefusedWithoutFailingTheLog() async throws {
+        let log = GroupCommitLog(
+            try RingLog(disk: SimulatedDisk(seed: 38), directory: "/n", options: RingLogOptions(payloadBytesMax: 32)))
+        try log.append(records(1...2, payloadBytes: 32))
+        #expect(throws: RingLogError.recordTooLarge(index: LogIndex(4), payloadBytes: 33, limit: 32)) {
+            try log.append(records(3...3, payloadBytes: 32) + records(4...4, payloadBytes: 33))
+        }
+        #expect(log.lastIndex == LogIndex(2))
+        try log.append(records(3...3, payloadBytes: 32))
+        #expect(try await log.waitDurable(through: LogIndex(3)) == LogIndex(3))
+        #expect(log.failure == nil)
+        let read = try await log.perform { try $0.read(from: LogIndex(1), through: $0.lastIndex) }
+        #expect(read == records(1...2, payloadBytes: 32) + records(3...3, payloadBytes: 32))
     }
 }

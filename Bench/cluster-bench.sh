@@ -9,6 +9,9 @@
 #     the survivors),
 #  4. stops everything and prints a markdown table.
 #
+# The table gives the nodes' CPU time per acknowledged write (from /proc/PID/stat), the figure
+# to compare on a shared machine.
+#
 # Environment: DURATION (seconds per run, default 10), CLIENTS ("1 16 64 256"),
 # BASE_PORT (17379), KILL_AFTER (5), KILL_DURATION (15), SKIP_BUILD=1, BIN (the executable),
 # OUT (a directory for the JSON summaries and node logs; default a new temporary one).
@@ -120,6 +123,18 @@ wait_quorate() {
   exit 1
 }
 
+# nodes_cpu_ticks: utime + stime of the running nodes, in clock ticks.
+nodes_cpu_ticks() {
+  local total=0
+  for id in 1 2 3; do
+    if [[ ${PIDS[$id]} != 0 ]] && [[ -r /proc/${PIDS[$id]}/stat ]]; then
+      # Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name.
+      total=$(( total + $(sed 's/.*) //' "/proc/${PIDS[$id]}/stat" | awk '{print $12 + $13}') ))
+    fi
+  done
+  echo "$total"
+}
+
 start_cluster() {
   DIR="$OUT/cluster-fsync-$1"
   rm -rf "$DIR"
@@ -137,8 +152,12 @@ for fsync in on off; do
   start_cluster "$fsync"
   for clients in $CLIENTS; do
     echo "## fsync $fsync, $clients client(s)"
+    # CPU time of the three nodes (utime + stime, clock ticks) around the run: the machine is
+    # shared, so CPU per acknowledged write is the figure that other load does not distort.
+    cpu_before=$(nodes_cpu_ticks)
     "$BIN" bench --ports "$PORTS" --clients "$clients" --value-size 256 --duration "$DURATION" \
       --key-prefix "f$fsync:c$clients:" --json > "$OUT/fsync-$fsync-c$clients.json"
+    echo "$(( $(nodes_cpu_ticks) - cpu_before )) $(getconf CLK_TCK)" > "$OUT/fsync-$fsync-c$clients.cpu"
     # The machine is shared: the 1-minute load average after each run goes in the table.
     cut -d" " -f1 /proc/loadavg > "$OUT/fsync-$fsync-c$clients.load"
   done
@@ -166,16 +185,19 @@ python3 - "$OUT" "$CLIENTS" <<'EOF'
 import json, sys
 out, clients = sys.argv[1], sys.argv[2].split()
 def ms(us): return f"{us / 1000:.2f}"
-print("\n| fsync | clients | acknowledged writes/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | load avg after |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("\n| fsync | clients | acknowledged writes/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | node CPU µs/write | load avg after |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for fsync in ("on", "off"):
     for c in clients:
         s = json.load(open(f"{out}/fsync-{fsync}-c{c}.json"))
         l = s["latency"]
         errors = ", ".join(f'{e["kind"]} {e["count"]}' for e in s["errors"]) or "0"
+        ticks, hz = map(int, open(f"{out}/fsync-{fsync}-c{c}.cpu").read().split())
+        writes = s["acknowledgedWrites"]
+        cpu = f"{ticks / hz * 1e6 / writes:.0f}" if writes > 0 else "-"
         print(f'| {fsync} | {c} | {s["acknowledgedWritesPerSecond"]:.0f} | {ms(l["p50Microseconds"])} | '
               f'{ms(l["p99Microseconds"])} | {ms(l["p999Microseconds"])} | {ms(l["maxMicroseconds"])} | {errors} | '
-              f'{open(f"{out}/fsync-{fsync}-c{c}.load").read().strip()} |')
+              f'{cpu} | {open(f"{out}/fsync-{fsync}-c{c}.load").read().strip()} |')
 print("\n| kill -9 of | unavailable (longest gap ending after the kill) | gap starts | gap ends | longest gap of the run | errors |")
 print("|---|---|---|---|---|---|")
 for name, label in (("kill-other", "node 3 (not the clients')"), ("kill-used", "node 1 (the clients')")):

@@ -32,7 +32,7 @@ struct TokenPacer: Sendable {
 
         static let off = Settings(holdMicroseconds: 0, busyRequestsMin: .max)
         /// Measured on the 3-node bench (Bench/results/cluster-2026-11-26b.md).
-        static let standard = Settings(holdMicroseconds: 300, busyRequestsMin: 4)
+        static let standard = Settings(holdMicroseconds: 300, busyRequestsMin: 8)
     }
 
     enum Event: Equatable, Sendable {

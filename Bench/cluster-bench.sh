@@ -9,9 +9,14 @@
 #     the survivors),
 #  4. stops everything and prints a markdown table.
 #
+# The table gives the nodes' CPU time per acknowledged write (from /proc/PID/stat), the figure
+# to compare on a shared machine.
+#
 # Environment: DURATION (seconds per run, default 10), CLIENTS ("1 16 64 256"),
 # BASE_PORT (17379), KILL_AFTER (5), KILL_DURATION (15), SKIP_BUILD=1, BIN (the executable),
-# OUT (a directory for the JSON summaries and node logs; default a new temporary one).
+# OUT (a directory for the JSON summaries and node logs; default a new temporary one),
+# FSYNC_MODES ("on off"), KILL_TESTS (1; 0 skips the unavailability runs). Only the 64-client
+# row with fsync on: `SKIP_BUILD=1 CLIENTS=64 FSYNC_MODES=on KILL_TESTS=0 Bench/cluster-bench.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +26,8 @@ BASE_PORT=${BASE_PORT:-17379}
 KILL_AFTER=${KILL_AFTER:-5}
 KILL_DURATION=${KILL_DURATION:-15}
 BIN=${BIN:-.build/release/totemkv}
+FSYNC_MODES=${FSYNC_MODES:-"on off"}
+KILL_TESTS=${KILL_TESTS:-1}
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/totemkv-cluster-bench.XXXXXX")}
 mkdir -p "$OUT"
 PORTS="$BASE_PORT,$((BASE_PORT + 1)),$((BASE_PORT + 2))"
@@ -120,6 +127,18 @@ wait_quorate() {
   exit 1
 }
 
+# nodes_cpu_ticks: utime + stime of the running nodes, in clock ticks.
+nodes_cpu_ticks() {
+  local total=0
+  for id in 1 2 3; do
+    if [[ ${PIDS[$id]} != 0 ]] && [[ -r /proc/${PIDS[$id]}/stat ]]; then
+      # Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name.
+      total=$(( total + $(sed 's/.*) //' "/proc/${PIDS[$id]}/stat" | awk '{print $12 + $13}') ))
+    fi
+  done
+  echo "$total"
+}
+
 start_cluster() {
   DIR="$OUT/cluster-fsync-$1"
   rm -rf "$DIR"
@@ -133,12 +152,16 @@ echo "# machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memor
 echo "# load average before the runs: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), output in $OUT"
 
-for fsync in on off; do
+for fsync in $FSYNC_MODES; do
   start_cluster "$fsync"
   for clients in $CLIENTS; do
     echo "## fsync $fsync, $clients client(s)"
+    # CPU time of the three nodes (utime + stime, clock ticks) around the run: the machine is
+    # shared, so CPU per acknowledged write is the figure that other load does not distort.
+    cpu_before=$(nodes_cpu_ticks)
     "$BIN" bench --ports "$PORTS" --clients "$clients" --value-size 256 --duration "$DURATION" \
       --key-prefix "f$fsync:c$clients:" --json > "$OUT/fsync-$fsync-c$clients.json"
+    echo "$(( $(nodes_cpu_ticks) - cpu_before )) $(getconf CLK_TCK)" > "$OUT/fsync-$fsync-c$clients.cpu"
     # The machine is shared: the 1-minute load average after each run goes in the table.
     cut -d" " -f1 /proc/loadavg > "$OUT/fsync-$fsync-c$clients.load"
   done
@@ -146,6 +169,7 @@ for fsync in on off; do
 done
 
 # Unavailability, fsync on: 16 clients on node 1, able to fail over to nodes 2 and 3.
+if [[ $KILL_TESTS == 1 ]]; then
 start_cluster on
 echo "## kill -9 of node 3 (the clients use node 1)"
 "$BIN" bench --ports "$BASE_PORT" --failover-ports "$((BASE_PORT + 1)),$((BASE_PORT + 2))" --clients 16 \
@@ -161,21 +185,27 @@ echo "## kill -9 of node 1 (the node the clients use)"
 wait "${PIDS[1]}" 2>/dev/null || true
 PIDS[1]=0
 stop_nodes
+fi
 
-python3 - "$OUT" "$CLIENTS" <<'EOF'
+python3 - "$OUT" "$CLIENTS" "$FSYNC_MODES" "$KILL_TESTS" <<'EOF'
 import json, sys
-out, clients = sys.argv[1], sys.argv[2].split()
+out, clients, modes, kills = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4] == "1"
 def ms(us): return f"{us / 1000:.2f}"
-print("\n| fsync | clients | acknowledged writes/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | load avg after |")
-print("|---|---|---|---|---|---|---|---|---|")
-for fsync in ("on", "off"):
+print("\n| fsync | clients | acknowledged writes/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | node CPU µs/write | load avg after |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for fsync in modes:
     for c in clients:
         s = json.load(open(f"{out}/fsync-{fsync}-c{c}.json"))
         l = s["latency"]
         errors = ", ".join(f'{e["kind"]} {e["count"]}' for e in s["errors"]) or "0"
+        ticks, hz = map(int, open(f"{out}/fsync-{fsync}-c{c}.cpu").read().split())
+        writes = s["acknowledgedWrites"]
+        cpu = f"{ticks / hz * 1e6 / writes:.0f}" if writes > 0 else "-"
         print(f'| {fsync} | {c} | {s["acknowledgedWritesPerSecond"]:.0f} | {ms(l["p50Microseconds"])} | '
               f'{ms(l["p99Microseconds"])} | {ms(l["p999Microseconds"])} | {ms(l["maxMicroseconds"])} | {errors} | '
-              f'{open(f"{out}/fsync-{fsync}-c{c}.load").read().strip()} |')
+              f'{cpu} | {open(f"{out}/fsync-{fsync}-c{c}.load").read().strip()} |')
+if not kills:
+    sys.exit(0)
 print("\n| kill -9 of | unavailable (longest gap ending after the kill) | gap starts | gap ends | longest gap of the run | errors |")
 print("|---|---|---|---|---|---|")
 for name, label in (("kill-other", "node 3 (not the clients')"), ("kill-used", "node 1 (the clients')")):

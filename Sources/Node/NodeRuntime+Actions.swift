@@ -123,7 +123,7 @@ extension NodeRuntime {
             }
             transport?.send(packet, to: to, onRing: ringNumber)
         case .deliverToSRP(let packet):
-            enqueue(.core(.packetReceived(packet, at: now())))
+            totemPacketArrived(packet)
         case .startTimer(let timer, let generation, let after):
             rrpTimers[timer]?.cancel()
             rrpTimers[timer] = eventLoop.scheduleTask(in: .milliseconds(Int64(after.rawValue))) {

@@ -97,6 +97,7 @@ extension NodeRuntime: NodeService {
             ("fetches_served", self.counters.fetchesServed),
             ("log_entries_appended", self.counters.appendedEntries),
             ("mcasts_retransmitted", totemStats.mcastsRetransmitted),
+            ("mcasts_sent", totemStats.mcastsSent),
             ("packets_received", self.counters.packetsReceived),
             ("peer_messages_dropped_disconnected", peers?.counters.droppedDisconnected ?? 0),
             ("peer_messages_received", peers?.counters.received ?? 0),
@@ -104,6 +105,10 @@ extension NodeRuntime: NodeService {
             ("peer_messages_sent", peers?.counters.sent ?? 0),
             ("ring_faults", self.counters.ringFaults),
             ("stale_durable_reports", self.counters.staleDurableReports),
+            ("token_holds", tokenPacer.counters.held),
+            ("token_holds_ended_by_broadcast", tokenPacer.counters.releasedByBroadcast),
+            ("token_holds_ended_by_packet", tokenPacer.counters.releasedByPacket),
+            ("token_holds_ended_by_timer", tokenPacer.counters.releasedByTimer),
             ("token_retransmits", totemStats.tokenRetransmits),
             ("tokens_received", totemStats.tokensReceived),
         ] + opsCounters()

@@ -54,6 +54,9 @@ public final class NodeRuntime: @unchecked Sendable {
     /// The pending timer of each kind, cancelled when restarted or cancelled.
     var totemTimers: [TotemTimerKind: Scheduled<Void>] = [:]
     var rrpTimers: [RRPTimer: Scheduled<Void>] = [:]
+    /// Holds an arriving token briefly while this node is busy (TokenPacer.swift).
+    var tokenPacer = TokenPacer(settings: NodeRuntime.tokenPacerSettings())
+    var tokenHoldTimer: Scheduled<Void>?
     var statusTask: RepeatedTask?
     var counters = RuntimeCounters()
     /// The log's durability callback reaches the runtime through this; cleared on close.
@@ -213,6 +216,7 @@ public final class NodeRuntime: @unchecked Sendable {
         }
         queue.removeAll(keepingCapacity: true)
         queueHead = 0
+        releaseHeldTokenIfSending()
     }
 
     /// Called on the log's queue after each group commit.
@@ -249,6 +253,7 @@ public final class NodeRuntime: @unchecked Sendable {
     /// track. Sockets are closed by the caller.
     func stopLocally() {
         isStopped = true
+        performPacer(tokenPacer.step(.stopped))
         stopStallChecks()
         statusTask?.cancel()
         statusTask = nil

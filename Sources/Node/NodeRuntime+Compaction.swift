@@ -6,7 +6,8 @@ import NIOCore
 import RingLog
 
 /// The node's own snapshots (DESIGN.md section 6): every `snapshot_entries` applied entries
-/// or `snapshot_bytes` bytes (`SnapshotPolicy`), and on the SNAPSHOT command. The loop only
+/// or `snapshot_bytes` bytes, once the log has grown by `snapshot_growth_percent` of the last
+/// snapshot (`SnapshotPolicy`), and on the SNAPSHOT command. The loop only
 /// captures the applied state (the store is a persistent map: capturing is O(1)); encoding,
 /// compression and the durable write run on a queue of their own, and the compaction on the
 /// log's queue, so writes keep committing meanwhile.
@@ -69,10 +70,12 @@ extension NodeRuntime {
             }.get()
             return current
         }
-        try await Self.onSnapshotQueue {
+        let fileBytes = try await Self.onSnapshotQueue { () -> Int in
             let bytes = try CMapSnapshot.encode(state, epoch: epoch, voters: voters)
             _ = try SnapshotStore(directory: directory).save(bytes, index: index)
+            return bytes.count
         }
+        eventLoop.execute { self.ops.snapshotPolicy.snapshotWritten(bytes: fileBytes) }
         // The log checks again on its own queue: an installed snapshot or a truncation may have
         // moved things meanwhile, and compaction must stay below the durable index.
         let first = try await log.perform { [self] log -> LogIndex in
@@ -103,8 +106,8 @@ extension NodeRuntime {
     /// off Swift's cooperative pool (an fsync blocks its thread).
     private static let snapshotQueue = DispatchQueue(label: "totemkv.snapshots")
 
-    private static func onSnapshotQueue(_ body: @escaping @Sendable () throws -> Void) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+    private static func onSnapshotQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             snapshotQueue.async { continuation.resume(with: Result { try body() }) }
         }
     }
@@ -120,5 +123,15 @@ extension RuntimeDisk {
               let date = try? FileManager.default.attributesOfItem(atPath: newest.path)[.modificationDate] as? Date
         else { return nil }
         return UInt64(max(0, date.timeIntervalSince1970 * 1000))
+    }
+
+    /// The size of the newest snapshot file, for the snapshot growth rule after a restart;
+    /// nil when there is none.
+    static func newestSnapshotBytes(_ configuration: NodeRuntimeConfiguration) -> Int? {
+        guard let store = try? SnapshotStore(directory: configuration.dataDirectory + "/snapshots"),
+              let newest = try? store.list().first,
+              let size = try? FileManager.default.attributesOfItem(atPath: newest.path)[.size] as? NSNumber
+        else { return nil }
+        return size.intValue
     }
 }

@@ -123,6 +123,9 @@ public final class NodeRuntime: @unchecked Sendable {
                                   core: core, log: log, diskFence: fence, metrics: metrics)
         runtime.ops.logFirstIndex = logFirstIndex
         runtime.ops.lastSnapshotUnixMilliseconds = RuntimeDisk.newestSnapshotUnixMilliseconds(configuration)
+        if let bytes = RuntimeDisk.newestSnapshotBytes(configuration) {
+            runtime.ops.snapshotPolicy.snapshotWritten(bytes: bytes)
+        }
         sink.runtime = runtime
         runtime.sink = sink
         do {

@@ -31,7 +31,7 @@ public struct NodeRuntimeConfiguration: Sendable {
     /// exit with `WatchdogExit.status`. Tests record it instead (the runtime then stops).
     public var onWatchdogExpired: @Sendable (String) -> Void = WatchdogExit.exitProcess
     /// When the node takes its own snapshots and compacts its log below them (`store {
-    /// snapshot_entries, snapshot_bytes }`); nil: only on request or from a sync source.
+    /// snapshot_entries, snapshot_bytes, snapshot_growth_percent }`); nil: only on request or from a sync source.
     public var snapshotPolicy: SnapshotPolicy?
     /// The log's segment size; compaction deletes whole segments, so tests use small ones.
     public var logSegmentBytesMax = RingLogOptions().segmentBytesMax
@@ -82,7 +82,9 @@ public struct NodeRuntimeConfiguration: Sendable {
                   dataDirectory: cluster.dataDirectory(for: node), fsync: cluster.store.fsync,
                   peerHost: own.host, peerPort: own.port, peerAddresses: peers, statusFileInterval: 500)
         watchdog = cluster.runtime.watchdog
-        snapshotPolicy = SnapshotPolicy(everyEntries: cluster.store.snapshotEntries, everyBytes: cluster.store.snapshotBytes)
+        snapshotPolicy = SnapshotPolicy(
+            everyEntries: cluster.store.snapshotEntries, everyBytes: cluster.store.snapshotBytes,
+            growthPercent: cluster.store.snapshotGrowthPercent)
         self.quorum = cluster.quorum
     }
 }

@@ -45,6 +45,7 @@ extension ClusterConfig {
         add("store.fsync", BooleanStyle.onOff.spell(store.fsync))
         add("store.snapshot_entries", String(store.snapshotEntries))
         add("store.snapshot_bytes", String(store.snapshotBytes))
+        add("store.snapshot_growth_percent", String(store.snapshotGrowthPercent))
         add("store.max_value_bytes", String(store.maxValueBytes))
 
         add("runtime.watchdog", BooleanStyle.onOff.spell(runtime.watchdog))

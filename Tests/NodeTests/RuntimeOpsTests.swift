@@ -121,6 +121,12 @@ struct RuntimeOpsTests {
         let segments = try FileManager.default.contentsOfDirectory(atPath: logDirectory).filter { $0.hasSuffix(".seg") }
         #expect(!segments.contains("00000000000000000001.seg"), "\(segments.sorted())")
         #expect(MetricsScrape(await runtime.metricsText()).value("totemkv_log_compactions_total") ?? 0 >= 1)
+        // The growth rule measures against the size of the snapshot file last written.
+        let fileSizes = Set(snapshotFiles().compactMap {
+            (try? FileManager.default.attributesOfItem(atPath: snapshotDirectory + "/" + $0)[.size] as? NSNumber)?.uint64Value
+        })
+        let lastBytes = try await runtime.eventLoop.submit { runtime.ops.snapshotPolicy.lastSnapshotBytes }.get()
+        #expect(lastBytes > 0 && fileSizes.contains(lastBytes), "\(lastBytes) not in \(fileSizes.sorted())")
 
         // A restart loads the newest snapshot, replays the log after it, and has every entry.
         await cluster.kill(0)
@@ -128,6 +134,9 @@ struct RuntimeOpsTests {
         let recovered = try #require(await cluster.runtimes[0]?.status())
         #expect(recovered.lastIndex >= last)
         #expect(recovered.firstIndex > LogIndex(1))
+        let restarted = try #require(cluster.runtimes[0])
+        let restartedBytes = try await restarted.eventLoop.submit { restarted.ops.snapshotPolicy.lastSnapshotBytes }.get()
+        #expect(restartedBytes > 0, "after a restart the growth rule measures against the newest snapshot file")
         try await cluster.start([0])
         #expect(await cluster.waitForRing(of: 3))
         #expect(await cluster.waitUntil { await cluster.runtimes[0]!.status().appliedIndex >= last })

@@ -217,10 +217,24 @@ import Testing
         #expect(config.store == StoreConfig())
         #expect(config.store.dataDirectory == ".totemkv/data" && config.store.fsync)
         #expect(config.store.snapshotEntries == 10_000 && config.store.snapshotBytes == 64 << 20)
+        #expect(config.store.snapshotGrowthPercent == 100)
         #expect(config.store.maxValueBytes == 1 << 20)
         #expect(config.client == ClientConfig(bindAddress: "127.0.0.1", port: 6379, password: nil))
         #expect(config.logging == LoggingConfig())
         #expect(config.logging.level == .info && config.logging.toStderr)
+    }
+
+    @Test func snapshotGrowthPercentIsReadAndBounded() throws {
+        let off = try parse(cluster(nodes: 3) + "store {\n\tsnapshot_growth_percent: 0\n}\n")
+        #expect(off.store.snapshotGrowthPercent == 0)
+        let twice = try parse(cluster(nodes: 3) + "store {\n\tsnapshot_growth_percent: 200\n}\n")
+        #expect(twice.store.snapshotGrowthPercent == 200)
+        #expect(throws: ConfigError.self) {
+            try parse(cluster(nodes: 3) + "store {\n\tsnapshot_growth_percent: -1\n}\n")
+        }
+        #expect(throws: ConfigError.self) {
+            try parse(cluster(nodes: 3) + "store {\n\tsnapshot_growth_percent: 10001\n}\n")
+        }
     }
 
     @Test func clientEndpointsAndDataDirectoriesPerNode() throws {

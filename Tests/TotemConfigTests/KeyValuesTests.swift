@@ -37,6 +37,7 @@ import Testing
         store.max_value_bytes = 1048576
         store.snapshot_bytes = 67108864
         store.snapshot_entries = 10000
+        store.snapshot_growth_percent = 100
         totem.cancel_token_hold_on_retransmit = no
         totem.consensus = 1200
         totem.crypto_cipher = none

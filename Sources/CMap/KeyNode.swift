@@ -33,7 +33,7 @@ struct KeyNodeHeader {
 }
 
 /// A node of `KeyTree`, in one allocation (a ManagedBuffer): header, then fixed-capacity
-/// regions. Leaf: fingerprints, key cells, value records (64-byte aligned). Inner node: fingerprints, separators, children,
+/// regions. Leaf: fingerprints, value records (64-byte aligned), key cells. Inner node: fingerprints, separators, children,
 /// children's entry counts. One allocation instead of an object and three arrays saves a
 /// cache miss per array on the walk down, and the fingerprints put the whole in-node search
 /// in one contiguous run of words (a 64-entry node: 512 bytes) that it reads with
@@ -60,11 +60,13 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     /// Above every stored key's fingerprint (key bytes are below 0x7F), and below 2^63 like
     /// them, so that `a < b` is the top bit of `a &- b` (see `countBelow`).
     static let unusedFingerprint = UInt64(Int64.max)
-    static let cellsAt = fingerprintWords
-    /// The records start at the first 64-byte boundary after the cells (a record is then
-    /// exactly two cache lines); the extra words leave room to align.
-    static let recordsAfter = cellsAt + leafCapacity * cellWords
-    static let leafWords = recordsAfter + 8 + leafCapacity * ValueRecord.words
+    /// The records start at the first 64-byte boundary after the fingerprints (a record is
+    /// then exactly two cache lines); the extra words leave room to align. They come before
+    /// the cells, close to the header: a set reads the header, the fingerprints and one
+    /// record, and the closer they are the more often they share a page (a TLB miss fewer).
+    static let recordsAfter = fingerprintWords
+    static let cellsAt = recordsAfter + 8 + leafCapacity * ValueRecord.words
+    static let leafWords = cellsAt + leafCapacity * cellWords
     static let separatorsAt = fingerprintWords
     static let childrenAt = fingerprintWords + innerCapacity * keyWords
     static let childCountsAt = childrenAt + innerCapacity + 1

@@ -33,8 +33,8 @@ struct KeyNodeHeader {
 }
 
 /// A node of `KeyTree`, in one allocation (a ManagedBuffer): header, then fixed-capacity
-/// regions. Leaf: fingerprints, value records (64-byte aligned), key cells. Inner node: fingerprints, separators, children,
-/// children's entry counts. One allocation instead of an object and three arrays saves a
+/// regions. Leaf: fingerprints, value records (64-byte aligned), key cells. Inner node:
+/// fingerprints, children, children's entry counts, separators. One allocation instead of an object and three arrays saves a
 /// cache miss per array on the walk down, and the fingerprints put the whole in-node search
 /// in one contiguous run of words (a 64-entry node: 512 bytes) that it reads with
 /// independent loads instead of a chain of dependent binary-search probes.
@@ -67,10 +67,13 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     static let recordsAfter = fingerprintWords
     static let cellsAt = recordsAfter + 8 + leafCapacity * ValueRecord.words
     static let leafWords = cellsAt + leafCapacity * cellWords
-    static let separatorsAt = fingerprintWords
-    static let childrenAt = fingerprintWords + innerCapacity * keyWords
+    /// Inner node: the children right after the fingerprints (the walk reads child i as
+    /// soon as the fingerprints gave i, so it should share their page), then their counts,
+    /// then the separators (read only on a fingerprint tie).
+    static let childrenAt = fingerprintWords
     static let childCountsAt = childrenAt + innerCapacity + 1
-    static let innerWords = childCountsAt + innerCapacity + 1
+    static let separatorsAt = childCountsAt + innerCapacity + 1
+    static let innerWords = separatorsAt + innerCapacity * keyWords
 
     static func make(leaf: Bool) -> KeyNode {
         precondition(MemoryLayout<CMapKey>.stride % 8 == 0 && MemoryLayout<KeyCell>.stride % 8 == 0

@@ -100,9 +100,11 @@ struct KeyTree: @unchecked Sendable {
             return .added
         }
         if !isKnownUniquelyReferenced(&root!) { root = root!.copy() }
-        let top = root!
-        let (outcome, split) = Self.store(into: top, key, entry, valueHash)
-        if let split {
+        // Without a retain of the root, as for each child in `store(into:)`.
+        let (outcome, split) = Unmanaged.passUnretained(root!)._withUnsafeGuaranteedRef {
+            Self.store(into: $0, key, entry, valueHash)
+        }
+        if let split, let top = root {
             root = KeyNode.makeInner(left: top, separator: split.separator, right: split.right)
         }
         return outcome
@@ -139,7 +141,13 @@ struct KeyTree: @unchecked Sendable {
         let i = n.childIndex(key)
         let children = n.children
         if !isKnownUniquelyReferenced(&children[i]) { children[i] = children[i].copy() }
-        let (outcome, split) = store(into: children[i], key, entry, valueHash)
+        // The child is passed without a retain (n holds it and nothing below replaces it):
+        // a retain is an atomic increment on the child's header, and x86 lets no later load
+        // pass it, so the child's fingerprint loads would wait for its header's cache miss
+        // instead of overlapping with it.
+        let (outcome, split) = Unmanaged.passUnretained(children[i])._withUnsafeGuaranteedRef {
+            store(into: $0, key, entry, valueHash)
+        }
         guard case .added = outcome else { return (outcome, nil) }
         n.h.pointee.subtreeCount &+= 1
         guard let split else {

@@ -218,8 +218,9 @@ import Testing
             // A bulk-built tree keeps working under writes.
             var m = Model(items: Array(zip(keys, entries)))
             for i in stride(from: 0, to: n, by: 3) {
-                _ = t.removeValue(forKey: key(i))
-                m.items.removeAll { $0.key == key(i) }
+                let k = key(i)
+                _ = t.removeValue(forKey: k)
+                m.items.removeAll { $0.key == k }
             }
             for i in n..<(n + 100) { store(&t, &m, i) }
             #expect(t.invariantViolation() == nil, "n = \(n) after writes")

@@ -1,10 +1,18 @@
-/// One entry of a leaf: the key, its entry and the hash of its value. The hash lets a set
-/// update the state hash and recognise an identical value without reading the old value's
-/// bytes (another cache miss on a store of a million keys).
+/// One entry of a leaf, as the tree's slower paths (removal, rebalancing, bulk builds) pass
+/// it around: the key, its entry and the hash of its value. The hash lets a set update the
+/// state hash and recognise an identical value without reading the old value's bytes.
+/// Inside a leaf an entry is a `KeyCell` plus a `ValueRecord`.
 struct KeySlot {
     var key: CMapKey
     var entry: CMapEntry
     var valueHash: UInt64
+}
+
+/// The part of a leaf entry that holds references: the key (whose bytes beyond 24 are an
+/// array) and a long string or binary value (see `ValueRecord`), nil for the others.
+struct KeyCell {
+    var key: CMapKey
+    var big: [UInt8]?
 }
 
 struct KeyNodeHeader {
@@ -25,8 +33,8 @@ struct KeyNodeHeader {
 }
 
 /// A node of `KeyTree`, in one allocation (a ManagedBuffer): header, then fixed-capacity
-/// regions. Leaf: fingerprints, slots. Inner node: fingerprints, separators, children,
-/// children's entry counts. One allocation instead of an object and three arrays saves a
+/// regions. Leaf: fingerprints, value records (64-byte aligned), key cells. Inner node:
+/// fingerprints, children, children's entry counts, separators. One allocation instead of an object and three arrays saves a
 /// cache miss per array on the walk down, and the fingerprints put the whole in-node search
 /// in one contiguous run of words (a 64-entry node: 512 bytes) that it reads with
 /// independent loads instead of a chain of dependent binary-search probes.
@@ -44,7 +52,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     static let leafCapacity = leafMax + 1
     static let innerCapacity = innerMax + 1
     static let keyWords = MemoryLayout<CMapKey>.stride / 8
-    static let slotWords = MemoryLayout<KeySlot>.stride / 8
+    static let cellWords = MemoryLayout<KeyCell>.stride / 8
     /// The fingerprint region of either kind: a multiple of 8 words at least the capacity;
     /// unused fingerprints hold `unusedFingerprint`, so a search can scan the whole region
     /// with a trip count known at compile time.
@@ -52,15 +60,24 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     /// Above every stored key's fingerprint (key bytes are below 0x7F), and below 2^63 like
     /// them, so that `a < b` is the top bit of `a &- b` (see `countBelow`).
     static let unusedFingerprint = UInt64(Int64.max)
-    static let leafWords = fingerprintWords + leafCapacity * slotWords
-    static let separatorsAt = fingerprintWords
-    static let childrenAt = fingerprintWords + innerCapacity * keyWords
+    /// The records start at the first 64-byte boundary after the fingerprints (a record is
+    /// then exactly two cache lines); the extra words leave room to align. They come before
+    /// the cells, close to the header: a set reads the header, the fingerprints and one
+    /// record, and the closer they are the more often they share a page (a TLB miss fewer).
+    static let recordsAfter = fingerprintWords
+    static let cellsAt = recordsAfter + 8 + leafCapacity * ValueRecord.words
+    static let leafWords = cellsAt + leafCapacity * cellWords
+    /// Inner node: the children right after the fingerprints (the walk reads child i as
+    /// soon as the fingerprints gave i, so it should share their page), then their counts,
+    /// then the separators (read only on a fingerprint tie).
+    static let childrenAt = fingerprintWords
     static let childCountsAt = childrenAt + innerCapacity + 1
-    static let innerWords = childCountsAt + innerCapacity + 1
+    static let separatorsAt = childCountsAt + innerCapacity + 1
+    static let innerWords = separatorsAt + innerCapacity * keyWords
 
     static func make(leaf: Bool) -> KeyNode {
-        precondition(MemoryLayout<CMapKey>.stride % 8 == 0 && MemoryLayout<KeySlot>.stride % 8 == 0
-            && MemoryLayout<CMapKey>.alignment <= 8 && MemoryLayout<KeySlot>.alignment <= 8
+        precondition(MemoryLayout<CMapKey>.stride % 8 == 0 && MemoryLayout<KeyCell>.stride % 8 == 0
+            && MemoryLayout<CMapKey>.alignment <= 8 && MemoryLayout<KeyCell>.alignment <= 8
             && fingerprintWords >= max(leafCapacity, innerCapacity))
         let buffer = create(minimumCapacity: leaf ? leafWords : innerWords) { _ in
             KeyNodeHeader(count: 0, childCount: 0, subtreeCount: 0, prefixLength: 0,
@@ -70,7 +87,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
         node.fingerprints.initialize(repeating: unusedFingerprint, count: fingerprintWords)
         let base = UnsafeMutableRawPointer(node.fingerprints)
         if leaf {
-            (base + 8 * fingerprintWords).bindMemory(to: KeySlot.self, capacity: leafCapacity)
+            (base + 8 * cellsAt).bindMemory(to: KeyCell.self, capacity: leafCapacity)
         } else {
             (base + 8 * separatorsAt).bindMemory(to: CMapKey.self, capacity: innerCapacity)
             (base + 8 * childrenAt).bindMemory(to: KeyNode.self, capacity: innerCapacity + 1)
@@ -81,7 +98,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
 
     deinit {
         if isLeaf {
-            slots.deinitialize(count: count)
+            cells.deinitialize(count: count)
         } else {
             separators.deinitialize(count: count)
             children.deinitialize(count: h.pointee.childCount)
@@ -92,9 +109,15 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
 
     @inline(__always) var h: UnsafeMutablePointer<KeyNodeHeader> { withUnsafeMutablePointerToHeader { $0 } }
     @inline(__always) var fingerprints: UnsafeMutablePointer<UInt64> { withUnsafeMutablePointerToElements { $0 } }
-    @inline(__always) var slots: UnsafeMutablePointer<KeySlot> {
-        UnsafeMutableRawPointer(fingerprints + Self.fingerprintWords).assumingMemoryBound(to: KeySlot.self)
+    @inline(__always) var cells: UnsafeMutablePointer<KeyCell> {
+        UnsafeMutableRawPointer(fingerprints + Self.cellsAt).assumingMemoryBound(to: KeyCell.self)
     }
+    /// The value records (a leaf): `records + i * ValueRecord.words` is entry i's.
+    @inline(__always) var records: UnsafeMutablePointer<UInt64> {
+        let after = UInt(bitPattern: fingerprints + Self.recordsAfter)
+        return UnsafeMutablePointer(bitPattern: (after &+ 63) & ~63)!
+    }
+    @inline(__always) func record(_ i: Int) -> UnsafeMutablePointer<UInt64> { records + i &* ValueRecord.words }
     @inline(__always) var separators: UnsafeMutablePointer<CMapKey> {
         UnsafeMutableRawPointer(fingerprints + Self.separatorsAt).assumingMemoryBound(to: CMapKey.self)
     }
@@ -110,14 +133,40 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     @inline(__always) var subtreeCount: Int { h.pointee.subtreeCount }
 
     /// Key `i` of a leaf, separator `i` of an inner node.
-    @inline(__always) func key(_ i: Int) -> CMapKey { isLeaf ? slots[i].key : separators[i] }
+    @inline(__always) func key(_ i: Int) -> CMapKey { isLeaf ? cells[i].key : separators[i] }
+
+    /// Entry `i` of a leaf (its value built from the record).
+    @inline(__always) func entry(_ i: Int) -> CMapEntry {
+        let r = record(i)
+        return CMapEntry(value: ValueRecord.value(r, big: cells[i].big), version: ValueRecord.version(r))
+    }
+
+    /// Entry `i` of a leaf, with its key and value hash.
+    func slot(_ i: Int) -> KeySlot {
+        KeySlot(key: cells[i].key, entry: entry(i), valueHash: ValueRecord.valueHash(record(i)))
+    }
+
+    /// Initialises entry `i` of a leaf (its cell and record are uninitialised).
+    private func initializeSlot(_ i: Int, _ slot: KeySlot) {
+        (cells + i).initialize(to: KeyCell(key: slot.key, big: nil))
+        ValueRecord.write(slot.entry.value, version: slot.entry.version, hash: slot.valueHash,
+                          to: record(i), big: &cells[i].big, wasBig: false)
+    }
+
+    /// Moves `count` records from `from` to `to` (of this node or another; may overlap).
+    @inline(__always)
+    static func moveRecords(_ to: UnsafeMutablePointer<UInt64>, _ from: UnsafeMutablePointer<UInt64>, count: Int) {
+        guard count > 0 else { return }
+        UnsafeMutableRawPointer(to).copyMemory(from: UnsafeRawPointer(from), byteCount: count &* ValueRecord.bytes)
+    }
 
     func copy() -> KeyNode {
         let c = KeyNode.make(leaf: isLeaf)
         c.h.pointee = h.pointee
         c.fingerprints.update(from: fingerprints, count: Self.fingerprintWords)
         if isLeaf {
-            c.slots.initialize(from: slots, count: count)
+            c.cells.initialize(from: cells, count: count)
+            Self.moveRecords(c.records, records, count: count)
         } else {
             c.separators.initialize(from: separators, count: count)
             c.children.initialize(from: children, count: h.pointee.childCount)
@@ -174,7 +223,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
         // stored key may continue after it.)
         if key.count < p &+ 8 { return (i, true) }
         // Otherwise only the full keys can tell.
-        let s = slots
+        let s = cells
         while i < n && fp[i] == f {
             if s[i].key < key { i &+= 1 } else { return (i, s[i].key == key) }
         }
@@ -245,11 +294,12 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
 
     func leafInsert(_ slot: KeySlot, at i: Int) {
         let n = count
-        let s = slots
+        let s = cells
         let fp = fingerprints
         (s + i + 1).moveInitialize(from: s + i, count: n &- i)
+        Self.moveRecords(record(i &+ 1), record(i), count: n &- i)
         (fp + i + 1).moveInitialize(from: fp + i, count: n &- i)
-        (s + i).initialize(to: slot)
+        initializeSlot(i, slot)
         h.pointee.count = n &+ 1
         h.pointee.subtreeCount = n &+ 1
         placed(at: i)
@@ -258,10 +308,12 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     /// Removes slot `i`; the prefix stays valid (the remaining keys still share it).
     func leafRemove(at i: Int) -> KeySlot {
         let n = count
-        let s = slots
+        let s = cells
         let fp = fingerprints
-        let slot = (s + i).move()
+        let slot = self.slot(i)
+        (s + i).deinitialize(count: 1)
         (s + i).moveInitialize(from: s + i + 1, count: n &- i &- 1)
+        Self.moveRecords(record(i), record(i &+ 1), count: n &- i &- 1)
         (fp + i).moveInitialize(from: fp + i + 1, count: n &- i &- 1)
         vacate((n &- 1)..<n)
         h.pointee.count = n &- 1
@@ -272,10 +324,8 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     /// Moves every slot out (the node is left empty).
     func drainLeaf() -> [KeySlot] {
         let n = count
-        let out = [KeySlot](unsafeUninitializedCapacity: n) { buffer, initialized in
-            if let base = buffer.baseAddress { base.moveInitialize(from: slots, count: n) }
-            initialized = n
-        }
+        let out = (0..<n).map { slot($0) }
+        cells.deinitialize(count: n)
         vacate(0..<n)
         h.pointee.count = 0
         h.pointee.subtreeCount = 0
@@ -285,8 +335,7 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
     /// Fills an empty leaf.
     func fillLeaf(_ items: ArraySlice<KeySlot>) {
         precondition(count == 0 && items.count <= Self.leafCapacity, "fillLeaf: \(items.count) slots")
-        let s = slots
-        for (j, slot) in items.enumerated() { (s + j).initialize(to: slot) }
+        for (j, slot) in items.enumerated() { initializeSlot(j, slot) }
         h.pointee.count = items.count
         h.pointee.subtreeCount = items.count
         refreshPrefix()
@@ -299,7 +348,8 @@ final class KeyNode: ManagedBuffer<KeyNodeHeader, UInt64> {
         let n = count
         let m = i == n &- 1 ? n &- Self.leafMin : n / 2
         let right = KeyNode.make(leaf: true)
-        right.slots.moveInitialize(from: slots + m, count: n &- m)
+        right.cells.moveInitialize(from: cells + m, count: n &- m)
+        Self.moveRecords(right.records, record(m), count: n &- m)
         right.h.pointee.count = n &- m
         right.h.pointee.subtreeCount = n &- m
         vacate(m..<n)

@@ -50,7 +50,7 @@ extension KeyTree {
     /// A description of the first broken invariant, or nil: keys strictly increasing and
     /// inside their separators' bounds, counts right, every leaf at the same depth, non-root
     /// nodes within their minimum and maximum, prefixes shared and fingerprints right, value
-    /// hashes right.
+    /// hashes right, long values (only they) in the key cell's array.
     func invariantViolation() -> String? {
         guard let root else { return nil }
         var leafDepth: Int? = nil
@@ -86,10 +86,12 @@ extension KeyTree {
                 if let d = leafDepth, d != depth { return "leaves at depths \(d) and \(depth)" }
                 leafDepth = depth
                 for i in 0..<n.count {
-                    let s = n.slots[i]
+                    let s = n.slot(i)
                     if let p = previous, !(p < s.key) { return "keys out of order at \(s.key)" }
                     previous = s.key
                     if s.valueHash != StateHash.ofValue(s.entry.value) { return "stale value hash of \(s.key)" }
+                    let long = ValueRecord.isBig(n.record(i))
+                    if long != (n.cells[i].big != nil) { return "value of \(s.key) both or neither inline and in an array" }
                 }
                 return n.subtreeCount == n.count ? nil : "leaf count \(n.subtreeCount), actual \(n.count)"
             }

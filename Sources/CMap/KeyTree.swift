@@ -34,7 +34,7 @@ struct KeyTree: @unchecked Sendable {
         guard var n = root else { return nil }
         while !n.isLeaf { n = n.children[n.childIndex(key)] }
         let (i, found) = n.leafSearch(key)
-        return found ? n.slots[i].entry : nil
+        return found ? n.entry(i) : nil
     }
 
     /// The number of keys strictly smaller than `key`.
@@ -80,8 +80,7 @@ struct KeyTree: @unchecked Sendable {
     /// The subtree's entries from position `first` of a leaf (0 for an inner node).
     private static func visitAll(_ n: KeyNode, from first: Int, _ body: (CMapKey, CMapEntry) -> Bool) -> Bool {
         if n.isLeaf {
-            let s = n.slots
-            for i in first..<max(first, n.count) where !body(s[i].key, s[i].entry) { return false }
+            for i in first..<max(first, n.count) where !body(n.cells[i].key, n.entry(i)) { return false }
             return true
         }
         for j in 0..<(n.count + 1) where !visitAll(n.children[j], from: 0, body) { return false }
@@ -101,9 +100,11 @@ struct KeyTree: @unchecked Sendable {
             return .added
         }
         if !isKnownUniquelyReferenced(&root!) { root = root!.copy() }
-        let top = root!
-        let (outcome, split) = Self.store(into: top, key, entry, valueHash)
-        if let split {
+        // Without a retain of the root, as for each child in `store(into:)`.
+        let (outcome, split) = Unmanaged.passUnretained(root!)._withUnsafeGuaranteedRef {
+            Self.store(into: $0, key, entry, valueHash)
+        }
+        if let split, let top = root {
             root = KeyNode.makeInner(left: top, separator: split.separator, right: split.right)
         }
         return outcome
@@ -118,31 +119,35 @@ struct KeyTree: @unchecked Sendable {
         if n.isLeaf {
             let (i, found) = n.leafSearch(key)
             if found {
-                let slot = n.slots + i
-                // The hash first: the old value's bytes are read only when it matches.
-                if slot.pointee.valueHash == valueHash && slot.pointee.entry.value == entry.value {
+                let r = n.record(i)
+                let big = (n.cells + i).pointer(to: \.big)!
+                let oldHash = ValueRecord.valueHash(r)
+                // The hash first: the old value's bytes are compared only when it matches.
+                if oldHash == valueHash && ValueRecord.equals(r, big: big, entry.value) {
                     return (.identical, nil)
                 }
-                let oldHash = slot.pointee.valueHash
-                slot.pointee.valueHash = valueHash
-                // Moved out, not copied: a copy would retain the old value (a cache miss
-                // on its header) only to release it again.
-                let old = withUnsafeMutablePointer(to: &slot.pointee.entry) { p in
-                    let old = p.move()
-                    p.initialize(to: entry)
-                    return old
-                }
+                // An inline value is read from the record, in the same two cache lines the
+                // write touches; the key's cell is read only for a long value.
+                let wasBig = ValueRecord.isBig(r)
+                let old = CMapEntry(value: ValueRecord.value(r, big: wasBig ? big.pointee : nil), version: ValueRecord.version(r))
+                ValueRecord.write(entry.value, version: entry.version, hash: valueHash, to: r, big: big, wasBig: wasBig)
                 return (.replaced(old, valueHash: oldHash), nil)
             }
             n.leafInsert(KeySlot(key: key, entry: entry, valueHash: valueHash), at: i)
             guard n.count > KeyNode.leafMax else { return (.added, nil) }
             let right = n.splitLeaf(insertedAt: i)
-            return (.added, (right.slots[0].key, right))
+            return (.added, (right.cells[0].key, right))
         }
         let i = n.childIndex(key)
         let children = n.children
         if !isKnownUniquelyReferenced(&children[i]) { children[i] = children[i].copy() }
-        let (outcome, split) = store(into: children[i], key, entry, valueHash)
+        // The child is passed without a retain (n holds it and nothing below replaces it):
+        // a retain is an atomic increment on the child's header, and x86 lets no later load
+        // pass it, so the child's fingerprint loads would wait for its header's cache miss
+        // instead of overlapping with it.
+        let (outcome, split) = Unmanaged.passUnretained(children[i])._withUnsafeGuaranteedRef {
+            store(into: $0, key, entry, valueHash)
+        }
         guard case .added = outcome else { return (outcome, nil) }
         n.h.pointee.subtreeCount &+= 1
         guard let split else {

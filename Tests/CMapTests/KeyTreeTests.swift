@@ -54,11 +54,18 @@ import Testing
 
         mutating func value() -> CMapValue {
             // Few distinct values, so stores of identical values happen often.
-            switch int(4) {
+            // Leaves store values of at most ValueRecord.inlineBytes (104) in the leaf and
+            // longer ones in an array: lengths around that bound, and every number type
+            // (bit patterns: -0.0 differs from 0.0, a NaN equals itself).
+            switch int(10) {
             case 0: .uint32(UInt32(int(3)))
             case 1: .string("v\(int(3))")
             case 2: .binary(Array("v\(int(3))".utf8))
-            default: .string(String(repeating: "x", count: int(120)))
+            case 3: .binary(Array(repeating: UInt8(int(2)), count: ValueRecord.inlineBytes - 1 + int(3)))
+            case 4: [.int8(-1), .uint8(255), .int16(-2), .uint16(7), .int64(Int64.min), .uint64(UInt64.max)][int(6)]
+            case 5: [.double(0), .double(-0.0), .double(.nan), .float(-0.0), .float(.nan), .int32(-5)][int(6)]
+            case 6: .string([])
+            default: .string(String(repeating: "x", count: int(240)))
             }
         }
     }
@@ -211,8 +218,9 @@ import Testing
             // A bulk-built tree keeps working under writes.
             var m = Model(items: Array(zip(keys, entries)))
             for i in stride(from: 0, to: n, by: 3) {
-                _ = t.removeValue(forKey: key(i))
-                m.items.removeAll { $0.key == key(i) }
+                let k = key(i)
+                _ = t.removeValue(forKey: k)
+                m.items.removeAll { $0.key == k }
             }
             for i in n..<(n + 100) { store(&t, &m, i) }
             #expect(t.invariantViolation() == nil, "n = \(n) after writes")
@@ -239,6 +247,53 @@ import Testing
                 continue
             }
             #expect(t.count == 3 && t.invariantViolation() == nil)
+        }
+    }
+
+    /// The leaf holding `key` and every node above it.
+    func path(_ t: KeyTree, _ key: CMapKey) -> [ObjectIdentifier] {
+        guard var n = t.root else { return [] }
+        var out = [ObjectIdentifier(n)]
+        while !n.isLeaf {
+            n = n.children[n.childIndex(key)]
+            out.append(ObjectIdentifier(n))
+        }
+        return out
+    }
+
+    /// An overwrite of a tree that nothing shares changes its nodes in place (no path copy);
+    /// after a copy is taken the first overwrite copies the path once, leaves the copy's
+    /// nodes and values alone, and the next overwrite is in place again. Values of every
+    /// representation: number, inline bytes, bytes in an array.
+    @Test func overwritesInPlaceUnlessShared() {
+        let n = 20_000
+        var t = KeyTree()
+        for i in 0..<n { _ = t.store(key(i), entry(i), valueHash: StateHash.ofValue(entry(i).value)) }
+        let k = key(n / 3)
+        let values: [CMapValue] = [.uint64(7), .string(String(repeating: "i", count: 100)),
+                                   .binary(Array(repeating: 9, count: 300)), .int8(-3)]
+        var version: UInt64 = 1_000_000
+        for value in values {
+            version += 1
+            let before = path(t, k)
+            #expect(before.count >= 3)
+            _ = t.store(k, CMapEntry(value: value, version: LogIndex(version)), valueHash: StateHash.ofValue(value))
+            #expect(path(t, k) == before, "unshared overwrite copied a node")
+            #expect(t[k] == CMapEntry(value: value, version: LogIndex(version)))
+
+            let snapshot = t
+            let old = t[k]
+            let replacement: CMapValue = .string(String(repeating: "r", count: Int(version % 200)))
+            version += 1
+            _ = t.store(k, CMapEntry(value: replacement, version: LogIndex(version)), valueHash: StateHash.ofValue(replacement))
+            let copied = path(t, k)
+            #expect(zip(copied, before).allSatisfy { $0 != $1 }, "a shared node was written in place")
+            #expect(path(snapshot, k) == before)
+            #expect(snapshot[k] == old && t[k]?.value == replacement)
+            version += 1
+            _ = t.store(k, CMapEntry(value: value, version: LogIndex(version)), valueHash: StateHash.ofValue(value))
+            #expect(path(t, k) == copied, "overwrite after the path copy copied again")
+            #expect(snapshot[k] == old && snapshot.invariantViolation() == nil && t.invariantViolation() == nil)
         }
     }
 

@@ -83,19 +83,19 @@ public struct Entry: Hashable, Sendable {
     /// (built on the stack) and the op (the entry's own storage). The simulator frames its
     /// log records straight from these (building the joined payload first cost an
     /// allocation and a copy per entry on every node).
-    public func withEncodedPayloadParts<R>(
-        _ body: (_ head: UnsafeRawBufferPointer, _ op: UnsafeRawBufferPointer) throws -> R
-    ) rethrows -> R {
+    /// Not generic: a generic method called from another module runs unspecialized, which
+    /// cost more than the encoding.
+    public func withEncodedPayloadParts(_ body: (_ head: UnsafeRawBufferPointer, _ op: UnsafeRawBufferPointer) -> Void) {
         // originator u32, request id, client id, client seq (u64 each), op length u32.
         var fields: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
-        return try withUnsafeMutableBytes(of: &fields) { f in
+        withUnsafeMutableBytes(of: &fields) { f in
             f.storeBytes(of: originator.rawValue.littleEndian, toByteOffset: 0, as: UInt32.self)
             f.storeBytes(of: requestID.littleEndian, toByteOffset: 4, as: UInt64.self)
             f.storeBytes(of: clientID.littleEndian, toByteOffset: 12, as: UInt64.self)
             f.storeBytes(of: clientSeq.littleEndian, toByteOffset: 20, as: UInt64.self)
             f.storeBytes(of: UInt32(truncatingIfNeeded: op.count).littleEndian, toByteOffset: 28, as: UInt32.self)
             let head = UnsafeRawBufferPointer(rebasing: f[0..<Entry.payloadHeaderBytes])
-            return try op.withUnsafeBytes { try body(head, $0) }
+            op.withUnsafeBytes { body(head, $0) }
         }
     }
 

@@ -179,7 +179,7 @@ public struct ReplicatedNode: Sendable {
             var item = Work.taken
             swap(&item, &work[head])
             head += 1
-            switch item {
+            switch consume item {
             case .taken:
                 preconditionFailure("work item \(head - 1) taken twice")
             case .totem(let e):

@@ -158,13 +158,27 @@ extension ByteWriter {
 }
 
 extension ByteReader {
+    /// Checked and built from the bytes in place: a key of up to 24 bytes needs no array
+    /// (copying the bytes out first and freeing them cost more than the rest of decoding an
+    /// operation). Errors are those of validating the copied bytes.
     mutating func key() throws(CMapDecodingError) -> CMapKey {
         let at = offset
-        let b = try raw(Int(try u8()))
-        if let problem = CMapKey.problem(with: b, allowEmpty: false) {
-            throw CMapDecodingError(offset: at, reason: problem)
+        let count = Int(try u8())
+        guard remaining >= count else { throw fail("\(count) bytes needed, \(remaining) left") }
+        let start = offset
+        let key: CMapKey? = bytes.withUnsafeBytes { all in
+            let b = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
+            // A length byte cannot exceed `CMapKey.maxBytes`; emptiness and bytes remain.
+            guard count > 0 else { return nil }
+            for byte in b where !CMapKey.isKeyByte(byte) { return nil }
+            return CMapKey(decodedUnchecked: b)
         }
-        return CMapKey(unchecked: b)
+        guard let key else {
+            let problem = CMapKey.problem(with: Array(bytes[start..<(start + count)]), allowEmpty: false)
+            throw CMapDecodingError(offset: at, reason: problem ?? "invalid key")
+        }
+        self = ByteReader(bytes, offset: start + count)  // past the key (`offset` is read-only here)
+        return key
     }
 
     mutating func optionalKey() throws(CMapDecodingError) -> CMapKey? {
@@ -261,5 +275,26 @@ extension ByteReader {
         case 8: return .badValue(type: try valueType(), reason: try text())
         default: throw fail("unknown error tag \(tag)")
         }
+    }
+}
+
+extension CMapKey {
+    /// As `init(unchecked:)` (the same representation), from bytes the decoder checked.
+    init(decodedUnchecked b: UnsafeRawBufferPointer) {
+        // Big-endian words, zero-padded: the bytes present are copied into the word's
+        // first bytes in memory, which the byte order then makes the most significant.
+        func word(_ at: Int) -> UInt64 {
+            let n = b.count - at
+            if n >= 8 { return UInt64(bigEndian: b.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+            if n <= 0 { return 0 }
+            var w: UInt64 = 0
+            withUnsafeMutableBytes(of: &w) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[at..<(at + n)])) }
+            return UInt64(bigEndian: w)
+        }
+        w0 = word(0)
+        w1 = word(8)
+        w2 = word(16)
+        tail = b.count > Self.inlineBytes ? Array(b[Self.inlineBytes...]) : []
+        count = b.count
     }
 }

@@ -76,6 +76,29 @@ public struct Entry: Hashable, Sendable {
         }
     }
 
+    /// `encodedPayload().count`, without encoding.
+    public var encodedPayloadByteCount: Int { Entry.payloadHeaderBytes + op.count }
+
+    /// The bytes of `encodedPayload()` in two parts, without joining them: the fixed fields
+    /// (built on the stack) and the op (the entry's own storage). The simulator frames its
+    /// log records straight from these (building the joined payload first cost an
+    /// allocation and a copy per entry on every node).
+    /// Not generic: a generic method called from another module runs unspecialized, which
+    /// cost more than the encoding.
+    public func withEncodedPayloadParts(_ body: (_ head: UnsafeRawBufferPointer, _ op: UnsafeRawBufferPointer) -> Void) {
+        // originator u32, request id, client id, client seq (u64 each), op length u32.
+        var fields: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &fields) { f in
+            f.storeBytes(of: originator.rawValue.littleEndian, toByteOffset: 0, as: UInt32.self)
+            f.storeBytes(of: requestID.littleEndian, toByteOffset: 4, as: UInt64.self)
+            f.storeBytes(of: clientID.littleEndian, toByteOffset: 12, as: UInt64.self)
+            f.storeBytes(of: clientSeq.littleEndian, toByteOffset: 20, as: UInt64.self)
+            f.storeBytes(of: UInt32(truncatingIfNeeded: op.count).littleEndian, toByteOffset: 28, as: UInt32.self)
+            let head = UnsafeRawBufferPointer(rebasing: f[0..<Entry.payloadHeaderBytes])
+            op.withUnsafeBytes { body(head, $0) }
+        }
+    }
+
     /// The payload's fixed fields: originator, request id, client id, client seq, op length.
     static let payloadHeaderBytes = 4 + 8 + 8 + 8 + 4
 

@@ -95,6 +95,24 @@ extension RingMessage {
         }
     }
 
+    /// `RingMessage.writes(epoch: epoch, [request]).encoded()` without the array: each
+    /// client write is sent as a message of its own.
+    static func encodedWrite(epoch: Epoch, _ request: WriteRequest) -> [UInt8] {
+        ExactWriter.bytes(count: writesHeaderBytes + 8 + 8 + 8 + 4 + request.op.count) { w in
+            w.u8(Self.writesTag)
+            w.u64(epoch.rawValue)
+            w.u32(1)
+            Self.encode(request, into: &w)
+        }
+    }
+
+    private static func encode(_ r: WriteRequest, into w: inout ExactWriter) {
+        w.u64(r.requestID)
+        w.u64(r.clientID)
+        w.u64(r.clientSeq)
+        w.blob(r.op)
+    }
+
     public func encoded() -> [UInt8] {
         // Made only for the other messages: a writer reserves its buffer when made.
         var w: ByteWriter
@@ -107,12 +125,7 @@ extension RingMessage {
                 w.u8(Self.writesTag)
                 w.u64(epoch.rawValue)
                 w.u32(UInt32(requests.count))
-                for r in requests {
-                    w.u64(r.requestID)
-                    w.u64(r.clientID)
-                    w.u64(r.clientSeq)
-                    w.blob(r.op)
-                }
+                for r in requests { Self.encode(r, into: &w) }
             }
         case .syncState(let s):
             w = ByteWriter()

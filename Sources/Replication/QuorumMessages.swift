@@ -124,8 +124,11 @@ public enum ReconfigurationEntry {
         case .get, .getOrDefault, .count, .list:
             return false
         }
-        return key.bytes.starts(with: reservedPrefix)
+        // On the key in place: `key.bytes` built an array for every client write.
+        return key.hasPrefix(reservedCMapPrefix)
     }
+
+    private static let reservedCMapPrefix = CMapPrefix(String(decoding: reservedPrefix, as: UTF8.self))
 }
 
 extension Voters {

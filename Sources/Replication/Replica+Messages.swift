@@ -87,6 +87,9 @@ extension Replica {
               let count = RingMessage.checkedWritesCount(payload, epoch: epoch) else { return false }
         var r = ByteReader(payload, offset: RingMessage.writesHeaderBytes)
         var batch = Self.takeAppendBatch(from: &actions)
+        // A step usually delivers many one-write messages: room for several up front spares
+        // the batch its growth steps (a reallocation and a move each).
+        if batch.isEmpty { batch.reserveCapacity(max(count, Self.appendBatchCapacityMin)) }
         do {
             for _ in 0..<count {
                 let entry = Entry(index: nextIndex, epoch: epoch, originator: originator,
@@ -103,6 +106,8 @@ extension Replica {
         if !batch.isEmpty { actions.append(.append(batch)) }
         return true
     }
+
+    static let appendBatchCapacityMin = 16
 
     mutating func barrierDelivered(id: UInt64, epoch barrierEpoch: Epoch, from originator: NodeID) {
         guard barrierEpoch == epoch, phase != .inactive, round?.source != nil || phase == .active else { return }

@@ -11,7 +11,7 @@ extension Replica {
         let requestID = UInt64(incarnation) << 32 | UInt64(requestCounter)
         pendingWrites[requestID] = PendingRequest(token: token, deadline: now + configuration.requestTimeout)
         let request = WriteRequest(requestID: requestID, clientID: clientID, clientSeq: clientSeq, op: op)
-        actions.append(.broadcast(RingMessage.writes(epoch: epoch, [request]).encoded()))
+        actions.append(.broadcast(RingMessage.encodedWrite(epoch: epoch, request)))
     }
 
     /// Linearizable reads wait for a read barrier ordered after them and confirmed by a

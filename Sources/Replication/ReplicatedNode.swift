@@ -179,7 +179,7 @@ public struct ReplicatedNode: Sendable {
             var item = Work.taken
             swap(&item, &work[head])
             head += 1
-            switch item {
+            switch consume item {
             case .taken:
                 preconditionFailure("work item \(head - 1) taken twice")
             case .totem(let e):
@@ -189,7 +189,8 @@ public struct ReplicatedNode: Sendable {
                 // Consecutive deliveries become one replica step (flushed before any other
                 // work item, so the order of work is unchanged).
                 var delivered: [DeliveredMessage] = []
-                for a in totem.step(e) {
+                let totemActions = totem.step(e)
+                for a in totemActions {
                     switch a {
                     case .send(let packet, let to): actions.append(.sendPacket(packet, to: to))
                     case .startTimer(let k, let g, let after): actions.append(.startTotemTimer(k, g, after: after))
@@ -207,6 +208,8 @@ public struct ReplicatedNode: Sendable {
                         Self.flush(&delivered, into: &work, at: at)
                         processGroupDelivered(d, at: at, into: &actions)
                     case .deliver(let d):
+                        // Sized once for the rest of the step's actions instead of growing.
+                        if delivered.isEmpty { delivered.reserveCapacity(totemActions.count) }
                         delivered.append(DeliveredMessage(originator: d.originator, payload: d.payload))
                     case .configurationChange(let change):
                         Self.flush(&delivered, into: &work, at: at)

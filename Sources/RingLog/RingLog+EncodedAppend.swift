@@ -41,18 +41,32 @@ extension RingLog {
         }
         let s = segments.count - 1
         let runStart = segments[s].fileBytes + UInt64(buffer.count)
+        let segmentBytesMax = UInt64(options.segmentBytesMax)
+        // The per-record work runs on locals: every access to a stored property of this class
+        // is checked for exclusivity at run time (`swift_beginAccess`), which cost more than
+        // the rest of placing a record. The offsets table is moved out and back, not copied.
+        var offsets: [UInt32] = []
+        swap(&offsets, &segments[s].offsets)
+        let wasEmpty = offsets.isEmpty
         var end = runStart
         var j = k
+        var runEpoch: Epoch?
         // The same rule as one record at a time: a record that would carry a non-empty
         // segment past the limit starts the next segment.
         while j < batch.count {
             let size = UInt64(batch.range(of: j).count)
-            if j > k || segments[s].recordCount > 0, end + size > UInt64(options.segmentBytesMax) { break }
-            segments[s].offsets.append(UInt32(end))
-            epochs.append(batch.index(of: j), batch.epochs[j])
+            if j > k || !wasEmpty, end + size > segmentBytesMax { break }
+            offsets.append(UInt32(end))
+            // `EpochRuns` keeps one run per epoch change: only a change needs telling it.
+            let epoch = batch.epochs[j]
+            if epoch != runEpoch {
+                epochs.append(batch.index(of: j), epoch)
+                runEpoch = epoch
+            }
             end += size
             j += 1
         }
+        swap(&offsets, &segments[s].offsets)
         lastIndex = batch.index(of: j - 1)
         let bytes = batch.range(of: k).lowerBound..<batch.range(of: j - 1).upperBound
         if bytes.count >= RingLog.directWriteBytesMin {

@@ -78,39 +78,124 @@ public final class RingLog {
     /// durable only after a later `sync()` returns. Throws without appending anything if a
     /// payload is too large; throws `.failed` once the log has failed.
     public func append(_ records: [LogRecord]) throws {
-        try checkNotFailed()
+        let last = lastIndex
         for (k, record) in records.enumerated() {
             precondition(
-                record.index.rawValue == lastIndex.rawValue &+ 1 &+ UInt64(k),
-                "append of index \(record.index) at position \(k) after last index \(lastIndex)")
-            if record.payload.count > options.payloadBytesMax {
-                throw RingLogError.recordTooLarge(
-                    index: record.index, payloadBytes: record.payload.count, limit: options.payloadBytesMax)
-            }
+                record.index.rawValue == last.rawValue &+ 1 &+ UInt64(k),
+                "append of index \(record.index) at position \(k) after last index \(last)")
         }
-        try guardIO {
-            for record in records { try appendOne(record) }
+        try append(count: records.count, payloadByteCount: { records[$0].payload.count }) { k, place in
+            let record = records[k]
+            record.payload.withUnsafeBytes { payload in
+                place(RecordParts(index: record.index, epoch: record.epoch, type: record.type,
+                                  head: payload, tail: UnsafeRawBufferPointer(start: nil, count: 0)))
+            }
         }
     }
 
     public func append(_ record: LogRecord) throws { try append([record]) }
 
-    private func appendOne(_ record: LogRecord) throws {
-        let size = UInt64(record.encodedByteCount)
+    /// One record handed to `append(count:payloadByteCount:parts:)`: its payload is `head`
+    /// followed by `tail`, valid only during the call it is passed to.
+    public struct RecordParts {
+        public var index: LogIndex
+        public var epoch: Epoch
+        public var type: UInt8
+        public var head: UnsafeRawBufferPointer
+        public var tail: UnsafeRawBufferPointer
+
+        public init(index: LogIndex, epoch: Epoch, type: UInt8, head: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer) {
+            self.index = index
+            self.epoch = epoch
+            self.type = type
+            self.head = head
+            self.tail = tail
+        }
+    }
+
+    /// Appends `count` records with consecutive indexes starting at `lastIndex + 1`, framed
+    /// straight into the write buffer: for the `k`th, `payloadByteCount(k)` is its payload
+    /// size and `parts(k, place)` must call `place` once with it. A caller whose payload is
+    /// a few fixed fields and a byte string it holds (a replicated entry) needs no joined
+    /// payload array. The files get the same bytes and the same writes as `append(_ records:)`.
+    /// Durable only after a later `sync()`; throws without appending anything if a payload
+    /// is too large; throws `.failed` once the log has failed.
+    public func append(
+        count: Int, payloadByteCount: (Int) -> Int, parts: (Int, (RecordParts) -> Void) -> Void
+    ) throws {
+        try checkNotFailed()
+        for k in 0..<count where payloadByteCount(k) > options.payloadBytesMax {
+            throw RingLogError.recordTooLarge(
+                index: LogIndex(lastIndex.rawValue &+ 1 &+ UInt64(k)), payloadBytes: payloadByteCount(k),
+                limit: options.payloadBytesMax)
+        }
+        try guardIO {
+            var k = 0
+            while k < count { k = try appendFramedRun(from: k, count: count, payloadByteCount, parts) }
+        }
+    }
+
+    /// Places records from the `k`th on (at least one) until the segment is full or the
+    /// write buffer must be written; returns the first one left. The per-record work runs
+    /// on locals: every access to a stored property of this class is checked for
+    /// exclusivity at run time (`swift_beginAccess`), which cost more than framing a record.
+    /// The buffer and the offsets table are moved out and back, not copied.
+    private func appendFramedRun(
+        from k: Int, count: Int, _ payloadByteCount: (Int) -> Int, _ parts: (Int, (RecordParts) -> Void) -> Void
+    ) throws -> Int {
+        let firstSize = UInt64(RecordCodec.headerBytes + payloadByteCount(k))
+        let first = lastIndex.next
         if let last = segments.last {
             let end = last.fileBytes + UInt64(buffer.count)
-            if last.recordCount > 0 && end + size > UInt64(options.segmentBytesMax) {
-                try startSegment(at: record.index)
+            if last.recordCount > 0 && end + firstSize > UInt64(options.segmentBytesMax) {
+                try startSegment(at: first)
             }
         } else {
-            try startSegment(at: record.index)
+            try startSegment(at: first)
         }
-        let offset = segments[segments.count - 1].fileBytes + UInt64(buffer.count)
-        RecordCodec.encode(record, into: &buffer)
-        segments[segments.count - 1].offsets.append(UInt32(offset))
-        epochs.append(record.index, record.epoch)
-        lastIndex = record.index
-        if buffer.count >= options.writeBufferBytesMax { try flushBuffer() }
+        let s = segments.count - 1
+        let fileBytes = segments[s].fileBytes
+        let segmentBytesMax = UInt64(options.segmentBytesMax)
+        let bufferBytesMax = options.writeBufferBytesMax
+        var bytes: [UInt8] = []
+        swap(&bytes, &buffer)
+        var offsets: [UInt32] = []
+        swap(&offsets, &segments[s].offsets)
+        var index = first
+        var runEpoch: Epoch?
+        var j = k
+        while j < count {
+            let payloadBytes = payloadByteCount(j)
+            // A record that would carry a non-empty segment past the limit starts the next
+            // segment (the first one of the run was checked above).
+            if j > k, fileBytes + UInt64(bytes.count) + UInt64(RecordCodec.headerBytes + payloadBytes) > segmentBytesMax {
+                break
+            }
+            offsets.append(UInt32(fileBytes + UInt64(bytes.count)))
+            var epoch: Epoch?
+            parts(j) { r in
+                precondition(epoch == nil, "record \(j) placed twice")
+                precondition(r.index == index, "append of index \(r.index) at position \(j), expected \(index)")
+                precondition(r.head.count + r.tail.count == payloadBytes,
+                             "record \(r.index): \(r.head.count + r.tail.count) payload bytes, announced \(payloadBytes)")
+                RecordCodec.encode(index: r.index, epoch: r.epoch, type: r.type, payload: r.head, r.tail, into: &bytes)
+                epoch = r.epoch
+            }
+            guard let epoch else { preconditionFailure("record \(j) was not placed") }
+            // `EpochRuns` keeps one run per epoch change: only a change needs telling it.
+            if epoch != runEpoch {
+                epochs.append(index, epoch)
+                runEpoch = epoch
+            }
+            index = index.next
+            j += 1
+            if bytes.count >= bufferBytesMax { break }
+        }
+        swap(&bytes, &buffer)
+        swap(&offsets, &segments[s].offsets)
+        lastIndex = LogIndex(index.rawValue &- 1)
+        if buffer.count >= bufferBytesMax { try flushBuffer() }
+        return j
     }
 
     /// Seals the current segment and starts a file whose name is `first`.

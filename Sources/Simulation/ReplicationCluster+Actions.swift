@@ -31,9 +31,17 @@ extension ReplicationCluster {
                     queue.schedule(.peer(to: toIndex, from: index, message), at: arrival)
                 }
             case .append(let entries):
-                let records = entries.map { LogRecord(index: $0.index, epoch: $0.epoch, type: 1, payload: $0.encodedPayload()) }
+                // Framed straight from the entries into the log's write buffer: no payload
+                // array per entry and no record array per append (the bytes are those of
+                // `LogRecord(index:epoch:type: 1, payload: entry.encodedPayload())`).
                 do {
-                    try nodes[index].log!.append(records)
+                    try nodes[index].log!.append(count: entries.count,
+                                                 payloadByteCount: { entries[$0].encodedPayloadByteCount }) { k, place in
+                        let entry = entries[k]
+                        entry.withEncodedPayloadParts { head, op in
+                            place(RingLog.RecordParts(index: entry.index, epoch: entry.epoch, type: 1, head: head, tail: op))
+                        }
+                    }
                 } catch {
                     violation("disk", node: index, "append failed: \(error)")
                 }

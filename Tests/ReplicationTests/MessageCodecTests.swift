@@ -47,6 +47,22 @@ import Testing
         }
     }
 
+    /// The simulator frames log records from the payload's two parts: joined, they are
+    /// `encodedPayload()`; and a client write's own message is the one-request `.writes`.
+    @Test func payloadPartsAndSingleWriteEncodings() {
+        var rng = SeededGenerator(seed: 11)
+        for _ in 0..<500 {
+            let entry = randomEntry(&rng, index: rng.next())
+            var joined: [UInt8] = []
+            entry.withEncodedPayloadParts { head, op in joined = Array(head) + Array(op) }
+            #expect(joined == entry.encodedPayload())
+            #expect(entry.encodedPayloadByteCount == joined.count)
+            let request = WriteRequest(requestID: rng.next(), clientID: rng.next(), clientSeq: rng.next(), op: entry.op)
+            let epoch = Epoch(rng.next())
+            #expect(RingMessage.encodedWrite(epoch: epoch, request) == RingMessage.writes(epoch: epoch, [request]).encoded())
+        }
+    }
+
     /// The replica's direct path for writes accepts exactly the payloads the general decoder
     /// accepts as writes of that epoch, with the same count (truncated, flipped, and with
     /// an op length past the limit).

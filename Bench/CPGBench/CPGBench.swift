@@ -5,7 +5,8 @@
 //   .build/release/CPGBench [path/to/totemkv] [seconds per flood] [latency]
 //
 // With a third argument `latency` only the latency run is made (no floods before it), and
-// CPGBENCH_LATENCY_MESSAGES sets its message count (1000 unless told).
+// CPGBENCH_LATENCY_MESSAGES sets its message count (1000 unless told), CPGBENCH_LATENCY_SENDER
+// the node whose member sends (1, the ring's representative, unless told).
 //
 // One member per node joins group `bench`. Floods: one sender (node 1's member) or three
 // (every member) keep up to `window` CPG.MCAST requests pipelined, backing off 1 ms after a
@@ -233,6 +234,7 @@ struct CPGBench {
         let seconds = arguments.count > 2 ? Double(arguments[2]) ?? 5 : 5
         let latencyOnly = arguments.count > 3 && arguments[3] == "latency"
         let latencyMessages = Int(ProcessInfo.processInfo.environment["CPGBENCH_LATENCY_MESSAGES"] ?? "") ?? 1000
+        let latencySender = min(3, max(1, Int(ProcessInfo.processInfo.environment["CPGBENCH_LATENCY_SENDER"] ?? "") ?? 1))
         var cluster = try Cluster(executable: executable)
         try cluster.start()
         defer { cluster.stop() }
@@ -303,13 +305,13 @@ struct CPGBench {
             if current == last { break }
             last = current
         }
-        // Latency at 100 messages/s from node 1's member, 64-byte payloads.
+        // Latency at 100 messages/s from one node's member (CPGBENCH_LATENCY_SENDER), 64-byte payloads.
         for (member, channel) in members {
             try await channel.eventLoop.submit { if !member.isJoined { member.join() } }.get()
         }
         try await Task.sleep(for: .milliseconds(500))
         for (member, channel) in members { try await channel.eventLoop.submit { member.latencies = [] }.get() }
-        let (sender, senderChannel) = members[0]
+        let (sender, senderChannel) = members[latencySender - 1]
         for _ in 0..<latencyMessages {
             try await senderChannel.eventLoop.submit {
                 let stamp = "t\(now())"
@@ -328,7 +330,7 @@ struct CPGBench {
         }
         samples.sort()
         print("")
-        print("latency at 100 msgs/s, 64 B, 1 sender: \(samples.count) samples over 3 members, p50 \(String(format: "%.3f", percentile(samples, 0.5))) ms, p99 \(String(format: "%.3f", percentile(samples, 0.99))) ms, max \(String(format: "%.3f", percentile(samples, 1.0))) ms (\(perMember.joined(separator: ", ")))")
+        print("latency at 100 msgs/s, 64 B, 1 sender (node \(latencySender)): \(samples.count) samples over 3 members, p50 \(String(format: "%.3f", percentile(samples, 0.5))) ms, p99 \(String(format: "%.3f", percentile(samples, 0.99))) ms, max \(String(format: "%.3f", percentile(samples, 1.0))) ms (\(perMember.joined(separator: ", ")))")
         for (member, channel) in members {
             let errors = try await channel.eventLoop.submit { member.errors }.get()
             if !errors.isEmpty { print("errors: \(errors)") }

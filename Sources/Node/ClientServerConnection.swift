@@ -353,8 +353,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func startPushes(_ sources: [CommandOutput.StartedPushes], on channel: any Channel) {
         for source in sources {
             let name = ByteBuffer(string: source.channel)
-            // On the channel's loop (EventLoopTaskExecutor.swift): no thread switch per push.
-            pushTasks.append(Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
+            pushTasks.append(Task {
                 do {
                     if let batched = source.runBatched {
                         try await batched { payloads in

@@ -2,7 +2,11 @@
 // `totemkv node` processes (127.0.0.1...127.0.0.3, udpu on loopback, default totem options).
 //
 //   swift build -c release --product totemkv --product CPGBench
-//   .build/release/CPGBench [path/to/totemkv] [seconds per flood]
+//   .build/release/CPGBench [path/to/totemkv] [seconds per flood] [latency]
+//
+// With a third argument `latency` only the latency run is made (no floods before it), and
+// CPGBENCH_LATENCY_MESSAGES sets its message count (1000 unless told), CPGBENCH_LATENCY_SENDER
+// the node whose member sends (1, the ring's representative, unless told).
 //
 // One member per node joins group `bench`. Floods: one sender (node 1's member) or three
 // (every member) keep up to `window` CPG.MCAST requests pipelined, backing off 1 ms after a
@@ -228,6 +232,9 @@ struct CPGBench {
         let executable = arguments.count > 1 ? arguments[1]
             : URL(fileURLWithPath: arguments[0]).deletingLastPathComponent().appendingPathComponent("totemkv").path
         let seconds = arguments.count > 2 ? Double(arguments[2]) ?? 5 : 5
+        let latencyOnly = arguments.count > 3 && arguments[3] == "latency"
+        let latencyMessages = Int(ProcessInfo.processInfo.environment["CPGBENCH_LATENCY_MESSAGES"] ?? "") ?? 1000
+        let latencySender = min(3, max(1, Int(ProcessInfo.processInfo.environment["CPGBENCH_LATENCY_SENDER"] ?? "") ?? 1))
         var cluster = try Cluster(executable: executable)
         try cluster.start()
         defer { cluster.stop() }
@@ -256,9 +263,11 @@ struct CPGBench {
             return out
         }
 
-        print("| senders | payload | delivered msgs/s per member (node 1, 2, 3) | mean | TRYAGAIN replies | members evicted |")
-        print("|---|---|---|---|---|---|")
-        for senders in [1, 3] {
+        if !latencyOnly {
+            print("| senders | payload | delivered msgs/s per member (node 1, 2, 3) | mean | TRYAGAIN replies | members evicted |")
+            print("|---|---|---|---|---|---|")
+        }
+        for senders in latencyOnly ? [] : [1, 3] {
             for size in [64, 1024, 16384] {
                 // A member evicted in the previous run joins again.
                 for (member, channel) in members {
@@ -296,14 +305,14 @@ struct CPGBench {
             if current == last { break }
             last = current
         }
-        // Latency at 100 messages/s from node 1's member, 64-byte payloads.
+        // Latency at 100 messages/s from one node's member (CPGBENCH_LATENCY_SENDER), 64-byte payloads.
         for (member, channel) in members {
             try await channel.eventLoop.submit { if !member.isJoined { member.join() } }.get()
         }
         try await Task.sleep(for: .milliseconds(500))
         for (member, channel) in members { try await channel.eventLoop.submit { member.latencies = [] }.get() }
-        let (sender, senderChannel) = members[0]
-        for _ in 0..<1000 {
+        let (sender, senderChannel) = members[latencySender - 1]
+        for _ in 0..<latencyMessages {
             try await senderChannel.eventLoop.submit {
                 let stamp = "t\(now())"
                 sender.send(stamp + String(repeating: "x", count: max(0, 64 - stamp.utf8.count)))
@@ -313,10 +322,15 @@ struct CPGBench {
         }
         try await Task.sleep(for: .seconds(1))
         var samples: [UInt64] = []
-        for (member, channel) in members { samples += try await channel.eventLoop.submit { member.latencies }.get() }
+        var perMember: [String] = []
+        for (index, (member, channel)) in members.enumerated() {
+            let own = try await channel.eventLoop.submit { member.latencies }.get().sorted()
+            perMember.append("node \(index + 1) p50 \(String(format: "%.3f", percentile(own, 0.5))) ms")
+            samples += own
+        }
         samples.sort()
         print("")
-        print("latency at 100 msgs/s, 64 B, 1 sender: \(samples.count) samples over 3 members, p50 \(String(format: "%.3f", percentile(samples, 0.5))) ms, p99 \(String(format: "%.3f", percentile(samples, 0.99))) ms, max \(String(format: "%.3f", percentile(samples, 1.0))) ms")
+        print("latency at 100 msgs/s, 64 B, 1 sender (node \(latencySender)): \(samples.count) samples over 3 members, p50 \(String(format: "%.3f", percentile(samples, 0.5))) ms, p99 \(String(format: "%.3f", percentile(samples, 0.99))) ms, max \(String(format: "%.3f", percentile(samples, 1.0))) ms (\(perMember.joined(separator: ", ")))")
         for (member, channel) in members {
             let errors = try await channel.eventLoop.submit { member.errors }.get()
             if !errors.isEmpty { print("errors: \(errors)") }

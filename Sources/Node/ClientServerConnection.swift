@@ -353,7 +353,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func startPushes(_ sources: [CommandOutput.StartedPushes], on channel: any Channel) {
         for source in sources {
             let name = ByteBuffer(string: source.channel)
-            pushTasks.append(Task {
+            // On the channel's loop (EventLoopTaskExecutor.swift): no thread switch per push.
+            pushTasks.append(Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
                 do {
                     if let batched = source.runBatched {
                         try await batched { payloads in

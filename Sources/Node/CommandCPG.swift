@@ -9,6 +9,10 @@ import Replication
 /// on channel `cpg:<group>`, as they happen; the client reads them when it wants.
 extension CommandDispatcher {
     static let processGroupChannelPrefix = Array("cpg:".utf8)
+    /// Batches of more deliveries than this are encoded off the connection's loop: a push
+    /// task on the loop saves two thread wake-ups per push (latency), but in a flood the
+    /// loop's time is the limit and encoding hundreds of pushes there costs throughput.
+    static let processGroupPushBatchOffLoop = 16
 
     func processGroupCommand(_ command: RESPCommand, session: inout Session) async -> CommandOutput? {
         let n = command.count
@@ -94,7 +98,15 @@ extension CommandDispatcher {
             let body: @Sendable (_ emitAll: @Sendable ([ByteBuffer]) async throws -> Void) async throws -> Void = { emitAll in
                 var ended = false
                 for await batch in deliveries {
-                    try await emitAll(Self.processGroupPushPayloads(batch))
+                    if batch.count > Self.processGroupPushBatchOffLoop {
+                        // A flood: encode and hand over from the global pool, as the loop
+                        // (which the push task may prefer) is the node's bottleneck then.
+                        try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                            try await emitAll(Self.processGroupPushPayloads(batch))
+                        }
+                    } else {
+                        try await emitAll(Self.processGroupPushPayloads(batch))
+                    }
                     ended = batch.last?.isFinal == true
                 }
                 if !ended {

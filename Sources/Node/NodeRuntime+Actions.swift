@@ -25,15 +25,9 @@ extension NodeRuntime {
                 }
                 for rrpAction in rings.step(.outgoing(packet, to: to)) { performRRP(rrpAction) }
             case .startTotemTimer(let kind, let generation, let after):
-                // The core ignores a stale generation, so cancelling is not needed for
-                // correctness; it keeps the loop's timer queue from filling with dead
-                // timers (Totem restarts its token timers on every token).
-                totemTimers[kind]?.cancel()
-                totemTimers[kind] = eventLoop.scheduleTask(in: .milliseconds(Int64(after.rawValue))) {
-                    self.enqueue(.core(.totemTimerFired(kind, generation, at: self.now())))
-                }
+                startTotemTimer(kind, generation, after: after)
             case .cancelTotemTimer(let kind):
-                totemTimers.removeValue(forKey: kind)?.cancel()
+                totemTimerTable.cancel(Int(kind.rawValue))
             case .persistRingSeq(let seq):
                 do {
                     try RingSeqFile.write(seq, directory: configuration.dataDirectory)

@@ -51,8 +51,10 @@ public final class NodeRuntime: @unchecked Sendable {
     let processGroupInbox = ProcessGroupInbox()
     var snapshotIndex: LogIndex = .zero
     var rrpTimerGenerations: [RRPTimer: UInt64] = [:]
-    /// The pending timer of each kind, cancelled when restarted or cancelled.
-    var totemTimers: [TotemTimerKind: Scheduled<Void>] = [:]
+    /// Totem's timers, by kind (`TotemTimerKind.rawValue`): when each is due, and the loop
+    /// task armed for it (NodeRuntime+TotemTimers.swift).
+    var totemTimerTable = LazyTimerTable(count: TotemTimerKind.allCases.count)
+    var totemTimerTasks: [Scheduled<Void>?] = Array(repeating: nil, count: TotemTimerKind.allCases.count)
     var rrpTimers: [RRPTimer: Scheduled<Void>] = [:]
     /// Holds an arriving token briefly while this node is busy (TokenPacer.swift).
     var tokenPacer = TokenPacer(settings: NodeRuntime.tokenPacerSettings())

@@ -129,13 +129,24 @@ public final class UDPTransport: Sendable {
                 }
                 channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: promise)
             }
-            flush(channel, now: destination != .broadcast)
+            flush(channel, now: destination != .broadcast || !Self.waitsForToken(packet))
         }
+    }
+
+    /// Only a token visit's broadcasts (messages) wait for the token that follows them. A
+    /// token hold cancel, a join or a merge detect is not followed by a token: waiting for
+    /// the end of the loop turn only delays it behind whatever else the turn does (a hold
+    /// cancel waited for the client's `OK` to be written). corosync sends those with
+    /// `totemnet_mcast_flush_send`, at once.
+    static func waitsForToken(_ packet: TotemPacket) -> Bool {
+        if case .mcast = packet.message { return true }
+        return false
     }
 
     /// A unicast (the token, which Totem sends after the broadcasts of its visit) goes out at
     /// once, with every write pending before it: one `sendmmsg` for a whole token visit
-    /// rather than one per datagram. Broadcasts alone go out at the end of the loop turn.
+    /// rather than one per datagram. Messages alone go out at the end of the loop turn; other
+    /// broadcasts (`waitsForToken`) at once, with what is pending.
     /// Every ring's pending broadcasts go out before the unicast, not only its own ring's: in
     /// passive mode the token may leave on another ring than the broadcasts its seq covers,
     /// and a receiver that sees the token first would ask for them again.

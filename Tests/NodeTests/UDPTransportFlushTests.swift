@@ -29,4 +29,34 @@ struct UDPTransportFlushTests {
             await closeAll(nodes)
         }
     }
+
+    @Test("a token hold cancel goes out at once, with the broadcasts pending before it")
+    func holdCancelIsNotBatched() async throws {
+        try await withLoops(1) { group in
+            let loop = group.next()
+            let nodes = try await bindCluster([1, 2], rings: [0], loops: [loop])
+            let (a, b) = (nodes[0], nodes[1])
+            let cancel = TotemPacket(sender: NodeID(1), message: .tokenHoldCancel(
+                TokenHoldCancel(ringID: RingID(representative: NodeID(1), seq: 4))))
+            let pending = try await loop.submit { () -> [Int] in
+                a.transport.send(mcast(from: 1, seq: 1), to: .broadcast, onRing: 0)
+                let afterMessage = a.transport.state.value.channelsToFlush.count
+                a.transport.send(cancel, to: .broadcast, onRing: 0)
+                return [afterMessage, a.transport.state.value.channelsToFlush.count]
+            }.get()
+            // The message waits for the end of the turn; the cancel flushes it and itself.
+            #expect(pending == [1, 0])
+            let received = try await b.inbox.wait(forCount: 2)
+            #expect(received.map(\.packet) == [mcast(from: 1, seq: 1), cancel])
+            await closeAll(nodes)
+        }
+    }
+
+    @Test("only messages wait for a token")
+    func onlyMessagesWait() {
+        let ring = RingID(representative: NodeID(1), seq: 4)
+        #expect(UDPTransport.waitsForToken(mcast(from: 1, seq: 1)))
+        #expect(!UDPTransport.waitsForToken(TotemPacket(sender: NodeID(1), message: .tokenHoldCancel(TokenHoldCancel(ringID: ring)))))
+        #expect(!UDPTransport.waitsForToken(TotemPacket(sender: NodeID(1), message: .mergeDetect(MergeDetect(ringID: ring)))))
+    }
 }

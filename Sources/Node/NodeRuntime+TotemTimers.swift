@@ -1,0 +1,40 @@
+import Basics
+import NIOCore
+import Totem
+
+/// Totem's timers on the loop, armed lazily (`LazyTimerTable`): a token visit restarts the
+/// token timers without touching the loop's timer queue.
+@available(macOS 15, *)
+extension NodeRuntime {
+    func startTotemTimer(_ kind: TotemTimerKind, _ generation: TimerGeneration, after: Milliseconds) {
+        let due = NIODeadline.now() + .milliseconds(Int64(after.rawValue))
+        let index = Int(kind.rawValue)
+        switch totemTimerTable.start(index, generation: generation, due: due.uptimeNanoseconds) {
+        case .keep:
+            return
+        case .arm(let at):
+            armTotemTimer(kind, at: at)
+        }
+    }
+
+    private func armTotemTimer(_ kind: TotemTimerKind, at: UInt64) {
+        let index = Int(kind.rawValue)
+        totemTimerTasks[index]?.cancel()
+        totemTimerTasks[index] = eventLoop.scheduleTask(deadline: NIODeadline.uptimeNanoseconds(at)) {
+            self.totemTimerTaskRan(kind)
+        }
+    }
+
+    private func totemTimerTaskRan(_ kind: TotemTimerKind) {
+        let index = Int(kind.rawValue)
+        totemTimerTasks[index] = nil
+        switch totemTimerTable.fired(index, now: NIODeadline.now().uptimeNanoseconds) {
+        case .nothing:
+            return
+        case .rearm(let at):
+            armTotemTimer(kind, at: at)
+        case .fire(let generation):
+            enqueue(.core(.totemTimerFired(kind, generation, at: now())))
+        }
+    }
+}

@@ -33,40 +33,9 @@ import Testing
         (RingLogOptions(segmentBytesMax: 300 << 10, writeBufferBytesMax: 32 << 10), 9000),
     ] as [(RingLogOptions, Int)])
     func sameFilesAndWritesAsRecords(options: RingLogOptions, payloadMax: Int) throws {
-        let plainDisk = SimulatedDisk(seed: 1)
-        let framedDisk = SimulatedDisk(seed: 1)
-        let plain = try RingLog(disk: plainDisk, directory: "/n", options: options)
-        let framed = try RingLog(disk: framedDisk, directory: "/n", options: options)
-        var generator = SeededGenerator(seed: UInt64(payloadMax))
-        var next: UInt64 = 1
-        for round in 0..<40 {
-            let count = Int(generator.next() % 40)
-            let batch = (0..<count).map { k in
-                record(next + UInt64(k), epoch: UInt64(1 + round / 10), payloadBytes: Int(generator.next() % UInt64(payloadMax)))
-            }
-            next += UInt64(count)
-            try plain.append(batch)
-            try appendInParts(batch, to: framed, split: Int(generator.next() % 64))
-            #expect(framed.lastIndex == plain.lastIndex)
-            if round % 3 == 0 {
-                #expect(try plain.sync() == framed.sync())
-            }
+        try expectSameFilesAsRecordAppends(options: options, payloadMax: payloadMax, sameOperationCount: true) { log, batch, generator in
+            try appendInParts(batch, to: log, split: Int(generator.next() % 64))
         }
-        try plain.sync()
-        try framed.sync()
-        #expect(framedDisk.operationCount == plainDisk.operationCount)
-        let names = try segmentNames(plainDisk, "/n")
-        #expect(names.count > 1)
-        #expect(try segmentNames(framedDisk, "/n") == names)
-        for name in names {
-            #expect(framedDisk.contents(of: "/n/log/" + name) == plainDisk.contents(of: "/n/log/" + name), "\(name)")
-        }
-        #expect(try allRecords(framed) == allRecords(plain))
-        for index in [LogIndex(1), framed.lastIndex] {
-            #expect(framed.epoch(of: index) == plain.epoch(of: index))
-        }
-        let reopened = try RingLog(disk: framedDisk, directory: "/n", options: options)
-        #expect(try allRecords(reopened) == allRecords(plain))
     }
 
     /// Epochs change inside one call: each index keeps its own.

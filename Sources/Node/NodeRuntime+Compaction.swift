@@ -115,23 +115,15 @@ extension NodeRuntime {
 
 @available(macOS 15, *)
 extension RuntimeDisk {
-    /// The modification time of the newest snapshot file (Unix ms), for the snapshot age
-    /// after a restart; nil when there is none.
-    static func newestSnapshotUnixMilliseconds(_ configuration: NodeRuntimeConfiguration) -> UInt64? {
+    /// The newest snapshot file's modification time (Unix ms, for the snapshot age after a
+    /// restart) and size (for the snapshot growth rule); nil when there is none.
+    static func newestSnapshotFile(_ configuration: NodeRuntimeConfiguration) -> (unixMilliseconds: UInt64, bytes: Int)? {
         guard let store = try? SnapshotStore(directory: configuration.dataDirectory + "/snapshots"),
               let newest = try? store.list().first,
-              let date = try? FileManager.default.attributesOfItem(atPath: newest.path)[.modificationDate] as? Date
+              let attributes = try? FileManager.default.attributesOfItem(atPath: newest.path),
+              let date = attributes[.modificationDate] as? Date,
+              let size = attributes[.size] as? NSNumber
         else { return nil }
-        return UInt64(max(0, date.timeIntervalSince1970 * 1000))
-    }
-
-    /// The size of the newest snapshot file, for the snapshot growth rule after a restart;
-    /// nil when there is none.
-    static func newestSnapshotBytes(_ configuration: NodeRuntimeConfiguration) -> Int? {
-        guard let store = try? SnapshotStore(directory: configuration.dataDirectory + "/snapshots"),
-              let newest = try? store.list().first,
-              let size = try? FileManager.default.attributesOfItem(atPath: newest.path)[.size] as? NSNumber
-        else { return nil }
-        return size.intValue
+        return (UInt64(max(0, date.timeIntervalSince1970 * 1000)), size.intValue)
     }
 }

@@ -124,9 +124,9 @@ public final class NodeRuntime: @unchecked Sendable {
         let runtime = NodeRuntime(configuration: configuration, eventLoop: eventLoop, logger: logger,
                                   core: core, log: log, diskFence: fence, metrics: metrics)
         runtime.ops.logFirstIndex = logFirstIndex
-        runtime.ops.lastSnapshotUnixMilliseconds = RuntimeDisk.newestSnapshotUnixMilliseconds(configuration)
-        if let bytes = RuntimeDisk.newestSnapshotBytes(configuration) {
-            runtime.ops.snapshotPolicy.snapshotWritten(bytes: bytes)
+        if let newest = RuntimeDisk.newestSnapshotFile(configuration) {
+            runtime.ops.lastSnapshotUnixMilliseconds = newest.unixMilliseconds
+            runtime.ops.snapshotPolicy.snapshotWritten(bytes: newest.bytes)
         }
         sink.runtime = runtime
         runtime.sink = sink

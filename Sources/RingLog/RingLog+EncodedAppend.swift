@@ -30,15 +30,7 @@ extension RingLog {
     /// Places the records of `batch` from the `k`th on that fit the current segment (at least
     /// one, after starting a new segment if the rule says so); returns the first one left.
     private func appendRun(of batch: EncodedBatch, from k: Int) throws -> Int {
-        let firstSize = UInt64(batch.range(of: k).count)
-        if let last = segments.last {
-            let end = last.fileBytes + UInt64(buffer.count)
-            if last.recordCount > 0 && end + firstSize > UInt64(options.segmentBytesMax) {
-                try startSegment(at: batch.index(of: k))
-            }
-        } else {
-            try startSegment(at: batch.index(of: k))
-        }
+        try startSegmentIfFull(for: batch.index(of: k), recordBytes: UInt64(batch.range(of: k).count))
         let s = segments.count - 1
         let runStart = segments[s].fileBytes + UInt64(buffer.count)
         let segmentBytesMax = UInt64(options.segmentBytesMax)

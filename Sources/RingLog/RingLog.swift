@@ -143,16 +143,8 @@ public final class RingLog {
     private func appendFramedRun(
         from k: Int, count: Int, _ payloadByteCount: (Int) -> Int, _ parts: (Int, (RecordParts) -> Void) -> Void
     ) throws -> Int {
-        let firstSize = UInt64(RecordCodec.headerBytes + payloadByteCount(k))
         let first = lastIndex.next
-        if let last = segments.last {
-            let end = last.fileBytes + UInt64(buffer.count)
-            if last.recordCount > 0 && end + firstSize > UInt64(options.segmentBytesMax) {
-                try startSegment(at: first)
-            }
-        } else {
-            try startSegment(at: first)
-        }
+        try startSegmentIfFull(for: first, recordBytes: UInt64(RecordCodec.headerBytes + payloadByteCount(k)))
         let s = segments.count - 1
         let fileBytes = segments[s].fileBytes
         let segmentBytesMax = UInt64(options.segmentBytesMax)
@@ -196,6 +188,20 @@ public final class RingLog {
         lastIndex = LogIndex(index.rawValue &- 1)
         if buffer.count >= bufferBytesMax { try flushBuffer() }
         return j
+    }
+
+    /// Starts a segment for record `first` of `recordBytes` encoded bytes when there is none,
+    /// or when it would carry a non-empty segment past `segmentBytesMax` (the one rule every
+    /// append path splits segments by, so that they all write the same files).
+    func startSegmentIfFull(for first: LogIndex, recordBytes: UInt64) throws {
+        if let last = segments.last {
+            let end = last.fileBytes + UInt64(buffer.count)
+            if last.recordCount > 0 && end + recordBytes > UInt64(options.segmentBytesMax) {
+                try startSegment(at: first)
+            }
+        } else {
+            try startSegment(at: first)
+        }
     }
 
     /// Seals the current segment and starts a file whose name is `first`.

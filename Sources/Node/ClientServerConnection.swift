@@ -46,6 +46,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                      reply: @Sendable ([ReplicatedNode.ClientReply]) -> RESPValue)
         /// A command running in a task (it runs alone, or is a CPG.MCAST).
         case running
+        /// A linearizable GET (the fast path: no `PreparedCommand`), awaiting its answer.
+        case get
+        /// A GET's answer, encoded when written (`encodeGet`).
+        case getAnswer(ReplicatedNode.ClientReply)
     }
 
     /// A parsed command that could not start yet (it would have to wait).
@@ -54,6 +58,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         case alone(RESPCommand)
         case multicast(RESPCommand)
         case protocolError(RESPError)
+        /// `GET key` in linearizable read mode on a pipelining node: batched as is.
+        case get(CMapKey)
     }
 
     private let dispatcher: CommandDispatcher
@@ -69,6 +75,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// A linearizable read was sent since everything was last answered (a write must
     /// wait for it; a stale read is answered on arrival, before any later write).
     private var readsUnanswered = false
+    /// Linearizable reads parsed and not sent yet: sent behind one read barrier
+    /// (`sendReads`) before any later request, and at the end of each `processInput`.
+    private var readBatch = ReadBatch()
     private var parked: Parked?
     /// A command runs in a task; nothing later is parsed until it is done.
     private var isRunningTask = false
@@ -185,6 +194,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 startedAny = true
             }
         }
+        sendReads()
         // A command running in a task is counted when it is done (`ran`), as Redis counts a
         // command once it ran: INFO does not count itself.
         dispatcher.stats.processed(commands: commandsStarted, protocolErrors: protocolErrors)
@@ -200,6 +210,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private func classify(_ command: RESPCommand) -> Parked {
+        // The most common command, taken without building a `PreparedCommand` (its closure
+        // and arrays) for it; anything unusual (a bad key, arity) takes the general way.
+        if pipelined != nil, command.count == 2, session.isAuthenticated, session.readMode == .linearizable,
+           command.isNamed("GET"), case .success(let key) = CommandReplies.key(command[1]) {
+            return .get(key)
+        }
         if let prepared = dispatcher.prepare(command, session: &session) { return .prepared(prepared) }
         // Ordered by the node when it accepts it (awaited, so a connection's multicasts
         // keep their order), changes no session state and does not touch the store: it
@@ -225,11 +241,18 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             if prepared.hasLinearizableRead { readsUnanswered = true }
             if pipelined != nil || prepared.requests.isEmpty { commandsStarted += 1 }
             send(prepared)
+        case .get(let key):
+            guard !unanswered.isFull else { return false }
+            readsUnanswered = true
+            commandsStarted += 1
+            let number = append(.get)
+            readBatch.append(.get(key), slot: number, index: 0)
         case .multicast(let command):
             guard !unanswered.isFull else { return false }
             // The common case, a member's multicast the node takes at once, needs no task:
             // a pipeline of multicasts then streams. Anything else (a refusal, a full inbox,
             // a bad argument) runs as before and gives its reply or error.
+            sendReads()
             if command.count == 3, session.isAuthenticated, let pipelined,
                case .success(let group) = CommandDispatcher.processGroupName(command[1]),
                pipelined.admitProcessGroupMcast(group, connection: ConnectionID(session.connectionNumber),
@@ -253,6 +276,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             append(.one(prepared.reply([])))
             return
         }
+        if pipelined != nil, prepared.isOnlyLinearizableReads {
+            // Joins the turn's batch: one barrier for all of them (`sendReads`).
+            let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
+                                         missing: prepared.requests.count, reply: prepared.reply))
+            for (index, request) in prepared.requests.enumerated() {
+                if case .read(let op, _) = request { readBatch.append(op, slot: number, index: index) }
+            }
+            return
+        }
+        sendReads()
         guard let pipelined else {
             let requests = prepared.requests, reply = prepared.reply
             run { dispatcher, _ in
@@ -277,6 +310,29 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
     }
 
+    /// Sends the batched linearizable reads behind one barrier; their answers fill their
+    /// slots as `send`'s do.
+    private func sendReads() {
+        guard !readBatch.isEmpty, let pipelined else { return }
+        let batch = readBatch.take()
+        let loop = context?.eventLoop
+        pipelined.submitLinearizableReads(batch.ops) { answers in
+            guard let loop else { return }
+            if loop.inEventLoop {
+                self.answered(batch, answers)
+            } else {
+                loop.execute { self.answered(batch, answers) }
+            }
+        }
+    }
+
+    private func answered(_ batch: ReadBatch, _ answers: [ReplicatedNode.ClientReply]) {
+        for position in 0..<min(batch.count, answers.count) {
+            let (number, index) = batch.target(position)
+            answered(number, index, answers[position])
+        }
+    }
+
     @discardableResult
     private func append(_ slot: Slot) -> UInt64 {
         unanswered.requestStarted()
@@ -288,6 +344,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func answered(_ number: UInt64, _ index: Int, _ answer: ReplicatedNode.ClientReply) {
         guard !isClosed, number >= firstSlotNumber, number - firstSlotNumber < UInt64(slots.count) else { return }
         let position = slots.index(slots.startIndex, offsetBy: Int(number - firstSlotNumber))
+        if case .get = slots[position] {
+            slots[position] = .getAnswer(answer)
+            if number == firstSlotNumber { scheduleTurn() }
+            return
+        }
         guard case .waiting(var answers, let missing, let reply) = slots[position], answers[index] == nil else { return }
         answers[index] = answer
         if missing > 1 {
@@ -391,7 +452,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 for value in values { value.encode(into: &buffer!) }
             case .one(let value):
                 value.encode(into: &buffer!)
-            case .waiting, .running:
+            case .getAnswer(let answer):
+                Self.encodeGet(answer, into: &buffer!)
+            case .waiting, .running, .get:
                 break gather
             }
             slots.removeFirst()
@@ -414,6 +477,22 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
                 channel.close(promise: nil)
+            }
+        }
+    }
+
+    /// GET's reply shapes (as `CommandDispatcher.getReply`), written straight from the
+    /// stored bytes.
+    private static func encodeGet(_ answer: ReplicatedNode.ClientReply, into buffer: inout ByteBuffer) {
+        switch answer {
+        case .result(.value(let value, _), _):
+            buffer.writeRESPBulkString(value.textBytes)
+        case .result(.notFound, _):
+            buffer.writeRESPNullBulkString()
+        default:
+            switch PreparedCommand.outcome(answer) {
+            case .failure(let error): error.encode(into: &buffer)
+            case .success(let result): PreparedCommand.unexpected(result, "GET").encode(into: &buffer)
             }
         }
     }

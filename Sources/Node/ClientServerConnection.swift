@@ -7,6 +7,12 @@ import Replication
 /// parses requests as they are read, sends them to the node, and writes the replies in
 /// request order, gathering those ready in one loop turn into one socket write.
 ///
+/// Linearizable reads parsed in one turn (GET, MGET, CMAP.GET, ...) are sent together behind
+/// one read barrier (`sendReads`, `PipelinedNodeService.submitLinearizableReads`) when the
+/// turn's parsing ends or before any other request: a pipeline of GETs costs the node one
+/// request, not one per GET. The GET and SET most clients send most are taken without a
+/// `PreparedCommand` (`ShortCommand`).
+///
 /// Pipelining (docs/protocol.md): a command that is just node requests (`PreparedCommand`:
 /// GET, SET, INCR, CMAP.SET, ...) is sent at once, without waiting for the replies of the
 /// commands before it, so a pipeline's writes travel in the same Totem messages and share
@@ -46,10 +52,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                      reply: @Sendable ([ReplicatedNode.ClientReply]) -> RESPValue)
         /// A command running in a task (it runs alone, or is a CPG.MCAST).
         case running
-        /// A linearizable GET (the fast path: no `PreparedCommand`), awaiting its answer.
-        case get
-        /// A GET's answer, encoded when written (`encodeGet`).
-        case getAnswer(ReplicatedNode.ClientReply)
+        /// A GET or a plain SET taken the short way (no `PreparedCommand`), awaiting its
+        /// answer.
+        case short(ShortCommand)
+        /// Its answer, encoded when written (`ShortCommand.encode`).
+        case shortAnswer(ShortCommand, ReplicatedNode.ClientReply)
     }
 
     /// A parsed command that could not start yet (it would have to wait).
@@ -60,6 +67,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         case protocolError(RESPError)
         /// `GET key` in linearizable read mode on a pipelining node: batched as is.
         case get(CMapKey)
+        /// `SET key value` (no options) on a pipelining node; its request number is taken
+        /// when it is parsed, as a prepared write's is.
+        case set(ReplicatedNode.ClientRequest)
     }
 
     private let dispatcher: CommandDispatcher
@@ -210,11 +220,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private func classify(_ command: RESPCommand) -> Parked {
-        // The most common command, taken without building a `PreparedCommand` (its closure
-        // and arrays) for it; anything unusual (a bad key, arity) takes the general way.
-        if pipelined != nil, command.count == 2, session.isAuthenticated, session.readMode == .linearizable,
-           command.isNamed("GET"), case .success(let key) = CommandReplies.key(command[1]) {
-            return .get(key)
+        // The most common commands the short way; anything unusual (a bad key, arity, a
+        // value too large) takes the general one, which gives the error.
+        if pipelined != nil, session.isAuthenticated {
+            if command.count == 2, session.readMode == .linearizable, command.isNamed("GET"),
+               case .success(let key) = CommandReplies.key(command[1]) {
+                return .get(key)
+            }
+            if command.count == 3, command.isNamed("SET"), case .success(let key) = CommandReplies.key(command[1]) {
+                let value = CMapValue.string(CommandReplies.bytes(command[2]))
+                if dispatcher.refusal(of: value) == nil {
+                    return .set(.write(.set(key, value), clientID: session.clientID, clientSeq: session.nextClientSeq()))
+                }
+            }
         }
         if let prepared = dispatcher.prepare(command, session: &session) { return .prepared(prepared) }
         // Ordered by the node when it accepts it (awaited, so a connection's multicasts
@@ -245,8 +263,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             guard !unanswered.isFull else { return false }
             readsUnanswered = true
             commandsStarted += 1
-            let number = append(.get)
+            let number = append(.short(.get))
             readBatch.append(.get(key), slot: number, index: 0)
+        case .set(let request):
+            // As a prepared write: after the reads before it are answered.
+            if readsUnanswered {
+                guard slots.isEmpty else { return false }
+                readsUnanswered = false
+            }
+            guard !unanswered.isFull else { return false }
+            commandsStarted += 1
+            sendReads()
+            let number = append(.short(.set))
+            submit(request, slot: number, index: 0)
         case .multicast(let command):
             guard !unanswered.isFull else { return false }
             // The common case, a member's multicast the node takes at once, needs no task:
@@ -286,7 +315,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             return
         }
         sendReads()
-        guard let pipelined else {
+        guard pipelined != nil else {
             let requests = prepared.requests, reply = prepared.reply
             run { dispatcher, _ in
                 var answers: [ReplicatedNode.ClientReply] = []
@@ -297,15 +326,21 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
         let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
                                      missing: prepared.requests.count, reply: prepared.reply))
-        let loop = context?.eventLoop
         for (index, request) in prepared.requests.enumerated() {
-            pipelined.submit(request) { answer in
-                guard let loop else { return }
-                if loop.inEventLoop {
-                    self.answered(number, index, answer)
-                } else {
-                    loop.execute { self.answered(number, index, answer) }
-                }
+            submit(request, slot: number, index: index)
+        }
+    }
+
+    /// Submits request `index` of slot `number`; its answer comes back to this loop.
+    private func submit(_ request: ReplicatedNode.ClientRequest, slot number: UInt64, index: Int) {
+        guard let pipelined else { return }
+        let loop = context?.eventLoop
+        pipelined.submit(request) { answer in
+            guard let loop else { return }
+            if loop.inEventLoop {
+                self.answered(number, index, answer)
+            } else {
+                loop.execute { self.answered(number, index, answer) }
             }
         }
     }
@@ -344,8 +379,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func answered(_ number: UInt64, _ index: Int, _ answer: ReplicatedNode.ClientReply) {
         guard !isClosed, number >= firstSlotNumber, number - firstSlotNumber < UInt64(slots.count) else { return }
         let position = slots.index(slots.startIndex, offsetBy: Int(number - firstSlotNumber))
-        if case .get = slots[position] {
-            slots[position] = .getAnswer(answer)
+        if case .short(let command) = slots[position] {
+            slots[position] = .shortAnswer(command, answer)
             if number == firstSlotNumber { scheduleTurn() }
             return
         }
@@ -452,9 +487,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 for value in values { value.encode(into: &buffer!) }
             case .one(let value):
                 value.encode(into: &buffer!)
-            case .getAnswer(let answer):
-                Self.encodeGet(answer, into: &buffer!)
-            case .waiting, .running, .get:
+            case .shortAnswer(let command, let answer):
+                command.encode(answer, into: &buffer!)
+            case .waiting, .running, .short:
                 break gather
             }
             slots.removeFirst()
@@ -477,22 +512,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
                 channel.close(promise: nil)
-            }
-        }
-    }
-
-    /// GET's reply shapes (as `CommandDispatcher.getReply`), written straight from the
-    /// stored bytes.
-    private static func encodeGet(_ answer: ReplicatedNode.ClientReply, into buffer: inout ByteBuffer) {
-        switch answer {
-        case .result(.value(let value, _), _):
-            buffer.writeRESPBulkString(value.textBytes)
-        case .result(.notFound, _):
-            buffer.writeRESPNullBulkString()
-        default:
-            switch PreparedCommand.outcome(answer) {
-            case .failure(let error): error.encode(into: &buffer)
-            case .success(let result): PreparedCommand.unexpected(result, "GET").encode(into: &buffer)
             }
         }
     }

@@ -1,6 +1,7 @@
 import Basics
 import CMap
 import NIOCore
+import NIOPosix
 import RESP
 import Replication
 import Testing

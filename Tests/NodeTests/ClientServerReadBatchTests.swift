@@ -120,6 +120,28 @@ import Testing
             }
         }
     }
+
+    @Test func shortGetsAndSetsGiveThePreparedCommandsErrors() async throws {
+        try await ClientServerFixture.run { fixture throws in
+            // Failures and store errors of GET and SET taken the short way read as those of
+            // the general way: the planted replies go to the requests in order.
+            await fixture.service.plant(.failure(.unknownOutcome))
+            await fixture.service.plant(.failure(.readNotConfirmed))
+            await fixture.service.plant(.result(.error(.wrongType(key: CMapKey("b"), type: .uint8, operation: "get")), index: LogIndex(1)))
+            await fixture.service.plant(.rejected("no"))
+            try await fixture.client { client throws in
+                let commands: [[String]] = [["SET", "a", "1"], ["GET", "a"], ["GET", "b"], ["SET", "c", "3"],
+                                            ["GET", "a"], ["SET", "d", "4"], ["GET", "d"]]
+                try await client.sendRaw(ClientServerPipeliningTests.pipeline(commands))
+                let replies = try await ClientServerPipeliningTests.read(commands.count, from: &client)
+                #expect(replies == [
+                    CommandReplies.failure(.unknownOutcome), CommandReplies.failure(.readNotConfirmed),
+                    CommandReplies.storeError(.wrongType(key: CMapKey("b"), type: .uint8, operation: "get")), .error("ERR request rejected: no"),
+                    .nullBulkString, .ok, .bulk("4"),
+                ])
+            }
+        }
+    }
 }
 
 extension ReplicatedNode.ClientReply {

@@ -10,7 +10,8 @@
 #
 # Usage: Bench/redis-compare.sh [requests]     (default 200000; fewer for a quick look)
 # Environment: KEEP_DIR=1 keeps the scratch directory (cluster logs, redis files).
-#   SKIP_BUILD=1 uses the release totemkv already built.
+#   SKIP_BUILD=1 uses the release totemkv already built; TOTEMKV=/path/to/totemkv benches
+#   another binary (an A/B run against an older build).
 #   TARGETS="totemkv redis-aof-always redis-nopersist" (the default) and PIPELINES="1 16"
 #   (the default) pick the rows to run, e.g. TARGETS=totemkv PIPELINES=16 for a quick look;
 #   a row not run prints "-".
@@ -40,7 +41,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     echo "building totemkv (release)..." >&2
     swift build -c release --product totemkv >&2
 fi
-TOTEMKV="$(swift build -c release --show-bin-path)/totemkv"
+TOTEMKV="${TOTEMKV:-$(swift build -c release --show-bin-path)/totemkv}"
 
 SCRATCH="$(mktemp -d /tmp/totemkv-redis-compare.XXXXXX)"
 PIDS=()

@@ -99,6 +99,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// Commands started (not in a task) during this `processInput`, for INFO's counts.
     private var commandsStarted = 0
     private var needsFlush = false
+    /// The size of the last reply write: the next one's buffer starts this large.
+    private var replyBufferCapacity = 512
     private var context: ChannelHandlerContext?
     private var pushTasks: [Task<Void, Never>] = []
     /// Completed once the connection is closed and its tracks and groups are released.
@@ -481,7 +483,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         var buffer: ByteBuffer?
         var written = 0
         gather: while let first = slots.first {
-            if buffer == nil { buffer = context.channel.allocator.buffer(capacity: 512) }
+            switch first {
+            case .waiting, .running, .short: break gather
+            case .ready, .one, .shortAnswer: break
+            }
+            // Sized like the last write (a pipeline's replies are alike), so a batch of GET
+            // replies does not grow the buffer several times.
+            if buffer == nil { buffer = context.channel.allocator.buffer(capacity: replyBufferCapacity) }
             switch first {
             case .ready(let values):
                 for value in values { value.encode(into: &buffer!) }
@@ -502,6 +510,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             }
         }
         if let buffer, buffer.readableBytes > 0 {
+            replyBufferCapacity = min(max(buffer.readableBytes, 512), Self.replyBufferBytesMax)
             context.write(wrapOutboundOut(buffer), promise: nil)
             needsFlush = true
         }

@@ -102,7 +102,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// The size of the last reply write: the next one's buffer starts this large.
     private var replyBufferCapacity = 512
     private var context: ChannelHandlerContext?
-    private var pushTasks: [Task<Void, Never>] = []
+    /// The tasks streaming tracking and process-group pushes (ClientServerConnection+Pushes.swift).
+    var pushTasks: [Task<Void, Never>] = []
     /// Completed once the connection is closed and its tracks and groups are released.
     let finished: EventLoopPromise<Void>
 
@@ -446,33 +447,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
         processInput()
         flushIfNeeded()
-    }
-
-    private func startPushes(_ sources: [CommandOutput.StartedPushes], on channel: any Channel) {
-        for source in sources {
-            let name = ByteBuffer(string: source.channel)
-            // On the channel's loop (EventLoopTaskExecutor.swift): no thread switch per push.
-            pushTasks.append(Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
-                do {
-                    if let batched = source.runBatched {
-                        try await batched { payloads in
-                            var push = ByteBuffer()
-                            for payload in payloads { push.writeRESPPushMessage(channel: name, payload: payload) }
-                            try await channel.writeAndFlush(push).get()
-                        }
-                    } else {
-                        try await source.run { payload in
-                            var push = ByteBuffer()
-                            push.writeRESPPushMessage(channel: name, payload: payload)
-                            try await channel.writeAndFlush(push).get()
-                        }
-                    }
-                } catch {
-                    // The connection broke: end it.
-                    channel.close(promise: nil)
-                }
-            })
-        }
     }
 
     // MARK: Replies

@@ -10,6 +10,11 @@
 #
 # Usage: Bench/redis-compare.sh [requests]     (default 200000; fewer for a quick look)
 # Environment: KEEP_DIR=1 keeps the scratch directory (cluster logs, redis files).
+#   SKIP_BUILD=1 uses the release totemkv already built; TOTEMKV=/path/to/totemkv benches
+#   another binary (an A/B run against an older build).
+#   TARGETS="totemkv redis-aof-always redis-nopersist" (the default) and PIPELINES="1 16"
+#   (the default) pick the rows to run, e.g. TARGETS=totemkv PIPELINES=16 for a quick look;
+#   a row not run prints "-".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,9 +33,15 @@ need redis-server redis-server
 need redis-benchmark redis-tools
 need redis-cli redis-tools
 
-echo "building totemkv (release)..." >&2
-swift build -c release --product totemkv >&2
-TOTEMKV="$(swift build -c release --show-bin-path)/totemkv"
+TARGETS="${TARGETS:-totemkv redis-aof-always redis-nopersist}"
+PIPELINES="${PIPELINES:-1 16}"
+runs() { [[ " $TARGETS " == *" $1 "* ]]; }
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    echo "building totemkv (release)..." >&2
+    swift build -c release --product totemkv >&2
+fi
+TOTEMKV="${TOTEMKV:-$(swift build -c release --show-bin-path)/totemkv}"
 
 SCRATCH="$(mktemp -d /tmp/totemkv-redis-compare.XXXXXX)"
 PIDS=()
@@ -88,19 +99,27 @@ wait_for() {
     exit 1
 }
 
-echo "starting the cluster (totemkv up, base port $BASE) and two redis-servers..." >&2
-"$TOTEMKV" up --nodes 3 --dir "$SCRATCH/cluster" --base-port "$BASE" --timeout 120 >"$SCRATCH/up.out" 2>&1 &
-PIDS+=($!)
-redis-server --port "$REDIS_PLAIN" --bind 127.0.0.1 --save "" --appendonly no --dir "$SCRATCH" \
-    --logfile "$SCRATCH/redis-plain.log" &
-PIDS+=($!)
-mkdir -p "$SCRATCH/aof"
-redis-server --port "$REDIS_FSYNC" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync always \
-    --dir "$SCRATCH/aof" --logfile "$SCRATCH/redis-fsync.log" &
-PIDS+=($!)
-for id in 1 2 3; do wait_for $((BASE + id - 1)) "quorate:1" INFO quorum; done
-wait_for "$REDIS_PLAIN" PONG PING
-wait_for "$REDIS_FSYNC" PONG PING
+echo "starting the cluster (totemkv up, base port $BASE) and the redis-servers ($TARGETS)..." >&2
+if runs totemkv; then
+    "$TOTEMKV" up --nodes 3 --dir "$SCRATCH/cluster" --base-port "$BASE" --timeout 120 >"$SCRATCH/up.out" 2>&1 &
+    PIDS+=($!)
+fi
+if runs redis-nopersist; then
+    redis-server --port "$REDIS_PLAIN" --bind 127.0.0.1 --save "" --appendonly no --dir "$SCRATCH" \
+        --logfile "$SCRATCH/redis-plain.log" &
+    PIDS+=($!)
+fi
+if runs redis-aof-always; then
+    mkdir -p "$SCRATCH/aof"
+    redis-server --port "$REDIS_FSYNC" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync always \
+        --dir "$SCRATCH/aof" --logfile "$SCRATCH/redis-fsync.log" &
+    PIDS+=($!)
+fi
+if runs totemkv; then
+    for id in 1 2 3; do wait_for $((BASE + id - 1)) "quorate:1" INFO quorum; done
+fi
+if runs redis-nopersist; then wait_for "$REDIS_PLAIN" PONG PING; fi
+if runs redis-aof-always; then wait_for "$REDIS_FSYNC" PONG PING; fi
 
 # One redis-benchmark run: prints "set get" requests per second.
 bench() {
@@ -116,6 +135,8 @@ bench() {
 declare -A RESULT
 for pipeline in 1 16; do
     for target in totemkv redis-aof-always redis-nopersist; do
+        RESULT[$target.$pipeline]="- -"
+        [[ " $PIPELINES " == *" $pipeline "* ]] && runs "$target" || continue
         case $target in
             totemkv) port=$BASE ;;
             redis-aof-always) port=$REDIS_FSYNC ;;
@@ -126,7 +147,7 @@ for pipeline in 1 16; do
     done
 done
 
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else print "-" }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.0f %%", 100 * a / b; else print "-" }'; }
 echo "| target | -P | SET req/s | GET req/s |"
 echo "|---|---:|---:|---:|"
 for pipeline in 1 16; do

@@ -7,6 +7,12 @@ import Replication
 /// parses requests as they are read, sends them to the node, and writes the replies in
 /// request order, gathering those ready in one loop turn into one socket write.
 ///
+/// Linearizable reads parsed in one turn (GET, MGET, CMAP.GET, ...) are sent together behind
+/// one read barrier (`sendReads`, `PipelinedNodeService.submitLinearizableReads`) when the
+/// turn's parsing ends or before any other request: a pipeline of GETs costs the node one
+/// request, not one per GET. The GET and SET most clients send most are taken without a
+/// `PreparedCommand` (`ShortCommand`).
+///
 /// Pipelining (docs/protocol.md): a command that is just node requests (`PreparedCommand`:
 /// GET, SET, INCR, CMAP.SET, ...) is sent at once, without waiting for the replies of the
 /// commands before it, so a pipeline's writes travel in the same Totem messages and share
@@ -46,6 +52,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                      reply: @Sendable ([ReplicatedNode.ClientReply]) -> RESPValue)
         /// A command running in a task (it runs alone, or is a CPG.MCAST).
         case running
+        /// A GET or a plain SET taken the short way (no `PreparedCommand`), awaiting its
+        /// answer.
+        case short(ShortCommand)
+        /// Its answer, encoded when written (`ShortCommand.encode`).
+        case shortAnswer(ShortCommand, ReplicatedNode.ClientReply)
     }
 
     /// A parsed command that could not start yet (it would have to wait).
@@ -54,6 +65,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         case alone(RESPCommand)
         case multicast(RESPCommand)
         case protocolError(RESPError)
+        /// `GET key` in linearizable read mode on a pipelining node: batched as is.
+        case get(CMapKey)
+        /// `SET key value` (no options) on a pipelining node; its request number is taken
+        /// when it is parsed, as a prepared write's is.
+        case set(ReplicatedNode.ClientRequest)
     }
 
     private let dispatcher: CommandDispatcher
@@ -69,6 +85,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// A linearizable read was sent since everything was last answered (a write must
     /// wait for it; a stale read is answered on arrival, before any later write).
     private var readsUnanswered = false
+    /// Linearizable reads parsed and not sent yet: sent behind one read barrier
+    /// (`sendReads`) before any later request, and at the end of each `processInput`.
+    private var readBatch = ReadBatch()
     private var parked: Parked?
     /// A command runs in a task; nothing later is parsed until it is done.
     private var isRunningTask = false
@@ -80,8 +99,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// Commands started (not in a task) during this `processInput`, for INFO's counts.
     private var commandsStarted = 0
     private var needsFlush = false
+    /// The size of the last reply write: the next one's buffer starts this large.
+    private var replyBufferCapacity = 512
     private var context: ChannelHandlerContext?
-    private var pushTasks: [Task<Void, Never>] = []
+    /// The tasks streaming tracking and process-group pushes (ClientServerConnection+Pushes.swift).
+    var pushTasks: [Task<Void, Never>] = []
     /// Completed once the connection is closed and its tracks and groups are released.
     let finished: EventLoopPromise<Void>
 
@@ -185,6 +207,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 startedAny = true
             }
         }
+        sendReads()
         // A command running in a task is counted when it is done (`ran`), as Redis counts a
         // command once it ran: INFO does not count itself.
         dispatcher.stats.processed(commands: commandsStarted, protocolErrors: protocolErrors)
@@ -200,6 +223,20 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private func classify(_ command: RESPCommand) -> Parked {
+        // The most common commands the short way; anything unusual (a bad key, arity, a
+        // value too large) takes the general one, which gives the error.
+        if pipelined != nil, session.isAuthenticated {
+            if command.count == 2, session.readMode == .linearizable, command.isNamed("GET"),
+               case .success(let key) = CommandReplies.key(command[1]) {
+                return .get(key)
+            }
+            if command.count == 3, command.isNamed("SET"), case .success(let key) = CommandReplies.key(command[1]) {
+                let value = CMapValue.string(CommandReplies.bytes(command[2]))
+                if dispatcher.refusal(of: value) == nil {
+                    return .set(.write(.set(key, value), clientID: session.clientID, clientSeq: session.nextClientSeq()))
+                }
+            }
+        }
         if let prepared = dispatcher.prepare(command, session: &session) { return .prepared(prepared) }
         // Ordered by the node when it accepts it (awaited, so a connection's multicasts
         // keep their order), changes no session state and does not touch the store: it
@@ -225,11 +262,29 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             if prepared.hasLinearizableRead { readsUnanswered = true }
             if pipelined != nil || prepared.requests.isEmpty { commandsStarted += 1 }
             send(prepared)
+        case .get(let key):
+            guard !unanswered.isFull else { return false }
+            readsUnanswered = true
+            commandsStarted += 1
+            let number = append(.short(.get))
+            readBatch.append(.get(key), slot: number, index: 0)
+        case .set(let request):
+            // As a prepared write: after the reads before it are answered.
+            if readsUnanswered {
+                guard slots.isEmpty else { return false }
+                readsUnanswered = false
+            }
+            guard !unanswered.isFull else { return false }
+            commandsStarted += 1
+            sendReads()
+            let number = append(.short(.set))
+            submit(request, slot: number, index: 0)
         case .multicast(let command):
             guard !unanswered.isFull else { return false }
             // The common case, a member's multicast the node takes at once, needs no task:
             // a pipeline of multicasts then streams. Anything else (a refusal, a full inbox,
             // a bad argument) runs as before and gives its reply or error.
+            sendReads()
             if command.count == 3, session.isAuthenticated, let pipelined,
                case .success(let group) = CommandDispatcher.processGroupName(command[1]),
                pipelined.admitProcessGroupMcast(group, connection: ConnectionID(session.connectionNumber),
@@ -253,7 +308,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             append(.one(prepared.reply([])))
             return
         }
-        guard let pipelined else {
+        if pipelined != nil, prepared.isOnlyLinearizableReads {
+            // Joins the turn's batch: one barrier for all of them (`sendReads`).
+            let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
+                                         missing: prepared.requests.count, reply: prepared.reply))
+            for (index, request) in prepared.requests.enumerated() {
+                if case .read(let op, _) = request { readBatch.append(op, slot: number, index: index) }
+            }
+            return
+        }
+        sendReads()
+        guard pipelined != nil else {
             let requests = prepared.requests, reply = prepared.reply
             run { dispatcher, _ in
                 var answers: [ReplicatedNode.ClientReply] = []
@@ -264,16 +329,45 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
         let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
                                      missing: prepared.requests.count, reply: prepared.reply))
-        let loop = context?.eventLoop
         for (index, request) in prepared.requests.enumerated() {
-            pipelined.submit(request) { answer in
-                guard let loop else { return }
-                if loop.inEventLoop {
-                    self.answered(number, index, answer)
-                } else {
-                    loop.execute { self.answered(number, index, answer) }
-                }
+            submit(request, slot: number, index: index)
+        }
+    }
+
+    /// Submits request `index` of slot `number`; its answer comes back to this loop.
+    private func submit(_ request: ReplicatedNode.ClientRequest, slot number: UInt64, index: Int) {
+        guard let pipelined else { return }
+        let loop = context?.eventLoop
+        pipelined.submit(request) { answer in
+            guard let loop else { return }
+            if loop.inEventLoop {
+                self.answered(number, index, answer)
+            } else {
+                loop.execute { self.answered(number, index, answer) }
             }
+        }
+    }
+
+    /// Sends the batched linearizable reads behind one barrier; their answers fill their
+    /// slots as `send`'s do.
+    private func sendReads() {
+        guard !readBatch.isEmpty, let pipelined else { return }
+        let batch = readBatch.take()
+        let loop = context?.eventLoop
+        pipelined.submitLinearizableReads(batch.ops) { answers in
+            guard let loop else { return }
+            if loop.inEventLoop {
+                self.answered(batch, answers)
+            } else {
+                loop.execute { self.answered(batch, answers) }
+            }
+        }
+    }
+
+    private func answered(_ batch: ReadBatch, _ answers: [ReplicatedNode.ClientReply]) {
+        for position in 0..<min(batch.count, answers.count) {
+            let (number, index) = batch.target(position)
+            answered(number, index, answers[position])
         }
     }
 
@@ -288,6 +382,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func answered(_ number: UInt64, _ index: Int, _ answer: ReplicatedNode.ClientReply) {
         guard !isClosed, number >= firstSlotNumber, number - firstSlotNumber < UInt64(slots.count) else { return }
         let position = slots.index(slots.startIndex, offsetBy: Int(number - firstSlotNumber))
+        if case .short(let command) = slots[position] {
+            slots[position] = .shortAnswer(command, answer)
+            if number == firstSlotNumber { scheduleTurn() }
+            return
+        }
         guard case .waiting(var answers, let missing, let reply) = slots[position], answers[index] == nil else { return }
         answers[index] = answer
         if missing > 1 {
@@ -350,33 +449,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         flushIfNeeded()
     }
 
-    private func startPushes(_ sources: [CommandOutput.StartedPushes], on channel: any Channel) {
-        for source in sources {
-            let name = ByteBuffer(string: source.channel)
-            // On the channel's loop (EventLoopTaskExecutor.swift): no thread switch per push.
-            pushTasks.append(Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
-                do {
-                    if let batched = source.runBatched {
-                        try await batched { payloads in
-                            var push = ByteBuffer()
-                            for payload in payloads { push.writeRESPPushMessage(channel: name, payload: payload) }
-                            try await channel.writeAndFlush(push).get()
-                        }
-                    } else {
-                        try await source.run { payload in
-                            var push = ByteBuffer()
-                            push.writeRESPPushMessage(channel: name, payload: payload)
-                            try await channel.writeAndFlush(push).get()
-                        }
-                    }
-                } catch {
-                    // The connection broke: end it.
-                    channel.close(promise: nil)
-                }
-            })
-        }
-    }
-
     // MARK: Replies
 
     /// Writes the replies that are ready, in request order, up to the first one that is not.
@@ -385,13 +457,21 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         var buffer: ByteBuffer?
         var written = 0
         gather: while let first = slots.first {
-            if buffer == nil { buffer = context.channel.allocator.buffer(capacity: 512) }
+            switch first {
+            case .waiting, .running, .short: break gather
+            case .ready, .one, .shortAnswer: break
+            }
+            // Sized like the last write (a pipeline's replies are alike), so a batch of GET
+            // replies does not grow the buffer several times.
+            if buffer == nil { buffer = context.channel.allocator.buffer(capacity: replyBufferCapacity) }
             switch first {
             case .ready(let values):
                 for value in values { value.encode(into: &buffer!) }
             case .one(let value):
                 value.encode(into: &buffer!)
-            case .waiting, .running:
+            case .shortAnswer(let command, let answer):
+                command.encode(answer, into: &buffer!)
+            case .waiting, .running, .short:
                 break gather
             }
             slots.removeFirst()
@@ -404,6 +484,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             }
         }
         if let buffer, buffer.readableBytes > 0 {
+            replyBufferCapacity = min(max(buffer.readableBytes, 512), Self.replyBufferBytesMax)
             context.write(wrapOutboundOut(buffer), promise: nil)
             needsFlush = true
         }

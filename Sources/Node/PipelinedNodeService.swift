@@ -1,3 +1,5 @@
+import CMap
+import NIOConcurrencyHelpers
 import NIOCore
 import Replication
 
@@ -35,6 +37,15 @@ public protocol PipelinedNodeService: NodeService {
     /// reaches the connection from the node's step, on the same thread).
     var requestEventLoop: (any EventLoop)? { get }
 
+    /// Linearizable reads of `ops` behind ONE read barrier, submitted now (ordered after
+    /// this caller's earlier requests, like `submit`); `onReplies` gets one reply per op,
+    /// in order, once the barrier is confirmed. Every reply reflects at least the state the
+    /// barrier confirmed, so each read is linearizable; a client connection sends the
+    /// linearizable reads it parsed in one turn this way instead of one barrier wait, one
+    /// waiting entry and one reply callback per read.
+    func submitLinearizableReads(_ ops: [CMapOperation],
+                                 onReplies: @escaping @Sendable ([ReplicatedNode.ClientReply]) -> Void)
+
     /// Takes a CPG multicast without waiting, when the node can answer it at once (its
     /// member is known and the inbox has room): `.accepted`, ordered after this connection's
     /// earlier requests. nil: the caller must take the awaited `processGroupMcast`, which
@@ -48,6 +59,28 @@ extension PipelinedNodeService {
     }
 
     public var requestEventLoop: (any EventLoop)? { nil }
+
+    /// One `submit` per op, gathered (services without a cheaper way).
+    public func submitLinearizableReads(_ ops: [CMapOperation],
+                                        onReplies: @escaping @Sendable ([ReplicatedNode.ClientReply]) -> Void) {
+        guard !ops.isEmpty else {
+            onReplies([])
+            return
+        }
+        let gathered = NIOLockedValueBox((replies: [ReplicatedNode.ClientReply?](repeating: nil, count: ops.count),
+                                          missing: ops.count))
+        for (index, op) in ops.enumerated() {
+            submit(.read(op, .linearizable)) { reply in
+                let done: [ReplicatedNode.ClientReply]? = gathered.withLockedValue { state in
+                    guard state.replies[index] == nil else { return nil }
+                    state.replies[index] = reply
+                    state.missing -= 1
+                    return state.missing == 0 ? state.replies.map { $0 ?? .failure(.unknownOutcome) } : nil
+                }
+                if let done { onReplies(done) }
+            }
+        }
+    }
 
     public func admitProcessGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) -> ProcessGroupReply? {
         nil

@@ -19,6 +19,12 @@ struct PreparedCommand: Sendable {
     /// before it are answered (`ClientConnectionHandler`).
     var hasLinearizableRead: Bool
     var hasWrite: Bool
+    /// Every request is a linearizable read: the connection batches these (one barrier for
+    /// all the reads it parsed in a turn).
+    var isOnlyLinearizableReads: Bool {
+        hasLinearizableRead && !hasWrite && !waitsForEarlierReplies
+            && !requests.contains { if case .reconfigure = $0 { true } else { false } }
+    }
     /// The reply, from the requests' replies in order (as many as `requests`).
     var reply: @Sendable ([ReplicatedNode.ClientReply]) -> RESPValue
 

@@ -289,7 +289,12 @@ public struct ReplicatedNode: Sendable {
 
     /// A read-only operation on the applied state.
     public func read(_ op: CMapOperation) -> CMapResult {
-        let state = store.state
+        Self.read(op, in: store.state)
+    }
+
+    /// A read-only operation on `state` (a published copy of the applied state, e.g. read
+    /// by the node's shell for the reads of a confirmed barrier beyond the first).
+    public static func read(_ op: CMapOperation, in state: CMapState) -> CMapResult {
         switch op {
         case .get(let key):
             guard let e = state.entry(for: key) else { return .notFound }

@@ -1,0 +1,32 @@
+import NIOCore
+import RESP
+
+extension ClientConnectionHandler {
+    /// Streams each started source's pushes to the channel, each in a task on its loop.
+    func startPushes(_ sources: [CommandOutput.StartedPushes], on channel: any Channel) {
+        for source in sources {
+            let name = ByteBuffer(string: source.channel)
+            // On the channel's loop (EventLoopTaskExecutor.swift): no thread switch per push.
+            pushTasks.append(Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
+                do {
+                    if let batched = source.runBatched {
+                        try await batched { payloads in
+                            var push = ByteBuffer()
+                            for payload in payloads { push.writeRESPPushMessage(channel: name, payload: payload) }
+                            try await channel.writeAndFlush(push).get()
+                        }
+                    } else {
+                        try await source.run { payload in
+                            var push = ByteBuffer()
+                            push.writeRESPPushMessage(channel: name, payload: payload)
+                            try await channel.writeAndFlush(push).get()
+                        }
+                    }
+                } catch {
+                    // The connection broke: end it.
+                    channel.close(promise: nil)
+                }
+            })
+        }
+    }
+}

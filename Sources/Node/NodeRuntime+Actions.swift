@@ -37,12 +37,19 @@ extension NodeRuntime {
             case .sendPeer(let message, let to):
                 peers?.send(message, to: to)
             case .append(let entries):
-                let records = entries.map {
-                    LogRecord(index: $0.index, epoch: $0.epoch, type: 1, payload: $0.encodedPayload())
-                }
+                // Framed straight from each entry's fields and op: no payload array per entry.
                 do {
-                    try log.append(records)
-                    counters.appendedEntries &+= UInt64(records.count)
+                    try log.appendFramed { batch in
+                        var bytes = 0
+                        for entry in entries { bytes &+= RecordCodec.headerBytes &+ entry.encodedPayloadByteCount }
+                        batch.reserveCapacity(records: entries.count, bytes: bytes)
+                        for entry in entries {
+                            entry.withEncodedPayloadParts { head, op in
+                                batch.append(index: entry.index, epoch: entry.epoch, type: 1, head: head, tail: op)
+                            }
+                        }
+                    }
+                    counters.appendedEntries &+= UInt64(entries.count)
                 } catch {
                     fail("append failed: \(error)")
                 }

@@ -6,8 +6,8 @@ import NIOCore
 import RingLog
 
 /// The node's own snapshots (DESIGN.md section 6): every `snapshot_entries` applied entries
-/// or `snapshot_bytes` bytes, once the log has grown by `snapshot_growth_percent` of the last
-/// snapshot (`SnapshotPolicy`), and on the SNAPSHOT command. The loop only
+/// or `snapshot_bytes` bytes, once the operations applied since the last snapshot reach
+/// `snapshot_growth_percent` of its uncompressed size (`SnapshotPolicy`, `growthRuleBytes`), and on the SNAPSHOT command. The loop only
 /// captures the applied state (the store is a persistent map: capturing is O(1)); encoding,
 /// compression and the durable write run on a queue of their own, and the compaction on the
 /// log's queue, so writes keep committing meanwhile.
@@ -70,12 +70,12 @@ extension NodeRuntime {
             }.get()
             return current
         }
-        let fileBytes = try await Self.onSnapshotQueue { () -> Int in
+        let stateBytes = try await Self.onSnapshotQueue { () -> Int in
             let bytes = try CMapSnapshot.encode(state, epoch: epoch, voters: voters)
             _ = try SnapshotStore(directory: directory).save(bytes, index: index)
-            return bytes.count
+            return Self.growthRuleBytes(ofSnapshot: bytes)
         }
-        eventLoop.execute { self.ops.snapshotPolicy.snapshotWritten(bytes: fileBytes) }
+        eventLoop.execute { self.ops.snapshotPolicy.snapshotWritten(bytes: stateBytes) }
         // The log checks again on its own queue: an installed snapshot or a truncation may have
         // moved things meanwhile, and compaction must stay below the durable index.
         let first = try await log.perform { [self] log -> LogIndex in
@@ -102,6 +102,18 @@ extension NodeRuntime {
         return index
     }
 
+    /// What the growth rule measures a snapshot by: the uncompressed size of its body (the
+    /// file's size when the header does not decode). A snapshot's cost (encoding and
+    /// compressing every key) follows the uncompressed state, and the operations applied
+    /// since are counted uncompressed too; against the compressed file, values that compress
+    /// well made the rule moot: 0.5 MB files for ~21 MB of state, a snapshot every
+    /// `snapshot_entries` (10,000) writes, ~20 % of the cluster's CPU per write at 64
+    /// clients (Bench/results/cluster-2026-11-26c.md).
+    static func growthRuleBytes(ofSnapshot bytes: [UInt8]) -> Int {
+        guard let header = try? CMapSnapshot.decodeHeader(bytes).header else { return bytes.count }
+        return Int(clamping: header.rawBodyBytes)
+    }
+
     /// Encoding, compression and file writes: a serial queue of their own, off the loop and
     /// off Swift's cooperative pool (an fsync blocks its thread).
     private static let snapshotQueue = DispatchQueue(label: "totemkv.snapshots")
@@ -116,7 +128,8 @@ extension NodeRuntime {
 @available(macOS 15, *)
 extension RuntimeDisk {
     /// The newest snapshot file's modification time (Unix ms, for the snapshot age after a
-    /// restart) and size (for the snapshot growth rule); nil when there is none.
+    /// restart) and its size for the growth rule (`growthRuleBytes`: read once, at start);
+    /// nil when there is none.
     static func newestSnapshotFile(_ configuration: NodeRuntimeConfiguration) -> (unixMilliseconds: UInt64, bytes: Int)? {
         guard let store = try? SnapshotStore(directory: configuration.dataDirectory + "/snapshots"),
               let newest = try? store.list().first,
@@ -124,6 +137,7 @@ extension RuntimeDisk {
               let date = attributes[.modificationDate] as? Date,
               let size = attributes[.size] as? NSNumber
         else { return nil }
-        return (UInt64(max(0, date.timeIntervalSince1970 * 1000)), size.intValue)
+        let bytes = (try? store.contents(of: newest)).map { NodeRuntime.growthRuleBytes(ofSnapshot: $0) } ?? size.intValue
+        return (UInt64(max(0, date.timeIntervalSince1970 * 1000)), bytes)
     }
 }

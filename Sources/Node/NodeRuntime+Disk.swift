@@ -42,6 +42,22 @@ enum RuntimeDisk {
         }
     }
 
+    /// The log's group-commit delay (RingLog/SyncGathering.swift): while busy (the previous
+    /// sync covered at least `gatherBusyRecords` records: 64 clients, not 1 or 16), a sync
+    /// waits until its oldest record has waited `defaultGatherMicroseconds`. Measured on the
+    /// 3-node bench (Bench/results/cluster-2026-11-26c.md). `TOTEMKV_SYNC_GATHER_US` (0 =
+    /// off) overrides it for experiments.
+    static let defaultGatherMicroseconds: UInt64 = 500
+    static let gatherBusyRecords = 16
+
+    static func syncGathering(environment: [String: String] = ProcessInfo.processInfo.environment) -> SyncGathering {
+        var microseconds = defaultGatherMicroseconds
+        if let text = environment["TOTEMKV_SYNC_GATHER_US"], let value = UInt64(text), value <= 100_000 {
+            microseconds = value
+        }
+        return SyncGathering(windowNanoseconds: microseconds * 1000, busyRecords: gatherBusyRecords)
+    }
+
     /// Reads the log, its meta and `ringseq`, and builds the cores as the simulator's `start`
     /// does.
     static func makeCore(_ configuration: NodeRuntimeConfiguration, log: RingLog, logger: Logger) throws -> ReplicatedNode {

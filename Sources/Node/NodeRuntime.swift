@@ -117,7 +117,8 @@ public final class NodeRuntime: @unchecked Sendable {
         let logFirstIndex = ringLog.firstIndex
         let fence = DiskFence()
         let sink = RuntimeSink()
-        let log = GroupCommitLog(ringLog, label: "ringlog.sync.\(configuration.nodeID)") { result in
+        let log = GroupCommitLog(ringLog, label: "ringlog.sync.\(configuration.nodeID)",
+                                 gathering: RuntimeDisk.syncGathering()) { result in
             let generation = fence.generation
             sink.runtime?.durabilityReported(result, generation: generation)
         }

@@ -15,8 +15,7 @@ struct PeerFrame: Sendable {
     /// Appends the frame; false (nothing written) when the payload is too large.
     static func write(_ payload: [UInt8], from: NodeID, into buffer: inout ByteBuffer) -> Bool {
         guard payload.count <= payloadBytesMax else { return false }
-        var crc = CRC32C.checksum(bigEndianBytes(from.rawValue))
-        crc = CRC32C.checksum(payload, continuing: crc)
+        let crc = checksum(from: from.rawValue, payload: payload)
         buffer.reserveCapacity(minimumWritableBytes: headerBytes + payload.count)
         buffer.writeInteger(UInt32(payload.count))
         buffer.writeInteger(crc)
@@ -25,9 +24,16 @@ struct PeerFrame: Sendable {
         return true
     }
 
-    static func bigEndianBytes(_ value: UInt32) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
-         UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
+    /// CRC32C of the sender id (big-endian) followed by the payload; the id's bytes are
+    /// built on the stack (an array for them cost an allocation per frame, both ways).
+    static func checksum(from: UInt32, payload: UnsafeRawBufferPointer) -> UInt32 {
+        var id = from.bigEndian
+        let crc = withUnsafeBytes(of: &id) { CRC32C.checksum($0) }
+        return CRC32C.checksum(payload, continuing: crc)
+    }
+
+    static func checksum(from: UInt32, payload: [UInt8]) -> UInt32 {
+        payload.withUnsafeBytes { checksum(from: from, payload: $0) }
     }
 }
 
@@ -48,9 +54,7 @@ struct PeerFrameDecoder: ByteToMessageDecoder {
         buffer.moveReaderIndex(forwardBy: 4)
         guard let crc = buffer.readInteger(as: UInt32.self), let from = buffer.readInteger(as: UInt32.self),
               let payload = buffer.readBytes(length: Int(length)) else { return .needMoreData }
-        var expected = CRC32C.checksum(PeerFrame.bigEndianBytes(from))
-        expected = CRC32C.checksum(payload, continuing: expected)
-        guard expected == crc else { throw PeerFrameError.checksumMismatch }
+        guard PeerFrame.checksum(from: from, payload: payload) == crc else { throw PeerFrameError.checksumMismatch }
         context.fireChannelRead(NIOAny(PeerFrame(from: NodeID(from), payload: payload)))
         return .continue
     }

@@ -47,6 +47,37 @@ public struct EncodedBatch: Sendable, Equatable {
         }
     }
 
+    /// Encodes one more record whose payload is `head` followed by `tail`, without joining
+    /// them first (`RecordCodec.encode(index:epoch:type:payload:_:into:)`): the node frames a
+    /// replicated entry from its fixed fields and its op this way, with no payload array.
+    public mutating func append(index: LogIndex, epoch: Epoch, type: UInt8,
+                                head: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer) {
+        if isEmpty { firstIndex = index }
+        precondition(
+            index.rawValue == firstIndex.rawValue &+ UInt64(ends.count),
+            "encoded batch: index \(index) does not follow \(lastIndex)")
+        RecordCodec.encode(index: index, epoch: epoch, type: type, payload: head, tail, into: &bytes)
+        epochs.append(epoch)
+        ends.append(bytes.count)
+    }
+
+    /// Room for `records` more records of `bytes` encoded bytes in all.
+    public mutating func reserveCapacity(records: Int, bytes byteCount: Int) {
+        bytes.reserveCapacity(bytes.count + byteCount)
+        epochs.reserveCapacity(epochs.count + records)
+        ends.reserveCapacity(ends.count + records)
+    }
+
+    /// The largest payload among the records, and the index of the first record that has it.
+    func largestPayload() -> (index: LogIndex, bytes: Int)? {
+        var largest: (index: LogIndex, bytes: Int)?
+        for k in 0..<ends.count {
+            let payload = range(of: k).count - RecordCodec.headerBytes
+            if payload > (largest?.bytes ?? -1) { largest = (index(of: k), payload) }
+        }
+        return largest
+    }
+
     /// Empties the batch but keeps its storage, so the next batch can be encoded into it
     /// without allocating (GroupCommitLog recycles its batches this way).
     public mutating func removeAll() {

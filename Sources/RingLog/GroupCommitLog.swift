@@ -2,6 +2,12 @@ import Basics
 import Dispatch
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Group commit for the real node: callers append from any thread and later learn
 /// "durable through i"; a serial dispatch queue of its own performs the writes and the
 /// fdatasync calls, so the event loop never blocks on the disk.
@@ -42,6 +48,8 @@ public final class GroupCommitLog: Sendable {
     }
     private let onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)?
     private let recordsPerSyncMax: Int
+    /// Waits a little before a sync while busy, so that one sync covers more appends.
+    private let gathering: SyncGathering
     /// The log's `payloadBytesMax`: `append` refuses a larger payload before framing it.
     private let payloadBytesMax: Int
 
@@ -58,6 +66,11 @@ public final class GroupCommitLog: Sendable {
         /// between two syncs instead of running as long as appends keep coming.
         var performsWaiting = 0
         var waiters: [Waiter] = []
+        /// When the oldest of `queued` was appended (monotonic nanoseconds; meaningless
+        /// while `queued` is empty), and how many records the previous sync covered: the
+        /// inputs of `gathering`.
+        var oldestQueuedAt: UInt64 = 0
+        var lastSyncRecords = 0
     }
 
     private struct Waiter {
@@ -68,11 +81,12 @@ public final class GroupCommitLog: Sendable {
     /// Takes ownership of an opened log. `onDurable`, if given, is called on the log's
     /// queue after every sync with the new durable index, or once with the error that
     /// failed the log.
+    /// With `gathering`, a busy log waits a little before each sync (SyncGathering.swift).
     public convenience init(
-        _ log: sending RingLog, label: String = "ringlog.sync",
+        _ log: sending RingLog, label: String = "ringlog.sync", gathering: SyncGathering = .off,
         onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)? = nil
     ) {
-        self.init(log, label: label, recordsPerSyncMax: Int.max, onDurable: onDurable)
+        self.init(log, label: label, recordsPerSyncMax: Int.max, gathering: gathering, onDurable: onDurable)
     }
 
     /// As above, and one write + fdatasync covers at most `recordsPerSyncMax` records, except
@@ -80,6 +94,7 @@ public final class GroupCommitLog: Sendable {
     /// with a raw loop at exactly the same number of records per fdatasync.
     public init(
         _ log: sending RingLog, label: String = "ringlog.sync", recordsPerSyncMax: Int,
+        gathering: SyncGathering = .off,
         onDurable: (@Sendable (Result<LogIndex, RingLogError>) -> Void)? = nil
     ) {
         precondition(recordsPerSyncMax > 0, "recordsPerSyncMax \(recordsPerSyncMax) must be positive")
@@ -90,6 +105,7 @@ public final class GroupCommitLog: Sendable {
         self.state = Mutex(initial)
         self.onDurable = onDurable
         self.recordsPerSyncMax = recordsPerSyncMax
+        self.gathering = gathering
     }
 
     public var lastIndex: LogIndex { state.withLock { $0.lastIndex } }
@@ -105,19 +121,44 @@ public final class GroupCommitLog: Sendable {
             throw RingLogError.recordTooLarge(
                 index: record.index, payloadBytes: record.payload.count, limit: payloadBytesMax)
         }
-        let batches = encode(records)
+        try enqueue(encode(records), first: records[0].index, last: records[records.count - 1].index)
+    }
+
+    /// Queues framed batches holding `first...last` and starts the sync loop if it is idle.
+    private func enqueue(_ batches: [EncodedBatch], first: LogIndex, last: LogIndex) throws {
+        let arrivedAt = gathering.windowNanoseconds > 0 ? DispatchTime.now().uptimeNanoseconds : 0
         let mustSchedule = try state.withLock { s -> Bool in
             if let failure = s.failure { throw failure }
-            precondition(
-                records[0].index == s.lastIndex.next,
-                "append of \(records[0].index) after last index \(s.lastIndex)")
+            precondition(first == s.lastIndex.next, "append of \(first) after last index \(s.lastIndex)")
+            if s.queued.isEmpty { s.oldestQueuedAt = arrivedAt }
             s.queued.append(contentsOf: batches)
-            s.lastIndex = records[records.count - 1].index
+            s.lastIndex = last
             if s.isFlushScheduled { return false }
             s.isFlushScheduled = true
             return true
         }
         if mustSchedule { queue.async { self.flushLoop() } }
+    }
+
+    /// As `append(_:)` for records the caller frames itself: `frame` appends them to a
+    /// batch (recycled storage) with `EncodedBatch.append(index:epoch:type:head:tail:)`,
+    /// so no `LogRecord` and no joined payload is built per record. At most
+    /// `recordsPerSyncMax` records; a payload over the log's limit throws `recordTooLarge`
+    /// and appends nothing.
+    public func appendFramed(_ frame: (inout EncodedBatch) -> Void) throws {
+        var batch = spares.withLock { spares -> EncodedBatch? in
+            guard let batch = spares.batches.popLast() else { return nil }
+            spares.bytes -= batch.bytes.capacity
+            return batch
+        } ?? EncodedBatch()
+        frame(&batch)
+        guard !batch.isEmpty else { return }
+        precondition(batch.count <= recordsPerSyncMax,
+                     "appendFramed of \(batch.count) records, over recordsPerSyncMax \(recordsPerSyncMax)")
+        if let largest = batch.largestPayload(), largest.bytes > payloadBytesMax {
+            throw RingLogError.recordTooLarge(index: largest.index, payloadBytes: largest.bytes, limit: payloadBytesMax)
+        }
+        try enqueue([batch], first: batch.firstIndex, last: batch.lastIndex)
     }
 
     /// Frames `records` in batches of at most `recordsPerSyncMax` (the most one sync takes),
@@ -260,12 +301,30 @@ public final class GroupCommitLog: Sendable {
 
     private enum Next { case idle, more, yield }
 
+    /// On `queue`, before a sync: waits as `gathering` says (never while a `perform` waits),
+    /// once, then the sync takes whatever is queued by then.
+    private func gather() {
+        guard gathering.windowNanoseconds > 0 else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let wait = state.withLock { s -> UInt64 in
+            guard s.performsWaiting == 0, s.failure == nil else { return 0 }
+            var queuedRecords = 0
+            for batch in s.queued { queuedRecords += batch.count }
+            return gathering.wait(now: now, oldestQueuedAt: s.oldestQueuedAt, lastSyncRecords: s.lastSyncRecords,
+                                  queuedRecords: queuedRecords)
+        }
+        guard wait > 0 else { return }
+        var request = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
+        _ = nanosleep(&request, nil)
+    }
+
     /// One group commit: write what is queued (with `drainingAll`, everything; otherwise at
     /// most `recordsPerSyncMax` records), one sync, then wake the waiters it satisfies.
     /// Returns what the loop should do next; with `drainingAll` (before a `perform` body,
     /// which the loop always yields to) it never returns `.idle` while batches are queued.
     private func flushOnce(drainingAll: Bool) -> Next {
         let limit = drainingAll ? Int.max : recordsPerSyncMax
+        if !drainingAll { gather() }
         let taken = state.withLock { s -> (batches: [EncodedBatch], wasFailed: Bool)? in
             var count = 0
             var k = 0
@@ -281,6 +340,7 @@ public final class GroupCommitLog: Sendable {
             }
             let batches = Array(s.queued[..<k])
             s.queued.removeFirst(k)
+            s.lastSyncRecords = count
             return (batches, s.failure != nil)
         }
         guard let taken else { return .idle }

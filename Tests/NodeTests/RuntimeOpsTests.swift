@@ -121,12 +121,14 @@ struct RuntimeOpsTests {
         let segments = try FileManager.default.contentsOfDirectory(atPath: logDirectory).filter { $0.hasSuffix(".seg") }
         #expect(!segments.contains("00000000000000000001.seg"), "\(segments.sorted())")
         #expect(MetricsScrape(await runtime.metricsText()).value("totemkv_log_compactions_total") ?? 0 >= 1)
-        // The growth rule measures against the size of the snapshot file last written.
-        let fileSizes = Set(snapshotFiles().compactMap {
-            (try? FileManager.default.attributesOfItem(atPath: snapshotDirectory + "/" + $0)[.size] as? NSNumber)?.uint64Value
+        // The growth rule measures against the uncompressed size of the snapshot last written
+        // (the body's size in its header), not the compressed file's.
+        let rawSizes = Set(snapshotFiles().compactMap { name -> UInt64? in
+            guard let data = FileManager.default.contents(atPath: snapshotDirectory + "/" + name) else { return nil }
+            return try? CMapSnapshot.decodeHeader(Array(data)).header.rawBodyBytes
         })
         let lastBytes = try await runtime.eventLoop.submit { runtime.ops.snapshotPolicy.lastSnapshotBytes }.get()
-        #expect(lastBytes > 0 && fileSizes.contains(lastBytes), "\(lastBytes) not in \(fileSizes.sorted())")
+        #expect(lastBytes > 0 && rawSizes.contains(lastBytes), "\(lastBytes) not in \(rawSizes.sorted())")
 
         // A restart loads the newest snapshot, replays the log after it, and has every entry.
         await cluster.kill(0)

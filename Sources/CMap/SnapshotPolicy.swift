@@ -4,7 +4,8 @@
 ///
 /// With `growthPercent` (`store { snapshot_growth_percent }`), a snapshot is due by those
 /// rules only once the bytes applied since the last snapshot reach that percent of the last
-/// snapshot's file size. A snapshot costs work in proportion to the whole state, and frees
+/// snapshot's uncompressed size (its header's `rawBodyBytes`: both sides counted
+/// uncompressed, so well-compressing values do not make the rule moot). A snapshot costs work in proportion to the whole state, and frees
 /// only the log written since the previous one; the rule keeps that cost proportional to
 /// what is written (amortised O(1) per byte) when a large state changes slowly.
 public struct SnapshotPolicy: Equatable, Sendable {
@@ -16,7 +17,7 @@ public struct SnapshotPolicy: Equatable, Sendable {
     public var growthPercent: UInt64
     public private(set) var entriesSinceSnapshot: UInt64 = 0
     public private(set) var bytesSinceSnapshot: UInt64 = 0
-    /// The file size of the last snapshot written (0 before the first).
+    /// The uncompressed size of the last snapshot written (0 before the first).
     public private(set) var lastSnapshotBytes: UInt64 = 0
 
     public init(everyEntries: UInt64 = 100_000, everyBytes: UInt64 = 256 << 20, growthPercent: UInt64 = 0) {
@@ -52,8 +53,8 @@ public struct SnapshotPolicy: Equatable, Sendable {
         bytesSinceSnapshot = 0
     }
 
-    /// Call when a snapshot file of `bytes` bytes is durable: the growth rule measures
-    /// against it.
+    /// Call when a snapshot of `bytes` uncompressed bytes is durable: the growth rule
+    /// measures against it.
     public mutating func snapshotWritten(bytes: Int) {
         lastSnapshotBytes = UInt64(max(0, bytes))
     }

@@ -12,7 +12,7 @@ public struct StoreConfig: Hashable, Sendable {
     public var snapshotBytes: UInt64
     /// `snapshot_growth_percent`: a snapshot is due by the two rules above only once the
     /// operations applied since the last snapshot add up to at least this percent of that
-    /// snapshot's file size; 0 turns the rule off. Without it a large state that changes
+    /// snapshot's uncompressed size; 0 turns the rule off. Without it a large state that changes
     /// slowly is re-encoded and compressed in full every `snapshot_entries` entries, to free a
     /// log far smaller than the snapshot (Redis bounds its AOF rewrites the same way, with
     /// `auto-aof-rewrite-percentage`).

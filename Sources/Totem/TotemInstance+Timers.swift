@@ -61,16 +61,21 @@ extension TotemInstance {
         guard state == .operational || state == .commit || state == .recovery,
               let packet = savedToken else { return }
         stats.tokenRetransmits += 1
+        isSavedTokenSent = true
         out.append(.send(packet, to: .node(savedTokenTarget)))
         startTimer(.tokenRetransmit, after: options.tokenRetransmit)
     }
 
-    /// Sends a token the representative kept back while the ring was idle.
+    /// Sends a token the representative kept back while the ring was idle, with what this
+    /// node queued since on it (`broadcastOnHeldToken`), and delivers those messages here
+    /// after the token left, as a visit does (step 14).
     mutating func releaseHeldToken() {
         cancelTimer(.tokenHold)
         seqUnchangedCount = 0
         isTokenHeld = false
+        let broadcastNow = broadcastOnHeldToken()
         retransmitSavedToken()
+        if broadcastNow { deliverRegular(through: myHighSeqReceived, skippingGaps: false) }
     }
 
     /// timer_function_orf_token_timeout (totem-notes 2.4).

@@ -223,7 +223,7 @@ public struct TotemInstance: Sendable {
         guard isTokenHeld else { return }
         isTokenHeld = false
         if ringID.representative == nodeID {
-            releaseHeldToken()
+            releaseHeldToken(deliveringNow: false)
         } else {
             stats.tokenHoldCancelsSent += 1
             broadcast(.tokenHoldCancel(TokenHoldCancel(ringID: ringID)))

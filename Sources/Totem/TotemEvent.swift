@@ -17,6 +17,9 @@ public enum TotemTimerKind: UInt8, Hashable, Sendable, CaseIterable, CustomStrin
     case merge
     /// The random delay in [0, `send_join`) before a JOIN goes out.
     case sendJoin
+    /// 0 ms: deliver the messages a submission sent on the held token
+    /// (`broadcastOnHeldToken`); a submission's own step never delivers (`submitted`).
+    case deliverOwn
 
     public var description: String {
         switch self {
@@ -27,6 +30,7 @@ public enum TotemTimerKind: UInt8, Hashable, Sendable, CaseIterable, CustomStrin
         case .consensus: "consensus"
         case .merge: "merge"
         case .sendJoin: "sendJoin"
+        case .deliverOwn: "deliverOwn"
         }
     }
 }
@@ -48,7 +52,9 @@ public enum TotemEvent: Hashable, Sendable {
     case packetReceived(TotemPacket, at: Instant)
     /// A timer armed by `startTimer(kind, generation, after:)` fired.
     case timerFired(TotemTimerKind, TimerGeneration, at: Instant)
-    /// The upper layer asked to broadcast `payload` in agreed order.
+    /// The upper layer asked to broadcast `payload` in agreed order. Its step never
+    /// delivers (layers above submit from inside their own steps): it only queues, sends,
+    /// refuses or arms timers.
     case submitted([UInt8], at: Instant)
     /// The node is shutting down: tell the others (a LEAVE) and stop.
     case leaveRequested(at: Instant)

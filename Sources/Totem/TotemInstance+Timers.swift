@@ -52,6 +52,9 @@ extension TotemInstance {
                 joinPending = false
                 sendJoinMessage()
             }
+        case .deliverOwn:
+            // Out of OPERATIONAL the old ring's delivery (EVS) takes them.
+            if state == .operational { deliverRegular(through: myHighSeqReceived, skippingGaps: false) }
         }
     }
 
@@ -61,16 +64,27 @@ extension TotemInstance {
         guard state == .operational || state == .commit || state == .recovery,
               let packet = savedToken else { return }
         stats.tokenRetransmits += 1
+        isSavedTokenSent = true
         out.append(.send(packet, to: .node(savedTokenTarget)))
         startTimer(.tokenRetransmit, after: options.tokenRetransmit)
     }
 
-    /// Sends a token the representative kept back while the ring was idle.
-    mutating func releaseHeldToken() {
+    /// Sends a token the representative kept back while the ring was idle, with what this
+    /// node queued since on it (`broadcastOnHeldToken`), and delivers those messages here
+    /// after the token left, as a visit does (step 14): in this step, or, in a submission's
+    /// step (which never delivers), on the 0 ms `deliverOwn` timer.
+    mutating func releaseHeldToken(deliveringNow: Bool = true) {
         cancelTimer(.tokenHold)
         seqUnchangedCount = 0
         isTokenHeld = false
+        let broadcastNow = broadcastOnHeldToken()
         retransmitSavedToken()
+        guard broadcastNow else { return }
+        if deliveringNow {
+            deliverRegular(through: myHighSeqReceived, skippingGaps: false)
+        } else {
+            startTimer(.deliverOwn, after: 0)
+        }
     }
 
     /// timer_function_orf_token_timeout (totem-notes 2.4).

@@ -65,10 +65,7 @@ extension TotemInstance {
         updateFlowControl(&token, sent: retransmitted + sent)
 
         // 12: aru.
-        if myAru < token.aru || token.aruAddress == nodeID || token.aruAddress == nil {
-            token.aru = myAru
-            token.aruAddress = token.aru == token.seq ? nil : nodeID
-        }
+        updateTokenAru(&token)
 
         // 13: fail_recv_const: a node that keeps the aru pinned expels itself.
         if token.aru == lastAru && token.aruAddress != nil {
@@ -98,6 +95,16 @@ extension TotemInstance {
         if state == .operational { deliverRegular(through: myHighSeqReceived, skippingGaps: false) }
         resetTokenTimers()
         if !forward { startTimer(.tokenHold, after: options.hold) }
+    }
+
+    /// Step 12: the token's aru comes down to mine if I am behind it, or if I set it (or
+    /// nobody did). Applying it again after more messages of the same visit gives what one
+    /// application after all of them gives (`broadcastOnHeldToken` relies on that).
+    func updateTokenAru(_ token: inout OrderingToken) {
+        if myAru < token.aru || token.aruAddress == nodeID || token.aruAddress == nil {
+            token.aru = myAru
+            token.aruAddress = token.aru == token.seq ? nil : nodeID
+        }
     }
 
     /// messages_free: up to min(token aru, aru on my previous visit, my high delivered).

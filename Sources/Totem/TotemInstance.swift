@@ -14,13 +14,15 @@ import TotemConfig
 ///
 /// Files: this one holds the state and the dispatch; `+Token` the ordering token,
 /// `+Mcast` reception and delivery, `+Membership` GATHER and JOIN, `+Commit` the commit
-/// token and RECOVERY, `+Operational` the EVS entry into OPERATIONAL, `+Timers` the timers.
+/// token and RECOVERY, `+Operational` the EVS entry into OPERATIONAL, `+Timers` the timers,
+/// `+HeldToken` messages queued on a token the representative holds.
 ///
 /// Differences from corosync: sequence numbers are 64-bit and never wrap; the node's own
 /// JOIN is "received back" when the join timer fires (corosync gets its multicast back
 /// from the network); a JOIN that merges nothing does not re-enter GATHER (JOIN storm);
 /// the regular sort queue only accepts messages of the ring it belongs to; the `send_join`
-/// delay is a timer instead of a sleep; `window_size - fcc` saturates at 0.
+/// delay is a timer instead of a sleep; `window_size - fcc` saturates at 0; a held token
+/// the representative releases first carries what it queued meanwhile (`+HeldToken`).
 public struct TotemInstance: Sendable {
     public enum State: Hashable, Sendable {
         /// Created, not started yet.
@@ -101,6 +103,10 @@ public struct TotemInstance: Sendable {
     /// The last token or commit token sent, for retransmission.
     var savedToken: TotemPacket?
     var savedTokenTarget: NodeID
+    /// The saved token has been transmitted at least once. Until then (a token the
+    /// representative holds) nobody else has seen it, so it may still carry this visit's
+    /// messages (`broadcastOnHeldToken`).
+    var isSavedTokenSent = false
 
     // RECOVERY.
     var retransmitQueue: [Mcast] = []
@@ -217,7 +223,7 @@ public struct TotemInstance: Sendable {
         guard isTokenHeld else { return }
         isTokenHeld = false
         if ringID.representative == nodeID {
-            releaseHeldToken()
+            releaseHeldToken(deliveringNow: false)
         } else {
             stats.tokenHoldCancelsSent += 1
             broadcast(.tokenHoldCancel(TokenHoldCancel(ringID: ringID)))
@@ -246,6 +252,7 @@ public struct TotemInstance: Sendable {
         let packet = TotemPacket(sender: nodeID, message: message)
         savedToken = packet
         savedTokenTarget = target
+        isSavedTokenSent = transmit
         if transmit { out.append(.send(packet, to: .node(target))) }
     }
 }

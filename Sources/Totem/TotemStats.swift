@@ -32,6 +32,9 @@ public struct TotemStats: Hashable, Sendable {
     public var mergeDetectsSent: UInt64 = 0
     public var tokenHoldCancelsSent: UInt64 = 0
     public var tokensHeld: UInt64 = 0
+    /// Held tokens released with messages this node queued while holding them
+    /// (`broadcastOnHeldToken`).
+    public var heldTokenBroadcasts: UInt64 = 0
     public var payloadsSubmitted: UInt64 = 0
     public var payloadsRefused: UInt64 = 0
     public var payloadsDelivered: UInt64 = 0

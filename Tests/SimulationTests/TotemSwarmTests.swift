@@ -53,7 +53,11 @@ import TotemConfig
             if !result.passed { failing += 1 }
             rules.formUnion(result.violations.map(\.rule))
         }
-        #expect(failing >= 5)
+        // The canary shows only where node 1 gets a message past a gap before its
+        // retransmission, which depends on the traffic: 7 of these seeds before a held token
+        // carried the representative's own messages (TotemInstance+HeldToken.swift), 4 since
+        // (25 of seeds 1...40).
+        #expect(failing >= 3)
         #expect(rules.contains("liveness-delivery") || rules.contains("evs-same-messages"))
     }
 

@@ -34,8 +34,9 @@ import TotemConfig
             #expect(h.changes[i].suffix(2).first?.members == [NodeID(2), NodeID(3)])
             #expect(h.changes[i].suffix(2).first?.left == [NodeID(1)])
         }
-        // The three payloads were packed into one Mcast.
-        #expect(h.nodes[1].stats.oldRingMessagesQueued == 1)
+        // The idle ring's token was held at node 1: the first payload left on it at once
+        // (`broadcastOnHeldToken`), the other two were packed into one Mcast on the next visit.
+        #expect(h.nodes[1].stats.oldRingMessagesQueued == 2)
         #expect(h.deliveries[2] == h.deliveries[1])
         #expect(h.deliveries[2].map(\.payload) == [[1, 1], [2, 2], [3, 3]])
         #expect(h.deliveries[2].allSatisfy { $0.ringID == oldRing && $0.originator == NodeID(1) })

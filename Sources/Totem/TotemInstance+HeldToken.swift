@@ -1,0 +1,46 @@
+/// Messages queued on a held token (a TotemKV addition to corosync's token hold, totem-notes
+/// 2.5).
+///
+/// An idle ring's representative keeps the token after its visit. corosync releases the
+/// saved token unchanged when something is queued (its own `mcast_msg`, a hold cancel, the
+/// hold timer), so a message queued on the representative itself leaves only on its next
+/// visit, a whole rotation later. Here the held token first takes those messages, as the
+/// visit would have had the token arrived after they were queued.
+///
+/// Why this stays within Totem's rules:
+/// - Only the token holder stamps sequence numbers, and the representative is the holder:
+///   the saved token has not been transmitted since its visit (`isSavedTokenSent`), every
+///   other member's last token has a lower token seq, so nobody else can be broadcasting
+///   new messages, and no other version of this token exists on the wire.
+/// - The result is the token one visit would have produced had the token reached the
+///   representative after the submission (the model allows any network delay): step 10
+///   stamps `token.seq + 1 ...` and stores the messages in the sort queue before sending;
+///   step 11 replaces this node's flow-control contribution with the visit's total; step
+///   12 (`updateTokenAru`) applied again gives what one application after all of the
+///   visit's messages gives. Steps 5-9 are not redone: freeing and serving retransmissions
+///   saw the same token, and counting this node's gaps twice would bump their miss counts
+///   twice. Step 13's decision cannot change: the aru moves only when its address was nil
+///   (the node held everything, so its new messages extend its aru and the address stays
+///   nil) or this node (a gap below the new messages keeps the aru where it was).
+/// - Delivery follows the token's send, as in step 14 (`releaseHeldToken`).
+extension TotemInstance {
+    /// Steps 10-12 of the representative's last visit, again, on the token it holds, for
+    /// what it has queued since. Returns true when messages were broadcast (they are then
+    /// delivered after the token is sent). The caller sends the token.
+    mutating func broadcastOnHeldToken() -> Bool {
+        guard state == .operational, isRepresentative, !isSavedTokenSent, packer.count > 0,
+              let saved = savedToken, case .token(var token) = saved.message,
+              myHighSeqReceived <= token.seq else { return false }
+        // max_messages bounds the whole visit: what the visit already sent counts.
+        var allowed = flowControlAllowance(token)
+        let visitRoom = options.maxMessages > myTransmitCount ? options.maxMessages - myTransmitCount : 0
+        allowed = min(allowed, visitRoom)
+        limitByQueueWindow(token, allowed: &allowed)
+        let sent = broadcastNewMessages(&token, allowed: allowed)
+        updateFlowControl(&token, sent: myTransmitCount &+ sent)
+        updateTokenAru(&token)
+        savedToken = TotemPacket(sender: saved.sender, message: .token(token))
+        if sent > 0 { stats.heldTokenBroadcasts += 1 }
+        return sent > 0
+    }
+}

@@ -44,10 +44,12 @@ enum RuntimeDisk {
 
     /// The log's group-commit delay (RingLog/SyncGathering.swift): while busy (the previous
     /// sync covered at least `gatherBusyRecords` records: 64 clients, not 1 or 16), a sync
-    /// waits until its oldest record has waited `defaultGatherMicroseconds`. Measured on the
-    /// 3-node bench (Bench/results/cluster-2026-11-26c.md). `TOTEMKV_SYNC_GATHER_US` (0 =
-    /// off) overrides it for experiments.
-    static let defaultGatherMicroseconds: UInt64 = 500
+    /// waits until its oldest record has waited `TOTEMKV_SYNC_GATHER_US` microseconds. Off
+    /// by default: at 64 clients it cut fdatasyncs and acks per write by ~30 % but no CPU
+    /// per write, and in five of five same-minute pairs 500 µs gave 3-13 % fewer writes/s
+    /// than 0 (the added latency costs a closed loop more than the saved syncs give;
+    /// Bench/results/all-2026-11-26c.md). Kept for experiments on slower disks.
+    static let defaultGatherMicroseconds: UInt64 = 0
     static let gatherBusyRecords = 16
 
     static func syncGathering(environment: [String: String] = ProcessInfo.processInfo.environment) -> SyncGathering {

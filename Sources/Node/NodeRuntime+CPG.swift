@@ -1,4 +1,5 @@
 import Basics
+import Foundation
 import NIOCore
 import Replication
 
@@ -42,6 +43,8 @@ struct ProcessGroupLinks {
     var lastGathered = 0
     /// A hand-over of `gathered` is scheduled for the end of the loop turn.
     var isHandOverScheduled = false
+    /// When the last hand-over ran (loop clock, ns).
+    var lastHandOverAt: UInt64 = 0
     /// The inbox's drain is running (a step inside it must not start another).
     var isDrainingInbox = false
     /// Requests taken from the inbox that wait for room in Totem's send queue (a connection's
@@ -69,6 +72,7 @@ extension NodeRuntime {
             runtime.processGroupLinks.joins[token] = key
             return nil
         }
+        CPGTrace.shared?.record(.nodeID, UInt64(configuration.nodeID.rawValue))
         guard reply == .accepted else {
             continuation.finish()
             if case .refused(let refusal) = reply { return .failure(refusal) }
@@ -91,7 +95,14 @@ extension NodeRuntime {
             // sends the hold cancel) before the `OK` is even written, rather than a loop turn
             // later. Every item is stepped on its own either way; this only saves the hop.
             if eventLoop.inEventLoop && !isDraining && !processGroupLinks.isDrainingInbox {
-                drainProcessGroupInbox()
+                if let trace = CPGTrace.shared {
+                    trace.record(.mcastAdmitted, CPGTrace.stamp(payload))
+                    drainProcessGroupInbox()
+                    trace.record(.mcastStepped, core.totem.stats.heldTokenBroadcasts)
+                } else {
+                    drainProcessGroupInbox()
+                }
+                if Self.deliversOwnAtOnce { deliverOwnAtOnce() }
             } else {
                 scheduleProcessGroupDrain()
             }
@@ -100,6 +111,20 @@ extension NodeRuntime {
         case .admitted: return .accepted
         case .mustWait: return nil
         }
+    }
+
+    /// `TOTEMKV_CPG_HANDOVER_NOW=1` (always) or `2` (when the last was ≥ 1 ms ago):
+    /// experiment (cpg-2026-11-26d.md).
+    static let handOverMode = Int(ProcessInfo.processInfo.environment["TOTEMKV_CPG_HANDOVER_NOW"] ?? "") ?? 0
+    /// `TOTEMKV_CPG_DIRECT=1`: experiment (cpg-2026-11-26d.md).
+    static let deliversOwnAtOnce = ProcessInfo.processInfo.environment["TOTEMKV_CPG_DIRECT"] == "1"
+
+    /// The multicast just stepped left on the held token: Totem asked for its own copy's
+    /// delivery on the 0 ms `deliverOwn` timer. Fire it now, in a step of its own, and hand
+    /// the deliveries to the members at once.
+    private func deliverOwnAtOnce() {
+        guard !isDraining, fireDueTotemTimer(.deliverOwn) else { return }
+        if processGroupLinks.isHandOverScheduled { handOverProcessGroupDeliveries() }
     }
 
     public func processGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) async -> ProcessGroupReply {
@@ -259,6 +284,9 @@ extension NodeRuntime {
     /// Gathers a notification for its member; `handOverProcessGroupDeliveries` hands each
     /// member's gathered notifications over as one batch.
     func processGroupDelivered(_ delivery: ProcessGroupDelivery) {
+        if let trace = CPGTrace.shared, case .message(_, let payload) = delivery.notification {
+            trace.record(.delivered, CPGTrace.stamp(payload))
+        }
         let key = ProcessGroupLinks.Key(connection: delivery.connection, group: delivery.group)
         let last = processGroupLinks.lastGathered
         if last < processGroupLinks.gathered.count && processGroupLinks.gathered[last].key == key {
@@ -291,6 +319,19 @@ extension NodeRuntime {
     func flushProcessGroupDeliveries() {
         retryHeldProcessGroupRequests()
         guard !processGroupLinks.gathered.isEmpty, !processGroupLinks.isHandOverScheduled else { return }
+        switch Self.handOverMode {
+        case 1:
+            handOverProcessGroupDeliveries()
+            return
+        case 2:
+            let now = NIODeadline.now().uptimeNanoseconds
+            if now &- processGroupLinks.lastHandOverAt >= 1_000_000 {
+                handOverProcessGroupDeliveries()
+                return
+            }
+        default:
+            break
+        }
         processGroupLinks.isHandOverScheduled = true
         eventLoop.execute { self.handOverProcessGroupDeliveries() }
     }
@@ -300,6 +341,8 @@ extension NodeRuntime {
     func handOverProcessGroupDeliveries() {
         processGroupLinks.isHandOverScheduled = false
         guard !processGroupLinks.gathered.isEmpty else { return }
+        CPGTrace.shared?.record(.handedOver)
+        if Self.handOverMode == 2 { processGroupLinks.lastHandOverAt = NIODeadline.now().uptimeNanoseconds }
         let gathered = processGroupLinks.gathered
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]

@@ -344,7 +344,7 @@ struct CPGBench {
             let count = latencyMessages
             final class Count: @unchecked Sendable { var value = 0 }  // confined to `loop`
             let sent = Count()
-            try await loop.submit {
+            _ = try await loop.submit {
                 loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(10)) { task in
                     sendStamped()
                     sent.value += 1

@@ -7,8 +7,6 @@ extension ClientConnectionHandler {
         for source in sources {
             let name = ByteBuffer(string: source.channel)
             // On the channel's loop (EventLoopTaskExecutor.swift): no thread switch per push.
-            // The task may start running before `Task` returns (`EventLoopTaskExecutor.runsInline`):
-            // it is appended afterwards.
             let task = Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
                 do {
                     if let batched = source.runBatched {
@@ -16,7 +14,7 @@ extension ClientConnectionHandler {
                             CPGTrace.shared?.record(.pushResumed, UInt64(payloads.count))
                             var push = ByteBuffer()
                             for payload in payloads { push.writeRESPPushMessage(channel: name, payload: payload) }
-                            let written = channel.writeAndFlush(push)
+                            let written: EventLoopFuture<Void> = channel.writeAndFlush(push)
                             CPGTrace.shared?.record(.pushWritten)
                             try await written.get()
                         }

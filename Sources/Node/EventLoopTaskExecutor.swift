@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// Runs Swift tasks' jobs on one NIO event loop: a task that prefers it
@@ -11,26 +10,14 @@ import NIOCore
 /// and writing are loop tasks run in the same tick: no wake-up at all.
 @available(macOS 15, *)
 final class EventLoopTaskExecutor: TaskExecutor {
-    /// `TOTEMKV_PUSH_INLINE=1`: experiment (Bench/results/cpg-2026-11-26d.md).
-    static let runsInline = ProcessInfo.processInfo.environment["TOTEMKV_PUSH_INLINE"] == "1"
-
     let eventLoop: any EventLoop
-    /// A job of this executor is running inline (loop-confined).
-    private let isRunningInline: NIOLoopBoundBox<Bool>
 
     init(_ eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
-        self.isRunningInline = .makeBoxSendingValue(false, as: Bool.self, eventLoop: eventLoop)
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        if Self.runsInline, eventLoop.inEventLoop, !isRunningInline.value {
-            isRunningInline.value = true
-            job.runSynchronously(on: asUnownedTaskExecutor())
-            isRunningInline.value = false
-            return
-        }
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -1,5 +1,4 @@
 import Basics
-import Foundation
 import NIOCore
 import Replication
 
@@ -43,10 +42,6 @@ struct ProcessGroupLinks {
     var lastGathered = 0
     /// A hand-over of `gathered` is scheduled for the end of the loop turn.
     var isHandOverScheduled = false
-    /// When the last hand-over ran (loop clock, ns).
-    var lastHandOverAt: UInt64 = 0
-    /// A hand-over is yielding to the streams.
-    var isHandingOver = false
     /// The inbox's drain is running (a step inside it must not start another).
     var isDrainingInbox = false
     /// Requests taken from the inbox that wait for room in Totem's send queue (a connection's
@@ -104,7 +99,6 @@ extension NodeRuntime {
                 } else {
                     drainProcessGroupInbox()
                 }
-                if Self.deliversOwnAtOnce { deliverOwnAtOnce() }
             } else {
                 scheduleProcessGroupDrain()
             }
@@ -113,21 +107,6 @@ extension NodeRuntime {
         case .admitted: return .accepted
         case .mustWait: return nil
         }
-    }
-
-    /// `TOTEMKV_CPG_HANDOVER_NOW=1` (always) or `2` (when the last was ≥ 1 ms ago):
-    /// experiment (cpg-2026-11-26d.md).
-    static let handOverMode = Int(ProcessInfo.processInfo.environment["TOTEMKV_CPG_HANDOVER_NOW"] ?? "") ?? 0
-    /// `TOTEMKV_CPG_DIRECT=1` (fire `deliverOwn` at once) or `2` (and hand over at once):
-    /// experiment (cpg-2026-11-26d.md).
-    static let directMode = Int(ProcessInfo.processInfo.environment["TOTEMKV_CPG_DIRECT"] ?? "") ?? 0
-    static var deliversOwnAtOnce: Bool { directMode > 0 }
-
-    /// The multicast just stepped left on the held token: Totem asked for its own copy's
-    /// delivery on the 0 ms `deliverOwn` timer. Fire it now, in a step of its own.
-    private func deliverOwnAtOnce() {
-        guard !isDraining, fireDueTotemTimer(.deliverOwn) else { return }
-        if Self.directMode == 2, processGroupLinks.isHandOverScheduled { handOverProcessGroupDeliveries() }
     }
 
     public func processGroupMcast(_ group: ProcessGroupName, connection: ConnectionID, payload: [UInt8]) async -> ProcessGroupReply {
@@ -322,19 +301,6 @@ extension NodeRuntime {
     func flushProcessGroupDeliveries() {
         retryHeldProcessGroupRequests()
         guard !processGroupLinks.gathered.isEmpty, !processGroupLinks.isHandOverScheduled else { return }
-        switch processGroupLinks.isHandingOver ? 0 : Self.handOverMode {
-        case 1:
-            handOverProcessGroupDeliveries()
-            return
-        case 2:
-            let now = NIODeadline.now().uptimeNanoseconds
-            if now &- processGroupLinks.lastHandOverAt >= 1_000_000 {
-                handOverProcessGroupDeliveries()
-                return
-            }
-        default:
-            break
-        }
         processGroupLinks.isHandOverScheduled = true
         eventLoop.execute { self.handOverProcessGroupDeliveries() }
     }
@@ -344,17 +310,7 @@ extension NodeRuntime {
     func handOverProcessGroupDeliveries() {
         processGroupLinks.isHandOverScheduled = false
         guard !processGroupLinks.gathered.isEmpty else { return }
-        if processGroupLinks.isHandingOver {
-            // A push written inside this hand-over led to a step that delivered: the newer
-            // batch goes after the one being handed over.
-            processGroupLinks.isHandOverScheduled = true
-            eventLoop.execute { self.handOverProcessGroupDeliveries() }
-            return
-        }
-        processGroupLinks.isHandingOver = true
-        defer { processGroupLinks.isHandingOver = false }
         CPGTrace.shared?.record(.handedOver)
-        if Self.handOverMode == 2 { processGroupLinks.lastHandOverAt = NIODeadline.now().uptimeNanoseconds }
         let gathered = processGroupLinks.gathered
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]

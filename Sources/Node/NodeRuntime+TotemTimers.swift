@@ -25,16 +25,6 @@ extension NodeRuntime {
         }
     }
 
-    /// Fires `kind` now, in place of its loop task, if it is due; false if it is not.
-    func fireDueTotemTimer(_ kind: TotemTimerKind) -> Bool {
-        let index = Int(kind.rawValue)
-        guard let due = totemTimerTable.slots[index].due, due <= NIODeadline.now().uptimeNanoseconds else { return false }
-        totemTimerTasks[index]?.cancel()
-        totemTimerTasks[index] = nil
-        totemTimerTaskRan(kind)
-        return true
-    }
-
     private func totemTimerTaskRan(_ kind: TotemTimerKind) {
         let index = Int(kind.rawValue)
         totemTimerTasks[index] = nil

@@ -6,7 +6,8 @@ import Synchronization
 /// `TOTEMKV_CPG_TRACE=<prefix>` in the environment each node process appends records
 /// (`UInt64` time on the `NIODeadline`/`DispatchTime` clock, point, detail: 24 bytes,
 /// little-endian) to `<prefix>.<pid>`, in batches, so that tracing adds a few hundred ns per
-/// point rather than a syscall. Off (one load and a branch per point) otherwise.
+/// point rather than a syscall (the last partial batch is not written). Off (one load and a
+/// branch per point) otherwise.
 /// Bench/results/cpg-2026-11-26d.md reads these files (Bench/cpgtrace.py).
 final class CPGTrace: Sendable {
     enum Point: UInt64 {
@@ -17,7 +18,8 @@ final class CPGTrace: Sendable {
         /// That multicast's drain (Totem step, UDP send) returned; detail: Totem's
         /// `heldTokenBroadcasts` (it grew: the message left on the held token).
         case mcastStepped = 2
-        /// A token or other unicast flushed (`sendmmsg` returned); detail: datagrams.
+        /// A flush at once returned (`sendmmsg` done): a token or other unicast, or a
+        /// broadcast that waits for no token (hold cancel, join).
         case unicastFlushed = 3
         /// A Totem timer's loop task fired the core; detail: `TotemTimerKind.rawValue`.
         case totemTimerFired = 4

@@ -15,6 +15,10 @@
 // sample (one process measures both ends, so one clock). Results are printed as a Markdown
 // table for Bench/results/cpg.md.
 //
+// Diagnostics, not for recorded figures (Bench/results/cpg-2026-11-26d.md): CPGBENCH_TRACE=<file>
+// writes every latency sample and reply time there (read with Bench/cpgtrace.py);
+// CPGBENCH_SEND_FROM_LOOP=1 times the latency sends on the sender's event loop.
+//
 // CPGBENCH_TOTEM="option: value" adds totem options for an experiment (for example
 // "seqno_unchanged_const: 100000", a ring that never holds the token when idle); the
 // figures recorded against the targets use the defaults.
@@ -38,6 +42,11 @@ final class Member: ChannelInboundHandler, @unchecked Sendable {
     var input = ByteBuffer()
     var delivered = 0
     var latencies: [UInt64] = []
+    /// With CPGBENCH_TRACE: each latency sample's send stamp, and the latency run's reply
+    /// arrival times (for the timeline in Bench/results/cpg-2026-11-26d.md).
+    var sentStamps: [UInt64] = []
+    var replyTimes: [UInt64] = []
+    var tracesReplies = false
     var isJoined = false
     var replies = 0
     var tryAgain = 0
@@ -87,7 +96,10 @@ final class Member: ChannelInboundHandler, @unchecked Sendable {
                         sent = sent &* 10 &+ UInt64(bytes[index] - 0x30)
                         index += 1
                     }
-                    if index > space + 2 { latencies.append(now() &- sent) }
+                    if index > space + 2 {
+                        latencies.append(now() &- sent)
+                        sentStamps.append(sent)
+                    }
                 }
                 return
             }
@@ -96,6 +108,7 @@ final class Member: ChannelInboundHandler, @unchecked Sendable {
         // A reply to CPG.MCAST.
         outstanding -= 1
         replies += 1
+        if tracesReplies { replyTimes.append(now()) }
         if case .error(let text) = value {
             if text.hasPrefix("TRYAGAIN") {
                 tryAgain += 1
@@ -310,15 +323,43 @@ struct CPGBench {
             try await channel.eventLoop.submit { if !member.isJoined { member.join() } }.get()
         }
         try await Task.sleep(for: .milliseconds(500))
-        for (member, channel) in members { try await channel.eventLoop.submit { member.latencies = [] }.get() }
-        let (sender, senderChannel) = members[latencySender - 1]
-        for _ in 0..<latencyMessages {
-            try await senderChannel.eventLoop.submit {
-                let stamp = "t\(now())"
-                sender.send(stamp + String(repeating: "x", count: max(0, 64 - stamp.utf8.count)))
-                sender.context?.flush()
+        for (member, channel) in members {
+            try await channel.eventLoop.submit {
+                member.latencies = []
+                member.sentStamps = []
+                member.tracesReplies = true
             }.get()
-            try await Task.sleep(for: .milliseconds(10))
+        }
+        let (sender, senderChannel) = members[latencySender - 1]
+        @Sendable func sendStamped() {
+            let stamp = "t\(now())"
+            sender.send(stamp + String(repeating: "x", count: max(0, 64 - stamp.utf8.count)))
+            sender.context?.flush()
+        }
+        if ProcessInfo.processInfo.environment["CPGBENCH_SEND_FROM_LOOP"] == "1" {
+            // Diagnostic (cpg-2026-11-26d.md): the sends are timed by the sender's own loop,
+            // so no other bench thread wakes at the moment a message leaves.
+            let loop = senderChannel.eventLoop
+            let done = loop.makePromise(of: Void.self)
+            let count = latencyMessages
+            final class Count: @unchecked Sendable { var value = 0 }  // confined to `loop`
+            let sent = Count()
+            _ = try await loop.submit {
+                loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(10)) { task in
+                    sendStamped()
+                    sent.value += 1
+                    if sent.value >= count {
+                        task.cancel()
+                        done.succeed(())
+                    }
+                }
+            }.get()
+            try await done.futureResult.get()
+        } else {
+            for _ in 0..<latencyMessages {
+                try await senderChannel.eventLoop.submit { sendStamped() }.get()
+                try await Task.sleep(for: .milliseconds(10))
+            }
         }
         try await Task.sleep(for: .seconds(1))
         var samples: [UInt64] = []
@@ -329,6 +370,18 @@ struct CPGBench {
             samples += own
         }
         samples.sort()
+        if let path = ProcessInfo.processInfo.environment["CPGBENCH_TRACE"] {
+            // "<member> <send stamp> <latency>" per sample, then "reply <time>" per reply.
+            var text = ""
+            for (index, (member, channel)) in members.enumerated() {
+                let (sent, latencies, replies) = try await channel.eventLoop.submit {
+                    (member.sentStamps, member.latencies, member.replyTimes)
+                }.get()
+                for (stamp, latency) in zip(sent, latencies) { text += "\(index + 1) \(stamp) \(latency)\n" }
+                for time in replies { text += "reply \(time)\n" }
+            }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        }
         print("")
         print("latency at 100 msgs/s, 64 B, 1 sender (node \(latencySender)): \(samples.count) samples over 3 members, p50 \(String(format: "%.3f", percentile(samples, 0.5))) ms, p99 \(String(format: "%.3f", percentile(samples, 0.99))) ms, max \(String(format: "%.3f", percentile(samples, 1.0))) ms (\(perMember.joined(separator: ", ")))")
         for (member, channel) in members {

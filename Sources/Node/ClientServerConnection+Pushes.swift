@@ -7,13 +7,16 @@ extension ClientConnectionHandler {
         for source in sources {
             let name = ByteBuffer(string: source.channel)
             // On the channel's loop (EventLoopTaskExecutor.swift): no thread switch per push.
-            pushTasks.append(Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
+            let task = Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
                 do {
                     if let batched = source.runBatched {
                         try await batched { payloads in
+                            CPGTrace.shared?.record(.pushResumed, UInt64(payloads.count))
                             var push = ByteBuffer()
                             for payload in payloads { push.writeRESPPushMessage(channel: name, payload: payload) }
-                            try await channel.writeAndFlush(push).get()
+                            let written: EventLoopFuture<Void> = channel.writeAndFlush(push)
+                            CPGTrace.shared?.record(.pushWritten)
+                            try await written.get()
                         }
                     } else {
                         try await source.run { payload in
@@ -26,7 +29,8 @@ extension ClientConnectionHandler {
                     // The connection broke: end it.
                     channel.close(promise: nil)
                 }
-            })
+            }
+            pushTasks.append(task)
         }
     }
 }

@@ -69,6 +69,7 @@ extension NodeRuntime {
             runtime.processGroupLinks.joins[token] = key
             return nil
         }
+        CPGTrace.shared?.record(.nodeID, UInt64(configuration.nodeID.rawValue))
         guard reply == .accepted else {
             continuation.finish()
             if case .refused(let refusal) = reply { return .failure(refusal) }
@@ -91,7 +92,13 @@ extension NodeRuntime {
             // sends the hold cancel) before the `OK` is even written, rather than a loop turn
             // later. Every item is stepped on its own either way; this only saves the hop.
             if eventLoop.inEventLoop && !isDraining && !processGroupLinks.isDrainingInbox {
-                drainProcessGroupInbox()
+                if let trace = CPGTrace.shared {
+                    trace.record(.mcastAdmitted, CPGTrace.stamp(payload))
+                    drainProcessGroupInbox()
+                    trace.record(.mcastStepped, core.totem.stats.heldTokenBroadcasts)
+                } else {
+                    drainProcessGroupInbox()
+                }
             } else {
                 scheduleProcessGroupDrain()
             }
@@ -259,6 +266,9 @@ extension NodeRuntime {
     /// Gathers a notification for its member; `handOverProcessGroupDeliveries` hands each
     /// member's gathered notifications over as one batch.
     func processGroupDelivered(_ delivery: ProcessGroupDelivery) {
+        if let trace = CPGTrace.shared, case .message(_, let payload) = delivery.notification {
+            trace.record(.delivered, CPGTrace.stamp(payload))
+        }
         let key = ProcessGroupLinks.Key(connection: delivery.connection, group: delivery.group)
         let last = processGroupLinks.lastGathered
         if last < processGroupLinks.gathered.count && processGroupLinks.gathered[last].key == key {
@@ -300,6 +310,7 @@ extension NodeRuntime {
     func handOverProcessGroupDeliveries() {
         processGroupLinks.isHandOverScheduled = false
         guard !processGroupLinks.gathered.isEmpty else { return }
+        CPGTrace.shared?.record(.handedOver)
         let gathered = processGroupLinks.gathered
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]

@@ -34,6 +34,7 @@ extension NodeRuntime {
         case .rearm(let at):
             armTotemTimer(kind, at: at)
         case .fire(let generation):
+            CPGTrace.shared?.record(.totemTimerFired, UInt64(kind.rawValue))
             enqueue(.core(.totemTimerFired(kind, generation, at: now())))
         }
     }

@@ -222,7 +222,18 @@ final class UDPTransportHandler: ChannelInboundHandler {
         let envelope = Self.unwrapInboundIn(data)
         // The state access ends before the callback, which may send (and so touch the state).
         let received = state.value.receive(envelope, ringIndex: ringIndex)
-        if let received { receiver(received) }
+        if let received {
+            if let trace = CPGTrace.shared {
+                let kind: UInt64
+                switch received.packet.message {
+                case .token: kind = 1
+                case .mcast: kind = 2
+                default: kind = 3
+                }
+                trace.record(.packetReceived, kind)
+            }
+            receiver(received)
+        }
     }
 
     /// Datagram sockets report non-fatal errors (ECONNREFUSED after a send to a closed

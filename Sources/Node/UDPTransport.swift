@@ -156,6 +156,7 @@ public final class UDPTransport: Sendable {
             state.value.channelsToFlush = []
             for other in pending where other !== channel { other.flush() }
             channel.flush()
+            CPGTrace.shared?.record(.unicastFlushed)
             return
         }
         guard !state.value.channelsToFlush.contains(where: { $0 === channel }) else { return }
@@ -164,6 +165,7 @@ public final class UDPTransport: Sendable {
                 let channels = state.value.channelsToFlush
                 state.value.channelsToFlush = []
                 for channel in channels { channel.flush() }
+                CPGTrace.shared?.record(.broadcastsFlushed)
             }
         }
         state.value.channelsToFlush.append(channel)

@@ -106,15 +106,29 @@ public struct SnapshotStore: Sendable {
 
     /// Reads a whole file, refusing one larger than `maxBytes`.
     public func contents(of file: File, maxBytes: Int = CMapSnapshot.defaultMaxRawBodyBytes) throws(SnapshotError) -> [UInt8] {
+        try bytes(of: file, upTo: nil, refusingAbove: maxBytes)
+    }
+
+    /// The file's verified header, reading only the bytes a header can take (the node's
+    /// growth rule wants the uncompressed size of the newest snapshot at start).
+    public func header(of file: File) throws(SnapshotError) -> CMapSnapshotHeader {
+        let headerBytesMax = CMapSnapshot.prefixBytes + CMapSnapshot.fixedHeaderBytes + 8 * CMapSnapshot.maxVoters + 4
+        return try CMapSnapshot.decodeHeader(bytes(of: file, upTo: headerBytesMax, refusingAbove: Int.max)).header
+    }
+
+    /// The file's first `upTo` bytes (all of them when nil), refusing a file larger than
+    /// `refusingAbove`.
+    private func bytes(of file: File, upTo limit: Int?, refusingAbove maxBytes: Int) throws(SnapshotError) -> [UInt8] {
         let fd = open(file.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .io("cannot open \(file.path): \(errnoText())") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .io("cannot stat \(file.path): \(errnoText())") }
-        let size = Int(info.st_size)
-        guard size >= 0, size <= maxBytes else {
-            throw .tooLarge(rawBodyBytes: UInt64(max(0, size)), limitBytes: maxBytes)
+        let fileSize = Int(info.st_size)
+        guard fileSize >= 0, fileSize <= maxBytes else {
+            throw .tooLarge(rawBodyBytes: UInt64(max(0, fileSize)), limitBytes: maxBytes)
         }
+        let size = min(fileSize, limit ?? fileSize)
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         while done < size {

@@ -7,7 +7,8 @@ import RingLog
 
 /// The node's own snapshots (DESIGN.md section 6): every `snapshot_entries` applied entries
 /// or `snapshot_bytes` bytes, once the operations applied since the last snapshot reach
-/// `snapshot_growth_percent` of its uncompressed size (`SnapshotPolicy`, `growthRuleBytes`), and on the SNAPSHOT command. The loop only
+/// `snapshot_growth_percent` of its uncompressed size (`SnapshotPolicy`, `growthRuleBytes`),
+/// and on the SNAPSHOT command. The loop only
 /// captures the applied state (the store is a persistent map: capturing is O(1)); encoding,
 /// compression and the durable write run on a queue of their own, and the compaction on the
 /// log's queue, so writes keep committing meanwhile.
@@ -128,7 +129,7 @@ extension NodeRuntime {
 @available(macOS 15, *)
 extension RuntimeDisk {
     /// The newest snapshot file's modification time (Unix ms, for the snapshot age after a
-    /// restart) and its size for the growth rule (`growthRuleBytes`: read once, at start);
+    /// restart) and its uncompressed size for the growth rule (only the header is read);
     /// nil when there is none.
     static func newestSnapshotFile(_ configuration: NodeRuntimeConfiguration) -> (unixMilliseconds: UInt64, bytes: Int)? {
         guard let store = try? SnapshotStore(directory: configuration.dataDirectory + "/snapshots"),
@@ -137,7 +138,7 @@ extension RuntimeDisk {
               let date = attributes[.modificationDate] as? Date,
               let size = attributes[.size] as? NSNumber
         else { return nil }
-        let bytes = (try? store.contents(of: newest)).map { NodeRuntime.growthRuleBytes(ofSnapshot: $0) } ?? size.intValue
+        let bytes = (try? store.header(of: newest)).map { Int(clamping: $0.rawBodyBytes) } ?? size.intValue
         return (UInt64(max(0, date.timeIntervalSince1970 * 1000)), bytes)
     }
 }

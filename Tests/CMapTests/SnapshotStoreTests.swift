@@ -84,4 +84,20 @@ import Testing
             }
         }
     }
+
+    /// `header(of:)` reads only the header: the same header as decoding the whole file, with
+    /// voters, and a clear error for a file that is not a snapshot.
+    @Test func headerAloneMatchesTheWholeFile() throws {
+        try withDirectory("header") { dir in
+            let store = try SnapshotStore(directory: dir)
+            let voters = (1...40).map { SnapshotVoter(nodeID: NodeID(UInt32($0)), votes: 1) }
+            let bytes = try CMapSnapshot.encode(state(500, at: 600), epoch: Epoch(3), voters: voters)
+            let file = try store.save(bytes, index: LogIndex(600))
+            let whole = try CMapSnapshot.decodeHeader(bytes).header
+            #expect(try store.header(of: file) == whole)
+            #expect(whole.rawBodyBytes > 0 && whole.voters.count == 40)
+            let junk = try store.save([1, 2, 3], index: LogIndex(700))
+            #expect(throws: SnapshotError.notASnapshot) { try store.header(of: junk) }
+        }
+    }
 }

@@ -26,6 +26,9 @@ struct ProcessGroupLinks {
     /// falling behind, whose leave is still on its way) and is dropped, its final leave
     /// included, so that it does not end the new stream. A subset of `streams`' keys.
     var awaitingJoin: Set<Key> = []
+    /// Members whose pushes skip the stream (NodeRuntime+CPGDirectPush.swift). A subset of
+    /// `streams`' keys.
+    var directPushes: [Key: DirectPush] = [:]
     var waiting: [ClientToken: CheckedContinuation<ProcessGroupReply, Never>] = [:]
     /// Joins waiting for their reply: a refused join removes its stream.
     var joins: [ClientToken: Key] = [:]
@@ -121,8 +124,7 @@ extension NodeRuntime {
     public func processGroupConnectionClosed(_ connection: ConnectionID) async {
         _ = await processGroupRequest(.connectionClosed(connection)) { runtime, _ in
             for key in runtime.processGroupLinks.streams.keys.sorted() where key.connection == connection {
-                runtime.processGroupLinks.streams.removeValue(forKey: key)?.finish()
-                runtime.processGroupLinks.awaitingJoin.remove(key)
+                runtime.endStream(key)
             }
             return nil
         }
@@ -252,8 +254,7 @@ extension NodeRuntime {
             if reply == .accepted {
                 processGroupInbox.memberAdded(key)
             } else {
-                processGroupLinks.streams.removeValue(forKey: key)?.finish()
-                processGroupLinks.awaitingJoin.remove(key)
+                endStream(key)
             }
         }
         if let waiting = processGroupLinks.waiting.removeValue(forKey: token) {
@@ -305,8 +306,7 @@ extension NodeRuntime {
         eventLoop.execute { self.handOverProcessGroupDeliveries() }
     }
 
-    /// One batch per member; a member whose queue is full leaves the group (process down)
-    /// and its stream ends.
+    /// One batch per member (`handOver(_:to:)`).
     func handOverProcessGroupDeliveries() {
         processGroupLinks.isHandOverScheduled = false
         guard !processGroupLinks.gathered.isEmpty else { return }
@@ -315,22 +315,7 @@ extension NodeRuntime {
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]
         processGroupLinks.lastGathered = 0
-        for (key, batch) in gathered {
-            guard let stream = processGroupLinks.streams[key] else { continue }
-            switch stream.yield(batch) {
-            case .enqueued:
-                if batch.last?.isFinal == true {
-                    stream.finish()
-                    processGroupLinks.streams[key] = nil
-                }
-            case .dropped:
-                memberFellBehind(key)
-            case .terminated:
-                processGroupLinks.streams[key] = nil
-            @unknown default:
-                processGroupLinks.streams[key] = nil
-            }
-        }
+        for (key, batch) in gathered { handOver(batch, to: key) }
     }
 
     /// Takes a member whose queue is full out of its group (process down); its stream ends.
@@ -338,8 +323,7 @@ extension NodeRuntime {
     /// last deliveries (`awaitingJoin`).
     func memberFellBehind(_ key: ProcessGroupLinks.Key) {
         processGroupInbox.memberRemoved(key)
-        processGroupLinks.streams.removeValue(forKey: key)?.finish()
-        processGroupLinks.awaitingJoin.remove(key)
+        endStream(key)
         processGroupLinks.membersFellBehind &+= 1
         enqueue(.core(.processGroupRequested(nil, .fellBehind(key.group, key.connection), at: now())))
     }
@@ -371,6 +355,7 @@ extension NodeRuntime {
         for key in processGroupLinks.streams.keys.sorted() { processGroupLinks.streams[key]?.finish() }
         processGroupLinks.streams = [:]
         processGroupLinks.awaitingJoin = []
+        processGroupLinks.directPushes = [:]
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]
         processGroupLinks.lastGathered = 0

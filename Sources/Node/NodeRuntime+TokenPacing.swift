@@ -19,6 +19,10 @@ extension NodeRuntime {
         return settings
     }
 
+    /// Experiment: hand the gathered deliveries over before a token is stepped (and so
+    /// forwarded), so that members' pushes are written first.
+    static let pushesBeforeToken = ProcessInfo.processInfo.environment["TOTEMKV_CPG_PUSH_BEFORE_TOKEN"] == "1"
+
     /// A packet the redundant-ring layer hands to Totem.
     func totemPacketArrived(_ packet: TotemPacket) {
         let isBusy = waiting.count >= tokenPacer.settings.busyRequestsMin
@@ -37,6 +41,10 @@ extension NodeRuntime {
         for action in actions {
             switch action {
             case .deliver(let packet):
+                if Self.pushesBeforeToken, !isDraining, !processGroupLinks.gathered.isEmpty,
+                   case .token = packet.message {
+                    handOverProcessGroupDeliveries()
+                }
                 enqueue(.core(.packetReceived(packet, at: now())))
             case .startHoldTimer(let generation, let microseconds):
                 tokenHoldTimer?.cancel()

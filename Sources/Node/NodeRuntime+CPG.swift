@@ -29,6 +29,10 @@ struct ProcessGroupLinks {
     /// Members whose pushes skip the stream (NodeRuntime+CPGDirectPush.swift). A subset of
     /// `streams`' keys.
     var directPushes: [Key: DirectPush] = [:]
+    /// Sinks are written without a flush (`deliverOwnNow`), and those to flush at the end of
+    /// the loop turn.
+    var isSinkFlushDeferred = false
+    var sinksToFlush: [any ProcessGroupPushSink] = []
     var waiting: [ClientToken: CheckedContinuation<ProcessGroupReply, Never>] = [:]
     /// Joins waiting for their reply: a refused join removes its stream.
     var joins: [ClientToken: Key] = [:]
@@ -102,6 +106,7 @@ extension NodeRuntime {
                 } else {
                     drainProcessGroupInbox()
                 }
+                if Self.ownDeliveryFirst { deliverOwnNow() }
             } else {
                 scheduleProcessGroupDrain()
             }
@@ -356,6 +361,7 @@ extension NodeRuntime {
         processGroupLinks.streams = [:]
         processGroupLinks.awaitingJoin = []
         processGroupLinks.directPushes = [:]
+        processGroupLinks.sinksToFlush = []
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]
         processGroupLinks.lastGathered = 0

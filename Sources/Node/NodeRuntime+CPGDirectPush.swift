@@ -1,5 +1,7 @@
+import Foundation
 import NIOCore
 import Replication
+import Totem
 
 /// A member's pushes written by the hand-over itself (ProcessGroupDirectPush.swift): the
 /// runtime's half of the marker protocol. Loop-confined, like the rest of the links.
@@ -46,7 +48,9 @@ extension NodeRuntime: ProcessGroupDirectPushing {
             processGroupLinks.directPushes[key] = .awaitingReader(sink, kept)
             return
         case .direct(let sink)?:
-            if sink.write(batch) {
+            let flushesNow = !processGroupLinks.isSinkFlushDeferred
+            if sink.write(batch, flush: flushesNow) {
+                if !flushesNow { flushAtTurnEnd(sink) }
                 if batch.last?.isFinal == true {
                     // The second marker: the reader's stream ends after a final delivery.
                     stream.yield([])
@@ -68,6 +72,39 @@ extension NodeRuntime: ProcessGroupDirectPushing {
         @unknown default:
             forgetStream(key)
         }
+    }
+
+    /// A sink written without a flush is flushed at the end of the loop turn, unless its
+    /// connection flushes first (its own replies).
+    private func flushAtTurnEnd(_ sink: any ProcessGroupPushSink) {
+        if processGroupLinks.sinksToFlush.isEmpty {
+            eventLoop.execute {
+                let sinks = self.processGroupLinks.sinksToFlush
+                self.processGroupLinks.sinksToFlush = []
+                for sink in sinks { sink.flush() }
+            }
+        }
+        processGroupLinks.sinksToFlush.append(sink)
+    }
+
+    /// Experiment (`TOTEMKV_CPG_OWN_FIRST=1`): a multicast stepped from its client's read on
+    /// the held token is delivered here at once, not on the 0 ms `deliverOwn` timer's loop
+    /// pass, and its local members' pushes are written before the client's `OK`, without a
+    /// flush: the connection's flush of the `OK` at the end of the read carries both.
+    static let ownDeliveryFirst = ProcessInfo.processInfo.environment["TOTEMKV_CPG_OWN_FIRST"] == "1"
+
+    func deliverOwnNow() {
+        guard !isDraining, !isStopped else { return }
+        let kind = TotemTimerKind.deliverOwn
+        guard let generation = totemTimerTable.fireEarly(Int(kind.rawValue), now: NIODeadline.now().uptimeNanoseconds) else {
+            return
+        }
+        CPGTrace.shared?.record(.totemTimerFired, UInt64(kind.rawValue))
+        enqueue(.core(.totemTimerFired(kind, generation, at: now())))
+        guard !processGroupLinks.gathered.isEmpty else { return }
+        processGroupLinks.isSinkFlushDeferred = true
+        handOverProcessGroupDeliveries()
+        processGroupLinks.isSinkFlushDeferred = false
     }
 
     /// Finishes a member's stream and forgets it.

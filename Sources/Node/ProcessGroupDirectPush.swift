@@ -15,7 +15,10 @@ protocol ProcessGroupPushSink: AnyObject, Sendable {
     /// Writes `batch` now, on `eventLoop`, or returns false having written nothing (the
     /// connection cannot take it now, or the batch is big enough to be encoded off the
     /// loop): the batch then goes through the stream, and so does what follows.
-    func write(_ batch: [ProcessGroupDelivery]) -> Bool
+    /// With `flush` false the write waits for the next flush of the connection (its own
+    /// replies', or `flush()`).
+    func write(_ batch: [ProcessGroupDelivery], flush: Bool) -> Bool
+    func flush()
 }
 
 /// A service that can write a member's pushes straight to a sink (the node runtime).
@@ -54,7 +57,7 @@ final class ProcessGroupChannelSink: ProcessGroupPushSink, @unchecked Sendable {
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
-    func write(_ batch: [ProcessGroupDelivery]) -> Bool {
+    func write(_ batch: [ProcessGroupDelivery], flush: Bool) -> Bool {
         // Not writable: the client reads slower than the group talks; the stream's bounded
         // queue (and the push task awaiting each write) is what takes such a member out.
         guard batch.count <= CommandDispatcher.processGroupPushBatchOffLoop,
@@ -65,8 +68,14 @@ final class ProcessGroupChannelSink: ProcessGroupPushSink, @unchecked Sendable {
             push.writeRESPPushMessage(channel: name, payload: payload)
         }
         // A failed write reaches the connection's handler (`errorCaught`), which closes it.
-        channel.writeAndFlush(push, promise: nil)
+        if flush {
+            channel.writeAndFlush(push, promise: nil)
+        } else {
+            channel.write(push, promise: nil)
+        }
         CPGTrace.shared?.record(.pushWritten)
         return true
     }
+
+    func flush() { channel.flush() }
 }

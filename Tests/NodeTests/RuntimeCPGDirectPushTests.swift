@@ -19,7 +19,9 @@ import Testing
         var messages: [[UInt8]] { notifications.compactMap(Self.payload) }
         func refuse(_ refuses: Bool) { state.withLock { $0.refuses = refuses } }
 
-        func write(_ batch: [ProcessGroupDelivery]) -> Bool {
+        func flush() {}
+
+        func write(_ batch: [ProcessGroupDelivery], flush: Bool) -> Bool {
             #expect(eventLoop.inEventLoop)
             return state.withLock {
                 if $0.refuses { return false }

@@ -87,11 +87,13 @@ extension NodeRuntime: ProcessGroupDirectPushing {
         processGroupLinks.sinksToFlush.append(sink)
     }
 
-    /// Experiment (`TOTEMKV_CPG_OWN_FIRST=1`): a multicast stepped from its client's read on
-    /// the held token is delivered here at once, not on the 0 ms `deliverOwn` timer's loop
-    /// pass, and its local members' pushes are written before the client's `OK`, without a
-    /// flush: the connection's flush of the `OK` at the end of the read carries both.
-    static let ownDeliveryFirst = ProcessInfo.processInfo.environment["TOTEMKV_CPG_OWN_FIRST"] == "1"
+    /// A multicast stepped from its client's read on the held token is delivered here at
+    /// once (the 0 ms `deliverOwn` timer fired early, in its own step after the
+    /// submission's), not on the timer's loop pass after the client's `OK` was flushed; its
+    /// local members' pushes are written before the `OK`, without a flush: the connection's
+    /// flush of the `OK` at the end of the read carries both, one write and one wake-up of
+    /// the client instead of two. `TOTEMKV_CPG_OWN_FIRST=0` turns it off, for A/B runs.
+    static let ownDeliveryFirst = ProcessInfo.processInfo.environment["TOTEMKV_CPG_OWN_FIRST"] != "0"
 
     func deliverOwnNow() {
         guard !isDraining, !isStopped else { return }

@@ -71,6 +71,11 @@ final class ProcessGroupChannelSink: ProcessGroupPushSink, @unchecked Sendable {
         if flush {
             channel.writeAndFlush(push, promise: nil)
         } else {
+            // Written from inside the connection's own read: a write that changed its
+            // writability would call its handler back in the middle of that read. Nothing
+            // buffered and a small push cannot reach the high watermark (64 KiB).
+            guard push.readableBytes <= Self.unflushedPushBytesMax,
+                  (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 else { return false }
             channel.write(push, promise: nil)
         }
         CPGTrace.shared?.record(.pushWritten)
@@ -78,4 +83,6 @@ final class ProcessGroupChannelSink: ProcessGroupPushSink, @unchecked Sendable {
     }
 
     func flush() { channel.flush() }
+
+    static let unflushedPushBytesMax = 16 * 1024
 }

@@ -12,20 +12,28 @@ import Testing
 @Suite(.serialized) struct RuntimeCPGDirectPushTests {
     final class Sink: ProcessGroupPushSink {
         let eventLoop: any EventLoop
-        private let state = Mutex<(batches: [[ProcessGroupDelivery]], refuses: Bool)>(([], false))
+        private let state = Mutex<(batches: [[ProcessGroupDelivery]], refuses: Bool, unflushed: Int, flushes: Int)>(
+            ([], false, 0, 0))
         init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
         var notifications: [ProcessGroupNotification] { state.withLock { $0.batches.flatMap { $0.map(\.notification) } } }
         var messages: [[UInt8]] { notifications.compactMap(Self.payload) }
         func refuse(_ refuses: Bool) { state.withLock { $0.refuses = refuses } }
 
-        func flush() {}
+        /// Batches written without a flush, and flushes.
+        var unflushed: Int { state.withLock { $0.unflushed } }
+        var flushes: Int { state.withLock { $0.flushes } }
+        func flush() {
+            #expect(eventLoop.inEventLoop)
+            state.withLock { $0.flushes += 1 }
+        }
 
         func write(_ batch: [ProcessGroupDelivery], flush: Bool) -> Bool {
             #expect(eventLoop.inEventLoop)
             return state.withLock {
                 if $0.refuses { return false }
                 $0.batches.append(batch)
+                if !flush { $0.unflushed += 1 }
                 return true
             }
         }
@@ -83,7 +91,7 @@ import Testing
         #expect(await cluster.waitUntil {
             (try? await runtime.eventLoop.submit { () -> Int in
                 if case .awaitingReader(_, let kept)? = runtime.processGroupLinks.directPushes[.init(connection: connection, group: group)] {
-                    return kept.count
+                    return kept.reduce(0) { $0 + $1.count }
                 }
                 return -1
             }.get()) == 2
@@ -122,6 +130,42 @@ import Testing
         }
         #expect(change.left.map(\.member) == [ProcessGroupMember(node: NodeID(1), connection: connection)])
         #expect(try await runtime.eventLoop.submit { runtime.processGroupLinks.directPushes.isEmpty }.get())
+    }
+
+    /// A multicast admitted on the loop while the token is held is delivered before the
+    /// admission returns, its push written unflushed, and flushed at the end of the turn.
+    @Test(.timeLimit(.minutes(2))) func anOwnMulticastOnTheHeldTokenIsPushedBeforeTheAdmissionReturns() async throws {
+        let cluster = try RuntimeTestCluster(nodeCount: 1)
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.start([0])
+        #expect(await cluster.waitForRing(of: 1))
+        let runtime = try #require(cluster.runtimes[0])
+        let group = try ProcessGroupName("own")
+        let connection = ConnectionID(9)
+        guard case .success(let stream) = await runtime.processGroupJoin(group, connection: connection) else {
+            Issue.record("join refused")
+            return
+        }
+        let sink = Sink(eventLoop: runtime.eventLoop)
+        #expect(try await runtime.eventLoop.submit {
+            runtime.processGroupAttachSink(sink, group: group, connection: connection)
+        }.get())
+        var iterator = stream.makeAsyncIterator()
+        while let batch = await Self.next(&iterator), !batch.isEmpty {}
+        try await runtime.eventLoop.submit { runtime.processGroupSinkReady(group: group, connection: connection) }.get()
+        // Admit until one lands on a held token (the ring holds it once idle).
+        var sent: UInt8 = 0
+        #expect(await cluster.waitUntil {
+            sent &+= 1
+            let payload = [sent]
+            return (try? await runtime.eventLoop.submit { () -> Bool in
+                let before = sink.unflushed
+                let reply = runtime.admitProcessGroupMcast(group, connection: connection, payload: payload)
+                return reply == .accepted && sink.unflushed == before + 1 && sink.messages.last == payload
+            }.get()) == true
+        })
+        #expect(await cluster.waitUntil { sink.flushes >= 1 })
+        #expect(sink.messages == (1...sent).map { [$0] }, "every message once, in order")
     }
 
     @Test(.timeLimit(.minutes(2))) func aClosedConnectionForgetsItsSink() async throws {

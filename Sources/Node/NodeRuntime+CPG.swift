@@ -32,6 +32,10 @@ struct ProcessGroupLinks {
     /// Sinks are written without a flush (`deliverOwnNow`), and those to flush at the end of
     /// the loop turn.
     var isSinkFlushDeferred = false
+    /// A hand-over is writing (`handOverProcessGroupDeliveries` does not nest).
+    var isHandingOver = false
+    /// Batches of pushes the node wrote to a sink itself, for METRICS.
+    var directPushBatches: UInt64 = 0
     var sinksToFlush: [any ProcessGroupPushSink] = []
     var waiting: [ClientToken: CheckedContinuation<ProcessGroupReply, Never>] = [:]
     /// Joins waiting for their reply: a refused join removes its stream.
@@ -313,8 +317,20 @@ extension NodeRuntime {
 
     /// One batch per member (`handOver(_:to:)`).
     func handOverProcessGroupDeliveries() {
+        guard !processGroupLinks.isHandingOver else {
+            // Called back from inside a hand-over (a sink's write reached a client handler
+            // that stepped the node): the outer one is still writing earlier batches, so
+            // what was gathered since waits for the next one.
+            if !processGroupLinks.isHandOverScheduled {
+                processGroupLinks.isHandOverScheduled = true
+                eventLoop.execute { self.handOverProcessGroupDeliveries() }
+            }
+            return
+        }
         processGroupLinks.isHandOverScheduled = false
         guard !processGroupLinks.gathered.isEmpty else { return }
+        processGroupLinks.isHandingOver = true
+        defer { processGroupLinks.isHandingOver = false }
         CPGTrace.shared?.record(.handedOver)
         let gathered = processGroupLinks.gathered
         processGroupLinks.gathered = []
@@ -338,6 +354,7 @@ extension NodeRuntime {
         let groups = core.processGroups
         return [
             ("cpg_admitted_mcasts_dropped", processGroupLinks.admittedMcastsDropped),
+            ("cpg_direct_push_batches", processGroupLinks.directPushBatches),
             ("cpg_inbox_drains", processGroupLinks.inboxDrains),
             ("cpg_inbox_requests", processGroupLinks.inboxRequests),
             ("cpg_local_memberships", UInt64(groups.intentCount)),

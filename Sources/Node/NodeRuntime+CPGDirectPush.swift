@@ -50,6 +50,7 @@ extension NodeRuntime: ProcessGroupDirectPushing {
         case .direct(let sink)?:
             let flushesNow = !processGroupLinks.isSinkFlushDeferred
             if sink.write(batch, flush: flushesNow) {
+                processGroupLinks.directPushBatches &+= 1
                 if !flushesNow { flushAtTurnEnd(sink) }
                 if batch.last?.isFinal == true {
                     // The second marker: the reader's stream ends after a final delivery.

@@ -69,13 +69,18 @@ final class ProcessGroupChannelSink: ProcessGroupPushSink, @unchecked Sendable {
         }
         // A failed write reaches the connection's handler (`errorCaught`), which closes it.
         if flush {
+            // From a loop task of the node's (hand-over, token arrival): a writability change
+            // may call the handler back, which is fine there (a nested hand-over waits:
+            // `handOverProcessGroupDeliveries`).
             channel.writeAndFlush(push, promise: nil)
         } else {
-            // Written from inside the connection's own read: a write that changed its
-            // writability would call its handler back in the middle of that read. Nothing
-            // buffered and a small push cannot reach the high watermark (64 KiB).
-            guard push.readableBytes <= Self.unflushedPushBytesMax,
-                  (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 else { return false }
+            // From inside a client's read (`deliverOwnNow`), maybe this connection's own: a
+            // writability change would call its handler back in the middle of that read.
+            // A writable connection with at most `bytesMax` buffered, plus at most
+            // `bytesMax`, stays below NIO's high watermark (64 KiB): no change.
+            guard push.readableBytes <= Self.bytesMax,
+                  let buffered = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
+                  buffered <= Self.bytesMax else { return false }
             channel.write(push, promise: nil)
         }
         CPGTrace.shared?.record(.pushWritten)
@@ -84,5 +89,7 @@ final class ProcessGroupChannelSink: ProcessGroupPushSink, @unchecked Sendable {
 
     func flush() { channel.flush() }
 
-    static let unflushedPushBytesMax = 16 * 1024
+    /// For an unflushed write: what may be buffered before it, and the largest push; each
+    /// below half of NIO's default high watermark (64 KiB), which the client server keeps.
+    static let bytesMax = 16 * 1024
 }

@@ -103,6 +103,8 @@ import Testing
         await mcast(5)
         #expect(await cluster.waitUntil { sink.messages.count == 3 })
         #expect(sink.messages == [[3], [4], [5]])
+        let direct = try await runtime.eventLoop.submit { runtime.processGroupLinks.directPushBatches }.get()
+        #expect(direct >= 2)
 
         // Refused: the batch, and what follows, go through the stream again.
         sink.refuse(true)

@@ -19,26 +19,6 @@ extension NodeRuntime {
         return settings
     }
 
-    /// A few deliveries gathered when a token arrives are handed over before the token is
-    /// stepped (and forwarded): the members' pushes leave first, and the next node, woken
-    /// by the token, does not take the CPU from this node's pushes (cpg-2026-11-26e.md).
-    /// Only when few (`pushesBeforeTokenMax`): in a flood the token goes first, as before.
-    /// `TOTEMKV_CPG_PUSH_BEFORE_TOKEN=0` turns it off, for A/B runs.
-    static let pushesBeforeToken = ProcessInfo.processInfo.environment["TOTEMKV_CPG_PUSH_BEFORE_TOKEN"] != "0"
-    static let pushesBeforeTokenMax = 4
-
-    /// Whether the gathered deliveries are few enough to go before the token.
-    private func fewDeliveriesGathered() -> Bool {
-        let gathered = processGroupLinks.gathered
-        guard !gathered.isEmpty, gathered.count <= Self.pushesBeforeTokenMax else { return false }
-        var count = 0
-        for entry in gathered {
-            count &+= entry.deliveries.count
-            if count > Self.pushesBeforeTokenMax { return false }
-        }
-        return true
-    }
-
     /// A packet the redundant-ring layer hands to Totem.
     func totemPacketArrived(_ packet: TotemPacket) {
         let isBusy = waiting.count >= tokenPacer.settings.busyRequestsMin
@@ -57,9 +37,6 @@ extension NodeRuntime {
         for action in actions {
             switch action {
             case .deliver(let packet):
-                if Self.pushesBeforeToken, !isDraining, case .token = packet.message, fewDeliveriesGathered() {
-                    handOverProcessGroupDeliveries()
-                }
                 enqueue(.core(.packetReceived(packet, at: now())))
             case .startHoldTimer(let generation, let microseconds):
                 tokenHoldTimer?.cancel()

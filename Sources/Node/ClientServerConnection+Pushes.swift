@@ -7,16 +7,21 @@ extension ClientConnectionHandler {
         for source in sources {
             let name = ByteBuffer(string: source.channel)
             // On the channel's loop (EventLoopTaskExecutor.swift): no thread switch per push.
+            let sink = ProcessGroupChannelSink(channel: channel, name: name)
             let task = Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
                 do {
                     if let batched = source.runBatched {
-                        try await batched { payloads in
-                            CPGTrace.shared?.record(.pushResumed, UInt64(payloads.count))
-                            var push = ByteBuffer()
-                            for payload in payloads { push.writeRESPPushMessage(channel: name, payload: payload) }
-                            let written: EventLoopFuture<Void> = channel.writeAndFlush(push)
-                            CPGTrace.shared?.record(.pushWritten)
-                            try await written.get()
+                        // The sink lets a process group's reader hand the writing over to
+                        // the node (ProcessGroupDirectPush.swift).
+                        try await ProcessGroupChannelSink.$current.withValue(sink) {
+                            try await batched { payloads in
+                                CPGTrace.shared?.record(.pushResumed, UInt64(payloads.count))
+                                var push = ByteBuffer()
+                                for payload in payloads { push.writeRESPPushMessage(channel: name, payload: payload) }
+                                let written: EventLoopFuture<Void> = channel.writeAndFlush(push)
+                                CPGTrace.shared?.record(.pushWritten)
+                                try await written.get()
+                            }
                         }
                     } else {
                         try await source.run { payload in

@@ -95,9 +95,30 @@ extension CommandDispatcher {
             if !session.processGroups.contains(group) { session.processGroups.append(group) }
             let channel = "cpg:\(group)"
             output.replies.append(.subscription(.subscribe, channel: ByteBuffer(string: channel), count: subscriptionCount(session)))
+            let direct = service as? any ProcessGroupDirectPushing
+            let connection = ConnectionID(session.connectionNumber)
             let body: @Sendable (_ emitAll: @Sendable ([ByteBuffer]) async throws -> Void) async throws -> Void = { emitAll in
+                // On the node's own loop the node writes the pushes itself once this reader
+                // has caught up (ProcessGroupDirectPush.swift); this loop then only sees the
+                // batches the sink refused, and the markers.
+                let sink = ProcessGroupChannelSink.current
+                var isMarkerAhead = false
+                func attach() {
+                    guard let sink, let direct else { return }
+                    isMarkerAhead = direct.processGroupAttachSink(sink, group: group, connection: connection)
+                }
+                attach()
                 var ended = false
                 for await batch in deliveries {
+                    if batch.isEmpty {
+                        if isMarkerAhead {
+                            isMarkerAhead = false
+                            direct?.processGroupSinkReady(group: group, connection: connection)
+                        } else {
+                            ended = true  // the sink wrote the final delivery
+                        }
+                        continue
+                    }
                     if batch.count > Self.processGroupPushBatchOffLoop {
                         // A flood: encode and hand over from the global pool, as the loop
                         // (which the push task may prefer) is the node's bottleneck then.
@@ -108,6 +129,7 @@ extension CommandDispatcher {
                         try await emitAll(Self.processGroupPushPayloads(batch))
                     }
                     ended = batch.last?.isFinal == true
+                    if !ended && !isMarkerAhead && batch.count <= Self.processGroupPushBatchOffLoop { attach() }
                 }
                 if !ended {
                     try await emitAll([ByteBuffer(string: "dropped: this connection left the group (it fell more than \(ProcessGroupLinks.pushesQueuedMax) batches of pushes behind, or the node stopped)")])

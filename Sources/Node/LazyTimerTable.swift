@@ -53,6 +53,15 @@ struct LazyTimerTable: Equatable {
         slots[index].due = nil
     }
 
+    /// Fires `index` before its armed task when it is due at `now` (a 0 ms timer the caller
+    /// does not want to wait a loop pass for): its generation, or nil when it is not due.
+    /// The armed task stays and finds nothing due.
+    mutating func fireEarly(_ index: Int, now: UInt64) -> TimerGeneration? {
+        guard let due = slots[index].due, due <= now else { return nil }
+        slots[index].due = nil
+        return slots[index].generation
+    }
+
     /// The armed task of `index` ran at `now`.
     mutating func fired(_ index: Int, now: UInt64) -> Fired {
         slots[index].armedAt = nil

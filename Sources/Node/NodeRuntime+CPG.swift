@@ -26,6 +26,17 @@ struct ProcessGroupLinks {
     /// falling behind, whose leave is still on its way) and is dropped, its final leave
     /// included, so that it does not end the new stream. A subset of `streams`' keys.
     var awaitingJoin: Set<Key> = []
+    /// Members whose pushes skip the stream (NodeRuntime+CPGDirectPush.swift). A subset of
+    /// `streams`' keys.
+    var directPushes: [Key: DirectPush] = [:]
+    /// Sinks are written without a flush (`deliverOwnNow`), and those to flush at the end of
+    /// the loop turn.
+    var isSinkFlushDeferred = false
+    /// A hand-over is writing (`handOverProcessGroupDeliveries` does not nest).
+    var isHandingOver = false
+    /// Batches of pushes the node wrote to a sink itself, for METRICS.
+    var directPushBatches: UInt64 = 0
+    var sinksToFlush: [any ProcessGroupPushSink] = []
     var waiting: [ClientToken: CheckedContinuation<ProcessGroupReply, Never>] = [:]
     /// Joins waiting for their reply: a refused join removes its stream.
     var joins: [ClientToken: Key] = [:]
@@ -99,6 +110,7 @@ extension NodeRuntime {
                 } else {
                     drainProcessGroupInbox()
                 }
+                if Self.ownDeliveryFirst { deliverOwnNow() }
             } else {
                 scheduleProcessGroupDrain()
             }
@@ -121,8 +133,7 @@ extension NodeRuntime {
     public func processGroupConnectionClosed(_ connection: ConnectionID) async {
         _ = await processGroupRequest(.connectionClosed(connection)) { runtime, _ in
             for key in runtime.processGroupLinks.streams.keys.sorted() where key.connection == connection {
-                runtime.processGroupLinks.streams.removeValue(forKey: key)?.finish()
-                runtime.processGroupLinks.awaitingJoin.remove(key)
+                runtime.endStream(key)
             }
             return nil
         }
@@ -252,8 +263,7 @@ extension NodeRuntime {
             if reply == .accepted {
                 processGroupInbox.memberAdded(key)
             } else {
-                processGroupLinks.streams.removeValue(forKey: key)?.finish()
-                processGroupLinks.awaitingJoin.remove(key)
+                endStream(key)
             }
         }
         if let waiting = processGroupLinks.waiting.removeValue(forKey: token) {
@@ -305,32 +315,28 @@ extension NodeRuntime {
         eventLoop.execute { self.handOverProcessGroupDeliveries() }
     }
 
-    /// One batch per member; a member whose queue is full leaves the group (process down)
-    /// and its stream ends.
+    /// One batch per member (`handOver(_:to:)`).
     func handOverProcessGroupDeliveries() {
+        guard !processGroupLinks.isHandingOver else {
+            // Called back from inside a hand-over (a sink's write reached a client handler
+            // that stepped the node): the outer one is still writing earlier batches, so
+            // what was gathered since waits for the next one.
+            if !processGroupLinks.isHandOverScheduled {
+                processGroupLinks.isHandOverScheduled = true
+                eventLoop.execute { self.handOverProcessGroupDeliveries() }
+            }
+            return
+        }
         processGroupLinks.isHandOverScheduled = false
         guard !processGroupLinks.gathered.isEmpty else { return }
+        processGroupLinks.isHandingOver = true
+        defer { processGroupLinks.isHandingOver = false }
         CPGTrace.shared?.record(.handedOver)
         let gathered = processGroupLinks.gathered
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]
         processGroupLinks.lastGathered = 0
-        for (key, batch) in gathered {
-            guard let stream = processGroupLinks.streams[key] else { continue }
-            switch stream.yield(batch) {
-            case .enqueued:
-                if batch.last?.isFinal == true {
-                    stream.finish()
-                    processGroupLinks.streams[key] = nil
-                }
-            case .dropped:
-                memberFellBehind(key)
-            case .terminated:
-                processGroupLinks.streams[key] = nil
-            @unknown default:
-                processGroupLinks.streams[key] = nil
-            }
-        }
+        for (key, batch) in gathered { handOver(batch, to: key) }
     }
 
     /// Takes a member whose queue is full out of its group (process down); its stream ends.
@@ -338,8 +344,7 @@ extension NodeRuntime {
     /// last deliveries (`awaitingJoin`).
     func memberFellBehind(_ key: ProcessGroupLinks.Key) {
         processGroupInbox.memberRemoved(key)
-        processGroupLinks.streams.removeValue(forKey: key)?.finish()
-        processGroupLinks.awaitingJoin.remove(key)
+        endStream(key)
         processGroupLinks.membersFellBehind &+= 1
         enqueue(.core(.processGroupRequested(nil, .fellBehind(key.group, key.connection), at: now())))
     }
@@ -349,6 +354,7 @@ extension NodeRuntime {
         let groups = core.processGroups
         return [
             ("cpg_admitted_mcasts_dropped", processGroupLinks.admittedMcastsDropped),
+            ("cpg_direct_push_batches", processGroupLinks.directPushBatches),
             ("cpg_inbox_drains", processGroupLinks.inboxDrains),
             ("cpg_inbox_requests", processGroupLinks.inboxRequests),
             ("cpg_local_memberships", UInt64(groups.intentCount)),
@@ -371,6 +377,8 @@ extension NodeRuntime {
         for key in processGroupLinks.streams.keys.sorted() { processGroupLinks.streams[key]?.finish() }
         processGroupLinks.streams = [:]
         processGroupLinks.awaitingJoin = []
+        processGroupLinks.directPushes = [:]
+        processGroupLinks.sinksToFlush = []
         processGroupLinks.gathered = []
         processGroupLinks.gatheredIndex = [:]
         processGroupLinks.lastGathered = 0

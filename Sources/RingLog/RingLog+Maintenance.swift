@@ -38,6 +38,7 @@ extension RingLog {
                 try disk.sync(handle)
                 unsyncedHandles.removeAll { $0 == handle }
                 segments[k].fileBytes = cutOffset
+                segments[k].allocatedBytes = cutOffset  // the next write zeros a new tail
                 let kept = Int(index.rawValue &- segments[k].firstIndex.rawValue &+ 1)
                 segments[k].offsets.removeLast(segments[k].offsets.count - max(0, kept))
             }

@@ -212,7 +212,7 @@ public final class RingLog {
         }
         let path = diskPath(logDirectory, SegmentName.name(firstIndex: first))
         let handle = try disk.open(path, mode: .createOrTruncate)
-        segments.append(Segment(firstIndex: first, path: path, handle: handle, fileBytes: 0, offsets: []))
+        segments.append(Segment(firstIndex: first, path: path, handle: handle, fileBytes: 0, allocatedBytes: 0, offsets: []))
         buffer = SegmentHeader(firstIndex: first).encoded()
         isDirectoryUnsynced = true
     }
@@ -220,11 +220,8 @@ public final class RingLog {
     /// Writes the buffered bytes to the last segment's file (no sync).
     func flushBuffer() throws {
         guard !buffer.isEmpty, let k = segments.indices.last else { return }
-        let handle = try handle(forSegment: k)
-        try disk.write(handle, at: segments[k].fileBytes, buffer)
-        segments[k].fileBytes += UInt64(buffer.count)
+        try buffer.withUnsafeBytes { try writeAtEnd(ofSegment: k, $0) }
         buffer.removeAll(keepingCapacity: true)
-        if !unsyncedHandles.contains(handle) { unsyncedHandles.append(handle) }
     }
 
     // MARK: - Group commit

@@ -41,9 +41,9 @@ extension RingLog {
     /// Extends the zeroed tail of the active segment when less than half a step of it is
     /// left, and syncs it: for an idle moment, so that the next record writes need not
     /// carry the zeros and the new file size in their own sync. Does nothing while records
-    /// are buffered or unsynced (it would race nothing, but a sync here would then also be
-    /// theirs), when preallocation is off, or once the log has failed. Returns whether it
-    /// wrote anything.
+    /// are buffered or unsynced (the zeros would go after bytes not yet written, and the
+    /// sync here would be theirs, with the durable index not advanced), when preallocation
+    /// is off, or once the log has failed. Returns whether it wrote anything.
     @discardableResult
     public func preallocateAhead() throws -> Bool {
         try checkNotFailed()

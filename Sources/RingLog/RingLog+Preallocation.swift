@@ -13,7 +13,7 @@ import Basics
 /// loses them like any other write, and recovery's rule for a zero tail is exercised there.
 ///
 /// The zeros go out with the records' own sync (one sync in every `preallocationBytes` of
-/// records pays for them), or ahead of time in `preallocateAhead()`, which `GroupCommitLog`
+/// records pays for them; `zeroAheadBeforeSync`), or ahead of time in `preallocateAhead()`, which `GroupCommitLog`
 /// calls when it has nothing to sync.
 extension RingLog {
     /// The bytes of zeros written ahead at a time; 0 when preallocation is off (`fsync:
@@ -22,8 +22,8 @@ extension RingLog {
         options.fsync == .on ? UInt64(options.preallocationBytes) : 0
     }
 
-    /// Writes `bytes` at the end of the records of the last segment and, when they reach
-    /// past its zeroed tail, zeros a new tail after them. No sync.
+    /// Writes `bytes` at the end of the records of the last segment (over its zero tail,
+    /// or extending the file past it). No sync.
     func writeAtEnd(ofSegment k: Int, _ bytes: UnsafeRawBufferPointer) throws {
         precondition(k == segments.count - 1, "records written to the sealed segment \(segments[k].path)")
         let handle = try handle(forSegment: k)
@@ -31,10 +31,22 @@ extension RingLog {
         let end = start + UInt64(bytes.count)
         try disk.write(handle, at: start, bytes)
         segments[k].fileBytes = end
-        if end > segments[k].allocatedBytes {
-            segments[k].allocatedBytes = end
-            try zeroTail(ofSegment: k, handle: handle, through: zeroTarget(after: end, in: k))
-        }
+        if end > segments[k].allocatedBytes { segments[k].allocatedBytes = end }
+        unsyncedBytes += bytes.count
+        if !unsyncedHandles.contains(handle) { unsyncedHandles.append(handle) }
+    }
+
+    /// In `sync()`, after the records are written and before the fdatasync: when they have
+    /// used up the active segment's zero tail, zeros a new one after them, so that this
+    /// sync makes it durable with them and the next syncs find it. Only after a small sync
+    /// (`zeroAheadWriteBytesMax`). Decided per sync, not per write, so that every append
+    /// path (buffered, or a large batch written straight) leaves the same files.
+    func zeroAheadBeforeSync() throws {
+        guard preallocationStep > 0, unsyncedBytes > 0, unsyncedBytes < Self.zeroAheadWriteBytesMax,
+            let k = segments.indices.last, segments[k].fileBytes == segments[k].allocatedBytes
+        else { return }
+        let handle = try handle(forSegment: k)
+        try zeroTail(ofSegment: k, handle: handle, through: zeroTarget(after: segments[k].fileBytes, in: k))
         if !unsyncedHandles.contains(handle) { unsyncedHandles.append(handle) }
     }
 
@@ -87,6 +99,13 @@ extension RingLog {
             segments[k].allocatedBytes = offset
         }
     }
+
+    /// A sync of at least this many bytes that passes the zero tail just extends the file.
+    /// Zeros ahead cost as many bytes as the records that later overwrite them and save one
+    /// inode write per sync: a win for the small writes of group commit (16 KiB per sync:
+    /// fdatasync 0.30 -> 0.12 ms), a loss once they are large (256 KiB per sync measured
+    /// 80 % of the raw loop with a 256 KiB step). The next small sync zeros a tail.
+    static let zeroAheadWriteBytesMax = 64 << 10
 
     /// Zeros written from one shared, immutable buffer.
     private static let zeros = [UInt8](repeating: 0, count: 256 << 10)

@@ -45,6 +45,8 @@ public final class RingLog {
     /// Files written since the last sync, and whether the directory changed.
     var unsyncedHandles: [DiskHandle] = []
     var isDirectoryUnsynced = false
+    /// Record bytes written to files since the last sync (RingLog+Preallocation.swift).
+    var unsyncedBytes = 0
 
     /// Opens (creating if needed) the log in `directory` and recovers it. Throws if a record
     /// at or below the meta's commit index is damaged, or on an I/O error.
@@ -235,12 +237,14 @@ public final class RingLog {
         if durableIndex == lastIndex && buffer.isEmpty && unsyncedHandles.isEmpty { return durableIndex }
         try guardIO {
             try flushBuffer()
+            try zeroAheadBeforeSync()
             if options.fsync == .on {
                 for handle in unsyncedHandles { try disk.sync(handle) }
                 if isDirectoryUnsynced { try disk.syncDirectory(logDirectory) }
             }
         }
         unsyncedHandles.removeAll()
+        unsyncedBytes = 0
         isDirectoryUnsynced = false
         closeSealedSegments()
         durableIndex = lastIndex

@@ -171,6 +171,24 @@ struct PreallocationTests {
         #expect(disk.contents(of: second)?.count == 128)
     }
 
+    /// A large write (a catch-up batch) just extends the file: zeros ahead of it would
+    /// double its bytes for one saved inode write. The next small write zeros a tail.
+    @Test func largeWritesGetNoTail() throws {
+        let disk = SimulatedDisk(seed: 6)
+        let log = try RingLog(disk: disk, directory: "/n", options: RingLogOptions(preallocationBytes: 256 << 10))
+        try log.append(records(1...2000, payloadBytes: 100))  // 250 KB in one write
+        try log.sync()
+        let path = try #require(log.location(of: LogIndex(1))).path
+        let end = 32 + 2000 * 125
+        #expect(disk.contents(of: path)?.count == end)
+        try log.append(record(2001, payloadBytes: 100))
+        try log.sync()
+        #expect(disk.contents(of: path)?.count == 256 << 10)
+        log.close()
+        let again = try RingLog(disk: disk, directory: "/n")
+        #expect(again.lastIndex == LogIndex(2001) && again.recovery.cut == nil)
+    }
+
     @Test(arguments: DiskKind.allCases)
     func truncationOnPreallocatedFiles(kind: DiskKind) throws {
         try withDisk(kind) { disk, dir in

@@ -54,14 +54,16 @@ extension RingLog {
     /// left, and syncs it: for an idle moment, so that the next record writes need not
     /// carry the zeros and the new file size in their own sync. Does nothing while records
     /// are buffered or unsynced (the zeros would go after bytes not yet written, and the
-    /// sync here would be theirs, with the durable index not advanced), when preallocation
-    /// is off, or once the log has failed. Returns whether it wrote anything.
+    /// sync here would be theirs, with the durable index not advanced), after a large sync
+    /// (`zeroAheadWriteBytesMax`: the next records would gain nothing from zeros, and the
+    /// next batch is likely already on its way), when preallocation is off, or once the
+    /// log has failed. Returns whether it wrote anything.
     @discardableResult
     public func preallocateAhead() throws -> Bool {
         try checkNotFailed()
-        guard preallocationStep > 0, buffer.isEmpty, unsyncedHandles.isEmpty, let k = segments.indices.last else {
-            return false
-        }
+        guard preallocationStep > 0, buffer.isEmpty, unsyncedHandles.isEmpty,
+            lastSyncBytes < Self.zeroAheadWriteBytesMax, let k = segments.indices.last
+        else { return false }
         let segment = segments[k]
         guard segment.allocatedBytes - segment.fileBytes < preallocationStep / 2 else { return false }
         let target = zeroTarget(after: segment.allocatedBytes, in: k)

@@ -45,8 +45,10 @@ public final class RingLog {
     /// Files written since the last sync, and whether the directory changed.
     var unsyncedHandles: [DiskHandle] = []
     var isDirectoryUnsynced = false
-    /// Record bytes written to files since the last sync (RingLog+Preallocation.swift).
+    /// Record bytes written to files since the last sync, and by the last sync
+    /// (RingLog+Preallocation.swift).
     var unsyncedBytes = 0
+    var lastSyncBytes = 0
 
     /// Opens (creating if needed) the log in `directory` and recovers it. Throws if a record
     /// at or below the meta's commit index is damaged, or on an I/O error.
@@ -244,6 +246,7 @@ public final class RingLog {
             }
         }
         unsyncedHandles.removeAll()
+        lastSyncBytes = unsyncedBytes
         unsyncedBytes = 0
         isDirectoryUnsynced = false
         closeSealedSegments()

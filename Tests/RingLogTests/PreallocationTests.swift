@@ -181,6 +181,7 @@ struct PreallocationTests {
         let path = try #require(log.location(of: LogIndex(1))).path
         let end = 32 + 2000 * 125
         #expect(disk.contents(of: path)?.count == end)
+        #expect(try log.preallocateAhead() == false)  // nor zeros ahead of time
         try log.append(record(2001, payloadBytes: 100))
         try log.sync()
         #expect(disk.contents(of: path)?.count == 256 << 10)

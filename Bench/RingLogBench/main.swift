@@ -17,7 +17,12 @@
 // `--raw-aligned` restores that loop for comparison.
 //
 //     swift build -c release --product RingLogBench && .build/release/RingLogBench [directory] [seconds]
-//         [--raw-aligned] [--case 256x64]
+//         [--raw-aligned] [--case 256x64] [--prealloc BYTES]
+//     .build/release/RingLogBench [directory] --sync-probe ROUNDS
+//
+// The raw loop appends (the file grows with every write); the log preallocates its segments
+// (RingLog+Preallocation.swift) unless `--prealloc 0`, so since 2026-11-26e the log can beat
+// the raw loop. `--sync-probe` measures fdatasync latency by file preparation alone.
 //
 // Each case runs for 3 × seconds (default 3), at least 5 rounds. `--case BYTESxPER` runs one
 // case only. Diagnostics: `--profile raw|rawpair|ringlog|gcl BYTES PER BATCHES` (one loop
@@ -56,6 +61,18 @@ arguments.removeAll { $0 == "--raw-aligned" }
 /// `--case 256x64`: only that record size and batch.
 let onlyCase: String? = arguments.firstIndex(of: "--case").flatMap { k in k + 1 < arguments.count ? arguments[k + 1] : nil }
 if let k = arguments.firstIndex(of: "--case") { arguments.removeSubrange(k...min(k + 1, arguments.count - 1)) }
+/// `--prealloc N`: the logs' `preallocationBytes` (default: RingLogOptions' default; 0 is
+/// the log before preallocation, for an A/B in the same minute).
+let preallocationBytes: Int = arguments.firstIndex(of: "--prealloc").flatMap { k in
+    k + 1 < arguments.count ? Int(arguments[k + 1]) : nil
+} ?? RingLogOptions().preallocationBytes
+if let k = arguments.firstIndex(of: "--prealloc") { arguments.removeSubrange(k...min(k + 1, arguments.count - 1)) }
+/// `--sync-probe ROUNDS`: fdatasync latency by file preparation (SyncProbe.swift).
+let probeRounds: Int? = arguments.firstIndex(of: "--sync-probe").map { k in
+    k + 1 < arguments.count ? Int(arguments[k + 1]) ?? 4 : 4
+}
+if let k = arguments.firstIndex(of: "--sync-probe") { arguments.removeSubrange(k...min(k + 1, arguments.count - 1)) }
+let logOptions = RingLogOptions(fsync: cpuOnly ? .off : .on, preallocationBytes: preallocationBytes)
 let defaultDirectory = cpuOnly ? "/dev/shm" : (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
 let baseDirectory = arguments.count > 1 ? arguments[1] : defaultDirectory
 let secondsPerCase = arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3
@@ -166,7 +183,7 @@ final class LogLoop {
     var batch: [LogRecord] = []
 
     init(recordBytes: Int, perSync: Int) throws {
-        log = try RingLog(disk: benchDisk(), directory: directory, options: RingLogOptions(fsync: cpuOnly ? .off : .on))
+        log = try RingLog(disk: benchDisk(), directory: directory, options: logOptions)
         payload = [UInt8](repeating: 0x5A, count: recordBytes - RecordCodec.headerBytes)
         self.perSync = perSync
         batch.reserveCapacity(perSync)
@@ -212,7 +229,7 @@ final class PipelinedLoop {
 
     init(recordBytes: Int, perSync: Int) throws {
         let progress = self.progress
-        log = GroupCommitLog(try RingLog(disk: benchDisk(), directory: directory), recordsPerSyncMax: perSync) { result in
+        log = GroupCommitLog(try RingLog(disk: benchDisk(), directory: directory, options: logOptions), recordsPerSyncMax: perSync) { result in
             switch result {
             case .success(let index):
                 progress.durable.store(index.rawValue, ordering: .releasing)
@@ -381,6 +398,11 @@ if cpuOnly {
     exit(0)
 }
 
+if let probeRounds {
+    syncProbe(rounds: probeRounds)
+    exit(0)
+}
+
 if let k = arguments.firstIndex(of: "--profile") {
     try profileMode(Array(arguments[(k + 1)...]))
     exit(0)
@@ -390,7 +412,7 @@ if let k = arguments.firstIndex(of: "--profile") {
 /// overlapped), few enough that the two loops of a round see nearly the same disk.
 let batchesPerRound = 16
 let caseSeconds = 3 * secondsPerCase
-print("RingLogBench: \(caseSeconds) s per case; directory \(baseDirectory); load average \(loadAverage())")
+print("RingLogBench: \(caseSeconds) s per case; directory \(baseDirectory); load average \(loadAverage()); log preallocationBytes \(preallocationBytes)")
 print(
     "Raw loop: pwrite + fdatasync per batch, "
         + (rawAligned ? "from offset 0 (--raw-aligned)." : "after a \(segmentHeaderBytes)-byte header, at the log's offsets."))

@@ -290,7 +290,9 @@ public final class GroupCommitLog: Sendable {
     private func flushLoop() {
         while true {
             switch flushOnce(drainingAll: false) {
-            case .idle: return
+            case .idle:
+                preallocateWhileIdle()
+                return
             case .more: continue
             case .yield:
                 queue.async { self.flushLoop() }
@@ -300,6 +302,15 @@ public final class GroupCommitLog: Sendable {
     }
 
     private enum Next { case idle, more, yield }
+
+    /// On `queue`, with nothing left to sync: the log zeros (and syncs) the next stretch of
+    /// its file now, when it is close to the end of its zeroed tail, instead of in the sync
+    /// of a later append (RingLog+Preallocation.swift). Rare: once per `preallocationBytes`
+    /// of records. An append arriving meanwhile waits for it on the queue. A disk error here
+    /// fails the log, and the next sync reports it to its waiters like any other.
+    private func preallocateWhileIdle() {
+        log.withLock { log in _ = try? log.preallocateAhead() }
+    }
 
     /// On `queue`, before a sync: waits as `gathering` says (never while a `perform` waits),
     /// once, then the sync takes whatever is queued by then.

@@ -110,6 +110,32 @@ public enum RecordCodec {
         bytes.withUnsafeBytes { decode($0, at: offset, payloadBytesMax: payloadBytesMax) }
     }
 
+    /// Whether every byte from `offset` to the end is zero (true when none are left): a
+    /// segment's preallocated tail, which ends its records. A record is never all zeros
+    /// (its length field is at least 17), so this never hides one; it only tells a clean
+    /// end from a torn or corrupt record, which has something else after it.
+    public static func isAllZero(_ bytes: [UInt8], from offset: Int) -> Bool {
+        guard offset >= 0 else { return false }
+        guard offset < bytes.count else { return true }
+        return bytes.withUnsafeBytes { raw in
+            // Eight bytes at a time: a preallocated tail is up to a megabyte.
+            var k = offset
+            while k < raw.count && k % 8 != 0 {
+                if raw[k] != 0 { return false }
+                k += 1
+            }
+            while k + 8 <= raw.count {
+                if raw.loadUnaligned(fromByteOffset: k, as: UInt64.self) != 0 { return false }
+                k += 8
+            }
+            while k < raw.count {
+                if raw[k] != 0 { return false }
+                k += 1
+            }
+            return true
+        }
+    }
+
     static func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to buffer: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
     }
@@ -135,7 +161,8 @@ public enum RecordDecoding: Equatable, Sendable {
 public enum RecordDefect: Equatable, Sendable, CustomStringConvertible {
     /// The record runs past the end of the data (a torn write at the tail).
     case truncated
-    /// A length of zero: typically a zero-filled region after a crash.
+    /// A length of zero: a zero-filled region (recovery reads zeros through the end of a
+    /// file as the end of its records: a preallocated tail).
     case zeroLength
     /// A length field below the fixed size or above the payload limit.
     case lengthOutOfRange(UInt32)

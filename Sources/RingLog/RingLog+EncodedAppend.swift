@@ -63,12 +63,9 @@ extension RingLog {
         let bytes = batch.range(of: k).lowerBound..<batch.range(of: j - 1).upperBound
         if bytes.count >= RingLog.directWriteBytesMin {
             try flushBuffer()
-            let handle = try handle(forSegment: s)
             try batch.bytes.withUnsafeBytes { raw in
-                try disk.write(handle, at: segments[s].fileBytes, UnsafeRawBufferPointer(rebasing: raw[bytes]))
+                try writeAtEnd(ofSegment: s, UnsafeRawBufferPointer(rebasing: raw[bytes]))
             }
-            segments[s].fileBytes += UInt64(bytes.count)
-            if !unsyncedHandles.contains(handle) { unsyncedHandles.append(handle) }
         } else {
             buffer.append(contentsOf: batch.bytes[bytes])
             if buffer.count >= options.writeBufferBytesMax { try flushBuffer() }

@@ -37,7 +37,9 @@ extension RingLog {
                 try disk.truncate(handle, to: cutOffset)
                 try disk.sync(handle)
                 unsyncedHandles.removeAll { $0 == handle }
+                unsyncedBytes = 0  // what is left of them is synced now
                 segments[k].fileBytes = cutOffset
+                segments[k].allocatedBytes = cutOffset  // the next write zeros a new tail
                 let kept = Int(index.rawValue &- segments[k].firstIndex.rawValue &+ 1)
                 segments[k].offsets.removeLast(segments[k].offsets.count - max(0, kept))
             }
@@ -75,6 +77,7 @@ extension RingLog {
             if snapshot.index >= lastIndex {
                 lastIndex = snapshot.index
                 unsyncedHandles.removeAll()
+                unsyncedBytes = 0
                 isDirectoryUnsynced = false
             }
             if try finishCompaction() > 0 { try disk.syncDirectory(logDirectory) }

@@ -1,9 +1,13 @@
 import Basics
 
-/// Recovery on open: read every segment forward; at the first bad point (a torn or corrupt
-/// record, a bad header, a gap between files) either cut the log there, when the point is
-/// above the commit index from `meta`, or refuse to open, when it is at or below it: those
-/// entries were durable and committed, so their loss is corruption, not a torn tail.
+/// Recovery on open: read every segment forward; a segment's records end where only zeros
+/// are left (its preallocated tail) or at the end of the file. At the first bad point (a
+/// torn or corrupt record with anything but zeros after it, a bad header, a gap between
+/// files) either cut the log there, when the point is above the commit index from `meta`,
+/// or refuse to open, when it is at or below it: those entries were durable and committed,
+/// so their loss is corruption, not a torn tail. A zero tail that ends the records too
+/// early is caught the same way: by the gap before the next segment, or by the log ending
+/// below the commit index.
 extension RingLog {
     func recover() throws {
         try disk.createDirectory(directory)
@@ -85,7 +89,8 @@ extension RingLog {
             try removeAfterCut(path: path, scan: &scan)
             return
         }
-        var segment = Segment(firstIndex: first, path: path, handle: handle, fileBytes: size, offsets: [])
+        var segment = Segment(
+            firstIndex: first, path: path, handle: handle, fileBytes: size, allocatedBytes: size, offsets: [])
         var offset = SegmentHeader.byteCount
         var next = first
         scanning: while true {
@@ -102,12 +107,20 @@ extension RingLog {
             case .record(let record, _):
                 defect = "index \(record.index), expected \(next)"
             case .defect(let d):
+                // Zeros from here to the end of the file: the preallocated tail (or blocks
+                // a crash left unwritten), the clean end of this segment's records. The
+                // file keeps them; the next append overwrites them.
+                if RecordCodec.isAllZero(bytes, from: offset) {
+                    segment.fileBytes = UInt64(offset)
+                    break scanning
+                }
                 defect = d.description
             }
             try scan.badPoint(at: next, file: path, offset: UInt64(offset), corruptFile: false, reason: defect)
             try disk.truncate(handle, to: UInt64(offset))
             scan.cut?.bytesRemoved += size - UInt64(offset)
             segment.fileBytes = UInt64(offset)
+            segment.allocatedBytes = UInt64(offset)
             break scanning
         }
         segments.append(segment)

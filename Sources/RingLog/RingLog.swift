@@ -45,6 +45,10 @@ public final class RingLog {
     /// Files written since the last sync, and whether the directory changed.
     var unsyncedHandles: [DiskHandle] = []
     var isDirectoryUnsynced = false
+    /// Record bytes written to files since the last sync, and by the last sync
+    /// (RingLog+Preallocation.swift).
+    var unsyncedBytes = 0
+    var lastSyncBytes = 0
 
     /// Opens (creating if needed) the log in `directory` and recovers it. Throws if a record
     /// at or below the meta's commit index is damaged, or on an I/O error.
@@ -212,7 +216,7 @@ public final class RingLog {
         }
         let path = diskPath(logDirectory, SegmentName.name(firstIndex: first))
         let handle = try disk.open(path, mode: .createOrTruncate)
-        segments.append(Segment(firstIndex: first, path: path, handle: handle, fileBytes: 0, offsets: []))
+        segments.append(Segment(firstIndex: first, path: path, handle: handle, fileBytes: 0, allocatedBytes: 0, offsets: []))
         buffer = SegmentHeader(firstIndex: first).encoded()
         isDirectoryUnsynced = true
     }
@@ -220,11 +224,8 @@ public final class RingLog {
     /// Writes the buffered bytes to the last segment's file (no sync).
     func flushBuffer() throws {
         guard !buffer.isEmpty, let k = segments.indices.last else { return }
-        let handle = try handle(forSegment: k)
-        try disk.write(handle, at: segments[k].fileBytes, buffer)
-        segments[k].fileBytes += UInt64(buffer.count)
+        try buffer.withUnsafeBytes { try writeAtEnd(ofSegment: k, $0) }
         buffer.removeAll(keepingCapacity: true)
-        if !unsyncedHandles.contains(handle) { unsyncedHandles.append(handle) }
     }
 
     // MARK: - Group commit
@@ -238,12 +239,15 @@ public final class RingLog {
         if durableIndex == lastIndex && buffer.isEmpty && unsyncedHandles.isEmpty { return durableIndex }
         try guardIO {
             try flushBuffer()
+            try zeroAheadBeforeSync()
             if options.fsync == .on {
                 for handle in unsyncedHandles { try disk.sync(handle) }
                 if isDirectoryUnsynced { try disk.syncDirectory(logDirectory) }
             }
         }
         unsyncedHandles.removeAll()
+        lastSyncBytes = unsyncedBytes
+        unsyncedBytes = 0
         isDirectoryUnsynced = false
         closeSealedSegments()
         durableIndex = lastIndex

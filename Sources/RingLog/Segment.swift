@@ -8,8 +8,12 @@ struct Segment {
     /// Open while the segment is being written or read; sealed segments are closed after
     /// their data is synced and reopened on demand.
     var handle: DiskHandle?
-    /// Bytes already written to the file (the log's write buffer continues from here).
+    /// Bytes of records (and header) already written to the file: the end of the log in
+    /// this file (the log's write buffer continues from here).
     var fileBytes: UInt64
+    /// The file's size as the log left it: at least `fileBytes`; the bytes in between are
+    /// zeros written ahead (preallocation, RingLog+Preallocation.swift).
+    var allocatedBytes: UInt64
     /// The file offset of each record, in index order. Offsets fit UInt32 because
     /// `RingLogOptions` bounds segments and payloads to 1 GiB each.
     var offsets: [UInt32]

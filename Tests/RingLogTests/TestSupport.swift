@@ -64,6 +64,12 @@ func appendBytes(_ disk: any Disk, path: String, _ bytes: [UInt8]) throws {
     try disk.sync(handle)
 }
 
+func fileSize(_ disk: any Disk, _ path: String) throws -> UInt64 {
+    let handle = try disk.open(path, mode: .existing)
+    defer { disk.close(handle) }
+    return try disk.size(of: handle)
+}
+
 func segmentNames(_ disk: any Disk, _ directory: String) throws -> [String] {
     try disk.list(directory: directory + "/log").filter { $0.hasSuffix(".seg") }
 }

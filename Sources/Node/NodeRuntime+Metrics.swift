@@ -109,7 +109,8 @@ extension NodeRuntime: NodeMetricsSource {
         ops.lastSnapshotUnixMilliseconds.map { Double(Self.unixMilliseconds() &- min($0, Self.unixMilliseconds())) / 1000 }
     }
 
-    /// The log's segment files: their total size and count (a directory listing and a stat
+    /// The log's segment files: their total size on disk (with the active segment's
+    /// preallocated zero tail) and count (a directory listing and a stat
     /// per segment; segments are few, 64 MiB each by default).
     func logFiles() -> (bytes: UInt64, segments: Int) {
         let directory = configuration.dataDirectory + "/log/log"

@@ -93,7 +93,10 @@ public struct CMapKey: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     @inline(__always)
     public static func == (a: CMapKey, b: CMapKey) -> Bool {
-        a.w0 == b.w0 && a.w1 == b.w1 && a.w2 == b.w2 && a.count == b.count && a.tail == b.tail
+        // Keys of at most 24 bytes have no tail; longer ones compare it with memcmp rather
+        // than the generic `Array ==`.
+        a.w0 == b.w0 && a.w1 == b.w1 && a.w2 == b.w2 && a.count == b.count
+            && (a.count <= inlineBytes || compareBytes(a.tail, b.tail) == 0)
     }
 
     public func hash(into hasher: inout Hasher) {

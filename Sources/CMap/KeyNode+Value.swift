@@ -116,7 +116,7 @@ enum ValueRecord {
         case .string(let b), .binary(let b):
             guard b.count == count else { return false }
             if count > inlineBytes {
-                // Byte by byte through the buffers: `Array ==` compares element by element
+                // Eight bytes at a time through the buffers: `Array ==` compares element by element
                 // in a generic loop (a 256-byte value took longer than the tree descent).
                 guard let stored = big.pointee else { return false }
                 return stored.withUnsafeBytes { s in

@@ -45,14 +45,24 @@ public struct CMapKey: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Used by the codecs after they checked the bytes themselves, and for search bounds.
     init(unchecked bytes: [UInt8]) {
-        func word(_ at: Int) -> UInt64 {
-            var w: UInt64 = 0
-            for i in at..<(at + 8) { w = (w << 8) | UInt64(i < bytes.count ? bytes[i] : 0) }
-            return w
+        // Big-endian words, zero-padded: whole words are loaded at once, and the bytes of a
+        // partial word are copied into its first bytes in memory, which the byte order then
+        // makes the most significant (a byte-by-byte loop cost more than the rest of a SET's
+        // key handling).
+        let words = bytes.withUnsafeBytes { b -> (UInt64, UInt64, UInt64) in
+            func word(_ at: Int) -> UInt64 {
+                let n = b.count &- at
+                if n >= 8 { return UInt64(bigEndian: b.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+                if n <= 0 { return 0 }
+                var w: UInt64 = 0
+                withUnsafeMutableBytes(of: &w) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[at..<(at &+ n)])) }
+                return UInt64(bigEndian: w)
+            }
+            return (word(0), word(8), word(16))
         }
-        w0 = word(0)
-        w1 = word(8)
-        w2 = word(16)
+        w0 = words.0
+        w1 = words.1
+        w2 = words.2
         tail = bytes.count > Self.inlineBytes ? Array(bytes[Self.inlineBytes...]) : []
         count = bytes.count
     }
@@ -67,8 +77,11 @@ public struct CMapKey: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Appends the key's bytes without building an intermediate array.
     func appendBytes(to out: inout [UInt8]) {
+        // The inline words in big-endian order are the key's first bytes: one append of
+        // `min(count, 24)` of them rather than one append per byte.
+        var words = (w0.bigEndian, w1.bigEndian, w2.bigEndian)
         let inline = min(count, Self.inlineBytes)
-        for i in 0..<inline { out.append(byte(at: i)) }
+        withUnsafeBytes(of: &words) { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<inline])) }
         out.append(contentsOf: tail)
     }
 
@@ -93,7 +106,10 @@ public struct CMapKey: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     @inline(__always)
     public static func == (a: CMapKey, b: CMapKey) -> Bool {
-        a.w0 == b.w0 && a.w1 == b.w1 && a.w2 == b.w2 && a.count == b.count && a.tail == b.tail
+        // Keys of at most 24 bytes have no tail; longer ones compare it with memcmp rather
+        // than the generic `Array ==`.
+        a.w0 == b.w0 && a.w1 == b.w1 && a.w2 == b.w2 && a.count == b.count
+            && (a.count <= inlineBytes || compareBytes(a.tail, b.tail) == 0)
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -110,7 +126,26 @@ public struct CMapKey: Hashable, Comparable, Sendable, CustomStringConvertible {
         return true
     }
 
+    /// The key bytes as a bit set over 0...127: bit `b & 63` of word `b >> 6` (`-./0-9:`
+    /// in the low word, letters and `_` in the high one); no byte above 127 is a key byte.
+    /// A test checks the constants against `isKeyByteSlow`.
+    static let keyByteBitsLow: UInt64 = 0x07FF_E000_0000_0000
+    static let keyByteBitsHigh: UInt64 = 0x07FF_FFFE_87FF_FFFE
+
+    @inline(__always)
     static func isKeyByte(_ b: UInt8) -> Bool {
+        keyByteBit(b) != 0
+    }
+
+    /// 1 for a key byte, 0 otherwise, without a branch.
+    @inline(__always)
+    static func keyByteBit(_ b: UInt8) -> UInt64 {
+        let bits = b < 64 ? keyByteBitsLow : (b < 128 ? keyByteBitsHigh : 0)
+        return (bits >> UInt64(b & 63)) & 1
+    }
+
+    /// The definition the bit set encodes.
+    static func isKeyByteSlow(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."),
@@ -127,6 +162,13 @@ public struct CMapKey: Hashable, Comparable, Sendable, CustomStringConvertible {
         if bytes.count > maxBytes {
             return "key is \(bytes.count) bytes long, the maximum is \(maxBytes)"
         }
+        // The common case, every byte valid, in one pass over the buffer.
+        let valid = bytes.withUnsafeBufferPointer { b in
+            var all: UInt64 = 1
+            for byte in b { all &= keyByteBit(byte) }
+            return all
+        }
+        if valid != 0 { return nil }
         if let offset = bytes.firstIndex(where: { !isKeyByte($0) }) {
             return "key has byte 0x\(String(bytes[offset], radix: 16)) at offset \(offset); "
                 + "allowed are A-Z a-z 0-9 _ . / : -"

@@ -20,11 +20,18 @@ public struct DuplicateRecord: Equatable, Sendable {
 /// depends only on indexes, so every node forgets the same client.
 struct DuplicateTable: Sendable {
     let maxClients: Int
-    private(set) var byClient = PersistentSortedMap<ClientID, DuplicateRecord>()
+    /// Each client's record with its `StateHash.ofDuplicate`, kept so that replacing the
+    /// record (every write of the client) does not hash the old one again.
+    private var byClient = PersistentSortedMap<ClientID, HashedRecord>()
     /// Index of each client's last record → client, to find the oldest in O(log n).
     private var byAge = PersistentSortedMap<LogIndex, ClientID>()
     /// Wrapping sum of `StateHash.ofDuplicate` over the records.
     private(set) var hash: UInt64 = 0
+
+    private struct HashedRecord: Sendable {
+        var record: DuplicateRecord
+        var hash: UInt64
+    }
 
     init(maxClients: Int) {
         precondition(maxClients >= 1, "DuplicateTable needs room for a client, got \(maxClients)")
@@ -33,26 +40,34 @@ struct DuplicateTable: Sendable {
 
     var count: Int { byClient.count }
 
-    subscript(client: ClientID) -> DuplicateRecord? { byClient[client] }
+    subscript(client: ClientID) -> DuplicateRecord? { byClient[client]?.record }
 
     mutating func record(_ record: DuplicateRecord, for client: ClientID) {
-        if let old = byClient.updateValue(record, forKey: client) {
-            byAge.removeValue(forKey: old.index)
-            hash &-= StateHash.ofDuplicate(client: client, old)
+        let recordHash = StateHash.ofDuplicate(client: client, record)
+        let index = record.index
+        if let old = byClient.updateValue(HashedRecord(record: record, hash: recordHash), forKey: client) {
+            // Every record's index is in byAge (kept so below): no lookup before removing.
+            byAge.removePresentValue(forKey: old.record.index)
+            hash &-= old.hash
         }
-        byAge.updateValue(client, forKey: record.index)
-        hash &+= StateHash.ofDuplicate(client: client, record)
+        if let displaced = byAge.updateValue(client, forKey: index), displaced != client {
+            // Two clients at one index: never from applying (an index applies one entry),
+            // only from a corrupt snapshot. The other client is forgotten so that every
+            // record keeps its index in byAge; the snapshot decoder then counts a record
+            // missing and rejects the file.
+            if let gone = byClient.removeValue(forKey: displaced) { hash &-= gone.hash }
+        }
+        hash &+= recordHash
         while byClient.count > maxClients, let (index, oldest) = byAge.first {
-            byAge.removeValue(forKey: index)
+            byAge.removePresentValue(forKey: index)
             if let gone = byClient.removeValue(forKey: oldest) {
-                hash &-= StateHash.ofDuplicate(client: oldest, gone)
+                hash &-= gone.hash
             }
         }
     }
 
     /// Every record in client order.
     func forEach(_ body: (ClientID, DuplicateRecord) -> Void) {
-        byClient.forEach { body($0, $1); return true }
+        byClient.forEach { body($0, $1.record); return true }
     }
 }
-

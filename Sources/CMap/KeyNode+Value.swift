@@ -115,7 +115,17 @@ enum ValueRecord {
         switch value {
         case .string(let b), .binary(let b):
             guard b.count == count else { return false }
-            if count > inlineBytes { return big.pointee.map { $0 == b } ?? false }
+            if count > inlineBytes {
+                // Eight bytes at a time through the buffers: `Array ==` compares element by element
+                // in a generic loop (a 256-byte value took longer than the tree descent).
+                guard let stored = big.pointee else { return false }
+                return stored.withUnsafeBytes { s in
+                    b.withUnsafeBytes { raw in
+                        guard let x = s.baseAddress, let y = raw.baseAddress else { return s.count == raw.count }
+                        return s.count == raw.count && (x == y || sameBytes(x, y, count))
+                    }
+                }
+            }
             return b.withUnsafeBytes { raw in
                 guard let base = raw.baseAddress, count > 0 else { return true }
                 return sameBytes(base, UnsafeRawPointer(r + 3), count)

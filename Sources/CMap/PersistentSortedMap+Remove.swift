@@ -6,6 +6,14 @@ extension PersistentSortedMap {
     @discardableResult
     public mutating func removeValue(forKey key: Key) -> Value? {
         guard root != nil, self[key] != nil else { return nil }
+        return removePresentValue(forKey: key)
+    }
+
+    /// Removes a key the caller knows is present (one descent instead of a lookup and a
+    /// removal); returns its value. An absent key is a programmer error (a trap).
+    @discardableResult
+    mutating func removePresentValue(forKey key: Key) -> Value {
+        guard root != nil else { preconditionFailure("PersistentSortedMap.removePresentValue: the map is empty") }
         if !isKnownUniquelyReferenced(&root!) { root = root!.copy() }
         let old = Self.remove(from: root!, key)
         if root!.keys.isEmpty {

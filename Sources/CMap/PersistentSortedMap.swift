@@ -21,13 +21,18 @@ public struct PersistentSortedMap<Key: Comparable, Value> {
     /// The tree's nodes. A node is mutated only while the map that mutates it holds the only
     /// reference to it (`isKnownUniquelyReferenced`); a node reachable from two copies is
     /// never written, it is copied first. That is why sharing nodes across threads is safe.
+    ///
+    /// Its fields opt out of the runtime exclusivity checks: every access is a short read or
+    /// an in-place edit by the single owner above, never overlapping another, and the checks
+    /// (a thread-local access set per `n.keys.insert`) cost more than the edits themselves
+    /// in the duplicate table, which changes on every write.
     final class Node: @unchecked Sendable {
-        var keys: [Key]
-        var values: [Value]
+        @exclusivity(unchecked) var keys: [Key]
+        @exclusivity(unchecked) var values: [Value]
         /// Empty for a leaf; otherwise exactly `keys.count + 1` children.
-        var children: [Node]
+        @exclusivity(unchecked) var children: [Node]
         /// Entries in this subtree.
-        var count: Int
+        @exclusivity(unchecked) var count: Int
 
         init(keys: [Key], values: [Value], children: [Node], count: Int) {
             self.keys = keys

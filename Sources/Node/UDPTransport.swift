@@ -121,7 +121,7 @@ public final class UDPTransport: Sendable {
             eventLoop.execute { self.receiver(received) }
         case .send(let outgoing):
             let channel = outgoing.channel
-            let buffer = channel.allocator.buffer(bytes: outgoing.datagram)
+            let buffer = outgoing.datagram
             for address in outgoing.destinations {
                 let promise = eventLoop.makePromise(of: Void.self)
                 promise.futureResult.whenFailure { [state] _ in

@@ -55,14 +55,22 @@ struct UDPTransportState {
             return drop(.unlistedSource, ringIndex)
         }
 
-        let plain: [UInt8]
-        switch protection.open(Array(envelope.data.readableBytesView)) {
-        case .success(let bytes): plain = bytes
-        case .failure(let rejection): return drop(UDPTransportDrop(rejection), ringIndex)
+        let decoded: WireCodec.Frame?
+        if protection.suite.isEnabled {
+            switch protection.open(Array(envelope.data.readableBytesView)) {
+            case .success(let plain):
+                decoded = WireCodec.decode(plain, counting: &rings[ringIndex].counters.malformed)
+            case .failure(let rejection):
+                return drop(UDPTransportDrop(rejection), ringIndex)
+            }
+        } else {
+            // Without protection the datagram is the packet: decoded in place from the
+            // receive buffer, without copying it into an array first.
+            decoded = envelope.data.withUnsafeReadableBytes { raw in
+                WireCodec.decode(raw, counting: &rings[ringIndex].counters.malformed)
+            }
         }
-        guard let frame = WireCodec.decode(plain, counting: &rings[ringIndex].counters.malformed) else {
-            return drop(.malformed, ringIndex)
-        }
+        guard let frame = decoded else { return drop(.malformed, ringIndex) }
         let ringNumber = rings[ringIndex].ringNumber
         if frame.ringNumber != ringNumber { return drop(.ringMismatch, ringIndex) }
         let sender = frame.packet.sender
@@ -88,7 +96,7 @@ struct UDPTransportState {
     /// What to write for one send: the datagram and where each copy goes.
     struct Outgoing {
         var channel: any Channel
-        var datagram: [UInt8]
+        var datagram: ByteBuffer
         var destinations: [SocketAddress]
     }
 
@@ -132,13 +140,31 @@ struct UDPTransportState {
             rings[ringIndex].counters.record(.socketDown)
             return .nothing
         }
-        let datagram = protection.seal(WireCodec.encode(packet, ringNumber: ringNumber))
-        guard datagram.count <= UDPTransport.datagramBytesMax else {
-            rings[ringIndex].counters.record(.sendTooLarge)
-            return .nothing
+        let datagram: ByteBuffer
+        if protection.suite.isEnabled {
+            let sealed = protection.seal(WireCodec.encode(packet, ringNumber: ringNumber))
+            guard sealed.count <= UDPTransport.datagramBytesMax else {
+                rings[ringIndex].counters.record(.sendTooLarge)
+                return .nothing
+            }
+            datagram = channel.allocator.buffer(bytes: sealed)
+        } else {
+            // Without protection the packet is the datagram: encoded straight into the send
+            // buffer, not into an array that is then copied.
+            let count = WireCodec.encodedByteCount(packet)
+            guard count <= UDPTransport.datagramBytesMax else {
+                rings[ringIndex].counters.record(.sendTooLarge)
+                return .nothing
+            }
+            var buffer = channel.allocator.buffer(capacity: count)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                WireCodec.encode(packet, ringNumber: ringNumber, into: raw)
+                return count
+            }
+            datagram = buffer
         }
         rings[ringIndex].counters.datagramsSent &+= UInt64(destinations.count)
-        rings[ringIndex].counters.bytesSent &+= UInt64(datagram.count * destinations.count)
+        rings[ringIndex].counters.bytesSent &+= UInt64(datagram.readableBytes * destinations.count)
         return .send(Outgoing(channel: channel, datagram: datagram, destinations: destinations))
     }
 

@@ -27,6 +27,11 @@ extension WireCodec {
     /// Decodes one datagram, counting a rejection in `counters` and returning nil for it:
     /// the shape the receive path wants.
     public static func decode(_ bytes: [UInt8], counting counters: inout WireRejectionCounters) -> Frame? {
+        bytes.withUnsafeBytes { decode($0, counting: &counters) }
+    }
+
+    /// The same over raw bytes (a receive buffer, decoded without copying it first).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, counting counters: inout WireRejectionCounters) -> Frame? {
         switch decode(bytes) {
         case .success(let frame):
             return frame

@@ -95,6 +95,22 @@ public enum WireCodec {
 
     /// The packet as it goes on ring `ringNumber`. Traps if `validate(packet)` finds a defect.
     public static func encode(_ packet: TotemPacket, ringNumber: UInt8) -> [UInt8] {
+        let total = encodedByteCount(packet)
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            encode(packet, ringNumber: ringNumber, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = total
+        }
+    }
+
+    /// The size of `packet` encoded (what `encode(_:ringNumber:into:)` needs).
+    public static func encodedByteCount(_ packet: TotemPacket) -> Int {
+        headerBytes + bodyByteCount(packet.message)
+    }
+
+    /// Encodes `packet` into the first `encodedByteCount(packet)` bytes of `raw` (a send
+    /// buffer, so the datagram is not built in an array and then copied); the same bytes as
+    /// `encode(_:ringNumber:)`.
+    public static func encode(_ packet: TotemPacket, ringNumber: UInt8, into raw: UnsafeMutableRawBufferPointer) {
         if let defect = validate(packet) {
             preconditionFailure("WireCodec.encode: packet would be rejected (\(defect)): \(packet)")
         }
@@ -102,28 +118,24 @@ public enum WireCodec {
         let total = headerBytes + bodyBytes
         precondition(total <= packetBytesMax,
                      "WireCodec.encode: \(total) bytes exceeds packetBytesMax \(packetBytesMax)")
+        precondition(raw.count >= total, "WireCodec.encode: \(raw.count) bytes of room for \(total)")
         let type = MessageType(packet.message)
-        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
-            let raw = UnsafeMutableRawBufferPointer(buffer)
-            var w = WireWriter(raw)
-            w.u16(magic)
-            w.u8(formatVersion)
-            w.u8(type.rawValue)
-            w.u8(ringNumber)
-            w.u8(flags(of: packet.message))
-            w.u16(0)
-            w.node(packet.sender)
-            w.u32(UInt32(bodyBytes))
-            w.u32(0)  // checksum, filled below
-            writeBody(packet.message, into: &w)
-            precondition(w.offset == total, "WireCodec.encode: wrote \(w.offset) of \(total) bytes")
-            let crc = checksum(UnsafeRawBufferPointer(raw))
-            raw.storeBytes(of: crc.littleEndian, toByteOffset: Offset.checksum, as: UInt32.self)
-            initialized = total
-        }
+        var w = WireWriter(raw)
+        w.u16(magic)
+        w.u8(formatVersion)
+        w.u8(type.rawValue)
+        w.u8(ringNumber)
+        w.u8(flags(of: packet.message))
+        w.u16(0)
+        w.node(packet.sender)
+        w.u32(UInt32(bodyBytes))
+        w.u32(0)  // checksum, filled below
+        writeBody(packet.message, into: &w)
+        precondition(w.offset == total, "WireCodec.encode: wrote \(w.offset) of \(total) bytes")
+        let crc = checksum(UnsafeRawBufferPointer(rebasing: raw[0..<total]))
+        raw.storeBytes(of: crc.littleEndian, toByteOffset: Offset.checksum, as: UInt32.self)
     }
 
-    /// The CRC32C of a packet: the header before the checksum field, then the body.
     static func checksum(_ packet: UnsafeRawBufferPointer) -> UInt32 {
         let head = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: packet[0..<Offset.checksum]))
         return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: packet[headerBytes...]), continuing: head)

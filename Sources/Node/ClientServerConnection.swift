@@ -10,7 +10,9 @@ import Replication
 /// Linearizable reads parsed in one turn (GET, MGET, CMAP.GET, ...) are sent together behind
 /// one read barrier (`sendReads`, `PipelinedNodeService.submitLinearizableReads`) when the
 /// turn's parsing ends or before any other request: a pipeline of GETs costs the node one
-/// request, not one per GET. The GET and SET most clients send most are taken without a
+/// request, not one per GET. Likewise the writes parsed in one turn (SET, INCR, DEL,
+/// CMAP.SET, ...) go as one request (`WriteBatch`, `sendWrites`): one log entry for all of
+/// them. The GET and SET most clients send most are taken without a
 /// `PreparedCommand` (`ShortCommand`).
 ///
 /// Pipelining (docs/protocol.md): a command that is just node requests (`PreparedCommand`:
@@ -88,6 +90,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// Linearizable reads parsed and not sent yet: sent behind one read barrier
     /// (`sendReads`) before any later request, and at the end of each `processInput`.
     private var readBatch = ReadBatch()
+    /// Writes parsed and not sent yet: sent as one request (`sendWrites`) before any other
+    /// request, when full, and at the end of each `processInput`.
+    private var writeBatch = WriteBatch()
     private var parked: Parked?
     /// A command runs in a task; nothing later is parsed until it is done.
     private var isRunningTask = false
@@ -207,7 +212,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 startedAny = true
             }
         }
-        sendReads()
+        sendPending()
         // A command running in a task is counted when it is done (`ran`), as Redis counts a
         // command once it ran: INFO does not count itself.
         dispatcher.stats.processed(commands: commandsStarted, protocolErrors: protocolErrors)
@@ -267,6 +272,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             readsUnanswered = true
             commandsStarted += 1
             let number = append(.short(.get))
+            sendWrites()
             readBatch.append(.get(key), slot: number, index: 0)
         case .set(let request):
             // As a prepared write: after the reads before it are answered.
@@ -278,13 +284,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             commandsStarted += 1
             sendReads()
             let number = append(.short(.set))
-            submit(request, slot: number, index: 0)
+            send(write: request, slot: number, index: 0)
         case .multicast(let command):
             guard !unanswered.isFull else { return false }
             // The common case, a member's multicast the node takes at once, needs no task:
             // a pipeline of multicasts then streams. Anything else (a refusal, a full inbox,
             // a bad argument) runs as before and gives its reply or error.
-            sendReads()
+            sendPending()
             if command.count == 3, session.isAuthenticated, let pipelined,
                case .success(let group) = CommandDispatcher.processGroupName(command[1]),
                pipelined.admitProcessGroupMcast(group, connection: ConnectionID(session.connectionNumber),
@@ -312,12 +318,23 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             // Joins the turn's batch: one barrier for all of them (`sendReads`).
             let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
                                          missing: prepared.requests.count, reply: prepared.reply))
+            sendWrites()
             for (index, request) in prepared.requests.enumerated() {
                 if case .read(let op, _) = request { readBatch.append(op, slot: number, index: index) }
             }
             return
         }
-        sendReads()
+        if pipelined != nil, prepared.isOnlyWrites {
+            // Joins the turn's write batch: one request for all of them (`sendWrites`).
+            sendReads()
+            let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
+                                         missing: prepared.requests.count, reply: prepared.reply))
+            for (index, request) in prepared.requests.enumerated() {
+                send(write: request, slot: number, index: index)
+            }
+            return
+        }
+        sendPending()
         guard pipelined != nil else {
             let requests = prepared.requests, reply = prepared.reply
             run { dispatcher, _ in
@@ -346,6 +363,49 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 loop.execute { self.answered(number, index, answer) }
             }
         }
+    }
+
+    /// Adds write request `index` of slot `number` to the turn's write batch (sending the
+    /// batch first when it is full); a write that cannot be batched is sent alone, after it.
+    private func send(write request: ReplicatedNode.ClientRequest, slot number: UInt64, index: Int) {
+        guard case .write(let op, let clientID, let clientSeq) = request, WriteBatch.isBatchable(op) else {
+            sendWrites()
+            submit(request, slot: number, index: index)
+            return
+        }
+        if !writeBatch.hasRoom(for: op, clientID: clientID) { sendWrites() }
+        writeBatch.append(op, clientID: clientID, clientSeq: clientSeq, slot: number, index: index)
+    }
+
+    /// Sends the turn's writes as one request; each write's answer fills its slot as
+    /// `send`'s do.
+    private func sendWrites() {
+        guard !writeBatch.isEmpty, let pipelined else { return }
+        let batch = writeBatch.take()
+        let loop = context?.eventLoop
+        pipelined.submit(batch.request) { answer in
+            guard let loop else { return }
+            if loop.inEventLoop {
+                self.answered(batch, answer)
+            } else {
+                loop.execute { self.answered(batch, answer) }
+            }
+        }
+    }
+
+    private func answered(_ batch: WriteBatch, _ answer: ReplicatedNode.ClientReply) {
+        for (position, answer) in batch.answers(answer).enumerated() {
+            let (number, index) = batch.target(position)
+            answered(number, index, answer)
+        }
+    }
+
+    /// The writes, then the reads, not sent yet (at most one of the two batches holds
+    /// anything: a read joins its batch only after the writes before it were sent, and a
+    /// write waits for the reads before it to be answered).
+    private func sendPending() {
+        sendWrites()
+        sendReads()
     }
 
     /// Sends the batched linearizable reads behind one barrier; their answers fill their

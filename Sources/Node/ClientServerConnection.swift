@@ -75,7 +75,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private let dispatcher: CommandDispatcher
-    private let pipelined: (any PipelinedNodeService)?
+    /// Read by the batching in ClientServerConnection+Batches.swift.
+    let pipelined: (any PipelinedNodeService)?
     private var session: Session
     private var parser: RESPCommandParser
     private var input = ByteBuffer()
@@ -89,10 +90,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var readsUnanswered = false
     /// Linearizable reads parsed and not sent yet: sent behind one read barrier
     /// (`sendReads`) before any later request, and at the end of each `processInput`.
-    private var readBatch = ReadBatch()
+    var readBatch = ReadBatch()
     /// Writes parsed and not sent yet: sent as one request (`sendWrites`) before any other
     /// request, when full, and at the end of each `processInput`.
-    private var writeBatch = WriteBatch()
+    var writeBatch = WriteBatch()
     private var parked: Parked?
     /// A command runs in a task; nothing later is parsed until it is done.
     private var isRunningTask = false
@@ -106,7 +107,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var needsFlush = false
     /// The size of the last reply write: the next one's buffer starts this large.
     private var replyBufferCapacity = 512
-    private var context: ChannelHandlerContext?
+    private(set) var context: ChannelHandlerContext?
     /// The tasks streaming tracking and process-group pushes (ClientServerConnection+Pushes.swift).
     var pushTasks: [Task<Void, Never>] = []
     /// Completed once the connection is closed and its tracks and groups are released.
@@ -351,86 +352,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
     }
 
-    /// Submits request `index` of slot `number`; its answer comes back to this loop.
-    private func submit(_ request: ReplicatedNode.ClientRequest, slot number: UInt64, index: Int) {
-        guard let pipelined else { return }
-        let loop = context?.eventLoop
-        pipelined.submit(request) { answer in
-            guard let loop else { return }
-            if loop.inEventLoop {
-                self.answered(number, index, answer)
-            } else {
-                loop.execute { self.answered(number, index, answer) }
-            }
-        }
-    }
-
-    /// Adds write request `index` of slot `number` to the turn's write batch (sending the
-    /// batch first when it is full); a write that cannot be batched is sent alone, after it.
-    private func send(write request: ReplicatedNode.ClientRequest, slot number: UInt64, index: Int) {
-        guard case .write(let op, let clientID, let clientSeq) = request, WriteBatch.isBatchable(op) else {
-            sendWrites()
-            submit(request, slot: number, index: index)
-            return
-        }
-        if !writeBatch.hasRoom(for: op, clientID: clientID) { sendWrites() }
-        writeBatch.append(op, clientID: clientID, clientSeq: clientSeq, slot: number, index: index)
-    }
-
-    /// Sends the turn's writes as one request; each write's answer fills its slot as
-    /// `send`'s do.
-    private func sendWrites() {
-        guard !writeBatch.isEmpty, let pipelined else { return }
-        let batch = writeBatch.take()
-        let loop = context?.eventLoop
-        pipelined.submit(batch.request) { answer in
-            guard let loop else { return }
-            if loop.inEventLoop {
-                self.answered(batch, answer)
-            } else {
-                loop.execute { self.answered(batch, answer) }
-            }
-        }
-    }
-
-    private func answered(_ batch: WriteBatch, _ answer: ReplicatedNode.ClientReply) {
-        for (position, answer) in batch.answers(answer).enumerated() {
-            let (number, index) = batch.target(position)
-            answered(number, index, answer)
-        }
-    }
-
-    /// The writes, then the reads, not sent yet (at most one of the two batches holds
-    /// anything: a read joins its batch only after the writes before it were sent, and a
-    /// write waits for the reads before it to be answered).
-    private func sendPending() {
-        sendWrites()
-        sendReads()
-    }
-
-    /// Sends the batched linearizable reads behind one barrier; their answers fill their
-    /// slots as `send`'s do.
-    private func sendReads() {
-        guard !readBatch.isEmpty, let pipelined else { return }
-        let batch = readBatch.take()
-        let loop = context?.eventLoop
-        pipelined.submitLinearizableReads(batch.ops) { answers in
-            guard let loop else { return }
-            if loop.inEventLoop {
-                self.answered(batch, answers)
-            } else {
-                loop.execute { self.answered(batch, answers) }
-            }
-        }
-    }
-
-    private func answered(_ batch: ReadBatch, _ answers: [ReplicatedNode.ClientReply]) {
-        for position in 0..<min(batch.count, answers.count) {
-            let (number, index) = batch.target(position)
-            answered(number, index, answers[position])
-        }
-    }
-
     @discardableResult
     private func append(_ slot: Slot) -> UInt64 {
         unanswered.requestStarted()
@@ -439,7 +360,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     /// The node answered request `index` of slot `number`.
-    private func answered(_ number: UInt64, _ index: Int, _ answer: ReplicatedNode.ClientReply) {
+    func answered(_ number: UInt64, _ index: Int, _ answer: ReplicatedNode.ClientReply) {
         guard !isClosed, number >= firstSlotNumber, number - firstSlotNumber < UInt64(slots.count) else { return }
         let position = slots.index(slots.startIndex, offsetBy: Int(number - firstSlotNumber))
         if case .short(let command) = slots[position] {

@@ -17,6 +17,8 @@ struct ReplicationWorkload {
         var isWrite: Bool
         var node: Int
         var clientSeq: UInt64
+        /// Sent as a write batch (its results come as `.batch`, one per operation).
+        var isBatch = false
         /// The writes after `operation` in a write batch, answered by the same reply.
         var more: [(operation: OperationID, kv: KVOperation)] = []
     }
@@ -91,7 +93,7 @@ struct ReplicationWorkload {
         nextToken += 1
         clients[c].isBusy = true
         inFlight[token] = InFlight(client: c, operation: ids[0], kv: writes[0].0, isWrite: true, node: node,
-                                   clientSeq: seq, more: (1..<writes.count).map { (ids[$0], writes[$0].0) })
+                                   clientSeq: seq, isBatch: true, more: (1..<writes.count).map { (ids[$0], writes[$0].0) })
         let request = ReplicatedNode.ClientRequest.writeBatch(writes.map(\.1), clientID: Self.clientID(c), clientSeq: seq)
         if !cluster.request(token, request, at: node) {
             complete(token, .failed(reason: "node \(node + 1) down"), cluster: &cluster)
@@ -134,7 +136,11 @@ struct ReplicationWorkload {
     mutating func handle(_ token: ClientToken, _ reply: ReplicatedNode.ClientReply, cluster: inout ReplicationCluster) {
         guard let f = inFlight[token] else { return }
         switch reply {
-        case .result(.batch(let results), let index) where !f.more.isEmpty:
+        case .result(let result, let index) where f.isBatch:
+            guard case .batch(let results) = result else {
+                complete(token, .failed(reason: "\(result) for a batch"), cluster: &cluster)
+                return
+            }
             let kvs = [f.kv] + f.more.map(\.kv)
             guard results.count == kvs.count else {
                 complete(token, .failed(reason: "\(results.count) results for a batch of \(kvs.count)"), cluster: &cluster)

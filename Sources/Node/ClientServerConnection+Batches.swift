@@ -48,6 +48,11 @@ extension ClientConnectionHandler {
     }
 
     func answered(_ batch: WriteBatch, _ answer: ReplicatedNode.ClientReply) {
+        if batch.count == 1 {
+            let (number, index) = batch.target(0)
+            answered(number, index, answer)
+            return
+        }
         for (position, answer) in batch.answers(answer).enumerated() {
             let (number, index) = batch.target(position)
             answered(number, index, answer)

@@ -14,8 +14,8 @@ struct WriteBatch: Sendable {
     static let bytesMax = 64 << 10
 
     private(set) var ops: [CMapOperation] = []
-    private var slots: [UInt64] = []
-    private var indexes: [Int] = []
+    /// Where each op's answer goes: request `index` of reply slot `slot`.
+    private var targets: [(slot: UInt64, index: Int)] = []
     private var bytes = 0
     /// The connection's client id, and the request number of the last write appended (a
     /// batch is one request; its number is its last write's, so numbers still grow).
@@ -39,15 +39,16 @@ struct WriteBatch: Sendable {
 
     mutating func append(_ op: CMapOperation, clientID: UInt64, clientSeq: UInt64, slot: UInt64, index: Int) {
         precondition(hasRoom(for: op, clientID: clientID), "WriteBatch.append past its bounds")
+        // Grown when a second write comes: a lone write (no pipeline) allocates no more
+        // than it must.
         if ops.isEmpty {
-            ops.reserveCapacity(16)
-            slots.reserveCapacity(16)
-            indexes.reserveCapacity(16)
             self.clientID = clientID
+        } else if ops.count == 1 {
+            ops.reserveCapacity(16)
+            targets.reserveCapacity(16)
         }
         ops.append(op)
-        slots.append(slot)
-        indexes.append(index)
+        targets.append((slot, index))
         bytes += CMapCodec.encodedBytesEstimate(op)
         self.clientSeq = clientSeq
     }
@@ -61,7 +62,7 @@ struct WriteBatch: Sendable {
     }
 
     /// Where the answer to write `position` goes.
-    func target(_ position: Int) -> (slot: UInt64, index: Int) { (slots[position], indexes[position]) }
+    func target(_ position: Int) -> (slot: UInt64, index: Int) { targets[position] }
 
     /// Each write's answer from the node's reply to `request`: its own result of a batch's,
     /// or the batch's failure or refusal (which is every write's).

@@ -74,7 +74,8 @@ public enum CMapResult: Equatable, Sendable {
 public enum CMapBatch {
     /// Most operations in one batch.
     public static let operationsMax = 256
-    /// Most encoded bytes of one batch (all its operations), well under the largest op a
-    /// log entry takes (`Entry.opBytesMax`, 1 MiB + 4 KiB): a larger write goes alone.
+    /// Most encoded bytes of one batch (all its operations; a node refuses a larger one),
+    /// well under the largest op a log entry takes (`Entry.opBytesMax`, 1 MiB + 4 KiB): a
+    /// larger write goes alone.
     public static let encodedBytesMax = 256 << 10
 }

@@ -174,8 +174,8 @@ public struct ReplicatedNode: Sendable {
                     break
                 }
                 let op = CMapCodec.encodeBatch(ops)
-                guard op.count <= Entry.opBytesMax else {
-                    actions.append(.reply(token, .rejected("a write batch of \(op.count) bytes (the limit is \(Entry.opBytesMax))")))
+                guard op.count <= CMapBatch.encodedBytesMax else {
+                    actions.append(.reply(token, .rejected("a write batch of \(op.count) bytes (the limit is \(CMapBatch.encodedBytesMax))")))
                     break
                 }
                 work.append(.replica(.writeRequested(token, clientID: clientID, clientSeq: clientSeq, op: op, at: at)))

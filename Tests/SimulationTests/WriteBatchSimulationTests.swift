@@ -84,6 +84,8 @@ import TotemConfig
             [.set(a, .uint8(1)), .get(a)],
             [.set(a, .uint8(1)), .set(CMapKey("totemkv.quorum.voters"), .uint8(1))],
             Array(repeating: .delete(a), count: CMapBatch.operationsMax + 1),
+            // Past the batch's byte bound, though each value is within the store's limit.
+            Array(repeating: .set(a, .binary(Array(repeating: 7, count: CMapBatch.encodedBytesMax / 2))), count: 2),
         ]
         for ops in refused {
             let reply = s.ask(.writeBatch(ops, clientID: 0, clientSeq: 0), at: 0)

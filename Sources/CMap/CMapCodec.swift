@@ -14,57 +14,34 @@ public enum CMapCodec {
     // MARK: Operations
 
     public static func encode(_ op: CMapOperation) -> [UInt8] {
-        var w = ByteWriter()
+        var w = ByteWriter(reservingCapacity: encodedBytesEstimate(op))
         w.u8(operationVersion)
-        switch op {
-        case .get(let k):
-            w.u8(1); w.key(k)
-        case .getOrDefault(let k, let v):
-            w.u8(2); w.key(k); w.value(v)
-        case .set(let k, let v):
-            w.bytes.reserveCapacity(16 + k.count + v.byteCount)
-            w.u8(3); w.key(k); w.value(v)
-        case .delete(let k):
-            w.u8(4); w.key(k)
-        case .adjust(let k, let delta):
-            w.u8(5); w.key(k); w.u64(UInt64(bitPattern: delta))
-        case .incrementBy(let k, let delta):
-            w.u8(6); w.key(k); w.u64(UInt64(bitPattern: delta))
-        case .compareAndSet(let k, let expected, let v):
-            w.u8(7); w.key(k); w.u64(expected.rawValue); w.value(v)
-        case .count(let p):
-            w.u8(8); w.prefix(p)
-        case .list(let p, let cursor, let limit):
-            w.u8(9); w.prefix(p); w.optionalKey(cursor); w.u32(limit)
-        }
+        w.operation(op)
         return w.bytes
     }
 
+    /// A single operation. A write batch's bytes (`encodeBatch`) are refused here: an entry's
+    /// op is decoded with `decodeEntryOperation`, which takes both.
     public static func decodeOperation(_ bytes: [UInt8]) throws(CMapDecodingError) -> CMapOperation {
         var r = ByteReader(bytes)
-        let version = try r.u8()
-        guard version == operationVersion else {
-            throw CMapDecodingError(offset: 0, reason: "unknown operation codec version \(version)")
+        try r.operationVersion()
+        if r.remaining > 0, bytes[r.offset] == batchTag {
+            throw CMapDecodingError(offset: 1, reason: "a write batch where one operation was expected")
         }
-        let tag = try r.u8()
-        let op: CMapOperation
-        switch tag {
-        case 1: op = .get(try r.key())
-        case 2: op = .getOrDefault(try r.key(), defaultValue: try r.value())
-        case 3: op = .set(try r.key(), try r.value())
-        case 4: op = .delete(try r.key())
-        case 5: op = .adjust(try r.key(), by: Int64(bitPattern: try r.u64()))
-        case 6: op = .incrementBy(try r.key(), by: Int64(bitPattern: try r.u64()))
-        case 7:
-            let k = try r.key()
-            let expected = LogIndex(try r.u64())
-            op = .compareAndSet(k, expectedVersion: expected, value: try r.value())
-        case 8: op = .count(try r.prefix())
-        case 9: op = .list(try r.prefix(), after: try r.optionalKey(), limit: try r.u32())
-        default: throw CMapDecodingError(offset: 1, reason: "unknown operation tag \(tag)")
-        }
+        let op = try r.operation()
         try r.expectEnd()
         return op
+    }
+
+    /// An upper bound of `encode(op).count` for the common writes (the buffer is reserved
+    /// once); a guess for the others.
+    public static func encodedBytesEstimate(_ op: CMapOperation) -> Int {
+        switch op {
+        case .set(let k, let v), .compareAndSet(let k, _, let v), .getOrDefault(let k, let v):
+            24 + k.count + v.byteCount
+        default:
+            64
+        }
     }
 
     // MARK: Results
@@ -84,6 +61,30 @@ public enum CMapCodec {
 }
 
 extension ByteWriter {
+    /// An operation's tag and fields (after the codec version byte, or inside a batch).
+    mutating func operation(_ op: CMapOperation) {
+        switch op {
+        case .get(let k):
+            u8(1); key(k)
+        case .getOrDefault(let k, let v):
+            u8(2); key(k); value(v)
+        case .set(let k, let v):
+            u8(3); key(k); value(v)
+        case .delete(let k):
+            u8(4); key(k)
+        case .adjust(let k, let delta):
+            u8(5); key(k); u64(UInt64(bitPattern: delta))
+        case .incrementBy(let k, let delta):
+            u8(6); key(k); u64(UInt64(bitPattern: delta))
+        case .compareAndSet(let k, let expected, let v):
+            u8(7); key(k); u64(expected.rawValue); value(v)
+        case .count(let p):
+            u8(8); prefix(p)
+        case .list(let p, let cursor, let limit):
+            u8(9); prefix(p); optionalKey(cursor); u32(limit)
+        }
+    }
+
     mutating func key(_ k: CMapKey) {
         u8(UInt8(k.count))
         k.appendBytes(to: &bytes)
@@ -139,6 +140,10 @@ extension ByteWriter {
             optionalKey(cursor)
         case .versionMismatch(let current): u8(7); u64(current.rawValue)
         case .error(let e): u8(8); error(e)
+        case .batch(let results):
+            u8(9)
+            u32(UInt32(truncatingIfNeeded: results.count))
+            for r in results { self.result(r) }
         }
     }
 
@@ -158,6 +163,34 @@ extension ByteWriter {
 }
 
 extension ByteReader {
+    mutating func operationVersion() throws(CMapDecodingError) {
+        let version = try u8()
+        guard version == CMapCodec.operationVersion else {
+            throw CMapDecodingError(offset: offset - 1, reason: "unknown operation codec version \(version)")
+        }
+    }
+
+    /// An operation's tag and fields (`ByteWriter.operation`).
+    mutating func operation() throws(CMapDecodingError) -> CMapOperation {
+        let at = offset
+        let tag = try u8()
+        switch tag {
+        case 1: return .get(try key())
+        case 2: return .getOrDefault(try key(), defaultValue: try value())
+        case 3: return .set(try key(), try value())
+        case 4: return .delete(try key())
+        case 5: return .adjust(try key(), by: Int64(bitPattern: try u64()))
+        case 6: return .incrementBy(try key(), by: Int64(bitPattern: try u64()))
+        case 7:
+            let k = try key()
+            let expected = LogIndex(try u64())
+            return .compareAndSet(k, expectedVersion: expected, value: try value())
+        case 8: return .count(try prefix())
+        case 9: return .list(try prefix(), after: try optionalKey(), limit: try u32())
+        default: throw CMapDecodingError(offset: at, reason: "unknown operation tag \(tag)")
+        }
+    }
+
     /// Checked and built from the bytes in place: a key of up to 24 bytes needs no array
     /// (copying the bytes out first and freeing them cost more than the rest of decoding an
     /// operation). Errors are those of validating the copied bytes.
@@ -233,7 +266,9 @@ extension ByteReader {
         return try raw(n)
     }
 
-    mutating func result() throws(CMapDecodingError) -> CMapResult {
+    /// A result; a batch's results (tag 9) only at the top level, at most
+    /// `CMapBatch.operationsMax` of them.
+    mutating func result(allowingBatch: Bool = true) throws(CMapDecodingError) -> CMapResult {
         let tag = try u8()
         switch tag {
         case 1: return .ok
@@ -257,6 +292,17 @@ extension ByteReader {
             return .list(items, nextCursor: try optionalKey())
         case 7: return .versionMismatch(current: LogIndex(try u64()))
         case 8: return .error(try error())
+        case 9 where allowingBatch:
+            let n = Int(try u32())
+            // Each result takes at least 1 byte.
+            guard n >= 1, n <= CMapBatch.operationsMax, n <= remaining else {
+                throw fail("batch of \(n) results in \(remaining) bytes")
+            }
+            var results: [CMapResult] = []
+            results.reserveCapacity(n)
+            for _ in 0..<n { results.append(try result(allowingBatch: false)) }
+            return .batch(results)
+        case 9: throw fail("a batch of results inside a batch")
         default: throw fail("unknown result tag \(tag)")
         }
     }

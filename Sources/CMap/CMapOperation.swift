@@ -63,4 +63,19 @@ public enum CMapResult: Equatable, Sendable {
     /// A compare-and-set found another version (0 = the key does not exist).
     case versionMismatch(current: LogIndex)
     case error(CMapError)
+    /// The results of a write batch's operations, in order (`CMapStateMachine.applyBatch`):
+    /// each is what the operation would give as a request of its own. Never nested.
+    case batch([CMapResult])
+}
+
+/// Bounds of a write batch: several client writes carried by ONE log entry
+/// (`CMapCodec.encodeBatch`), applied in order at that entry's index. A connection batches
+/// the writes of a pipeline it parsed together (docs/protocol.md, Pipelining).
+public enum CMapBatch {
+    /// Most operations in one batch.
+    public static let operationsMax = 256
+    /// Most encoded bytes of one batch (all its operations; a node refuses a larger one),
+    /// well under the largest op a log entry takes (`Entry.opBytesMax`, 1 MiB + 4 KiB): a
+    /// larger write goes alone.
+    public static let encodedBytesMax = 256 << 10
 }

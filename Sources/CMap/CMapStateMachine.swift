@@ -22,6 +22,49 @@ public struct CMapStateMachine: Sendable {
         return applied.result
     }
 
+    /// Applies a committed write batch (one entry, `CMapCodec.encodeBatch`): each operation in
+    /// order at `index`, with the result and the tracked change it would have as an entry of
+    /// its own there, so the changes reach the tracks one by one, in order. With a client
+    /// and request id the batch is one request: a retry of it (the same request id as the
+    /// client's last) returns the recorded results and changes nothing; an older request
+    /// id gets `staleRequest` for every operation. The result is `.batch`, one per operation.
+    /// Every key the batch changes gets version `index`.
+    public mutating func applyBatch(
+        _ ops: [CMapOperation], at index: LogIndex, client: ClientID? = nil, requestID: UInt64? = nil
+    ) -> CMapResult {
+        precondition(index > state.appliedIndex,
+                     "CMapStateMachine.applyBatch: index \(index) is not after the applied index \(state.appliedIndex)")
+        precondition(!ops.isEmpty, "CMapStateMachine.applyBatch: an empty batch at \(index)")
+        if let client, let requestID, let last = state.duplicateRecord(for: client) {
+            if requestID == last.requestID, case .batch(let recorded) = last.result, recorded.count == ops.count {
+                state.advance(to: index)
+                return last.result
+            }
+            if requestID <= last.requestID {
+                state.advance(to: index)
+                let stale = CMapError.staleRequest(client: client, requestID: requestID, lastRequestID: last.requestID)
+                return .batch(Array(repeating: .error(stale), count: ops.count))
+            }
+        }
+        let before = LogIndex(index.rawValue &- 1)
+        var results: [CMapResult] = []
+        results.reserveCapacity(ops.count)
+        for op in ops {
+            // Each operation runs as the entry at `index`: `CMapState.apply` checks that
+            // entries come in increasing order, so the applied index is set back to the one
+            // before between them (it ends at `index`).
+            state.appliedIndex = before
+            let applied = state.apply(op, at: index)
+            if let change = applied.change { tracker.publish(change) }
+            results.append(applied.result)
+        }
+        let result = CMapResult.batch(results)
+        if let client, let requestID {
+            state.duplicates.record(DuplicateRecord(requestID: requestID, index: index, result: result), for: client)
+        }
+        return result
+    }
+
     /// Marks entries up to `index` applied that carry no CMap operation.
     public mutating func advance(to index: LogIndex) { state.advance(to: index) }
 

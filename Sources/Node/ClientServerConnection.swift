@@ -10,7 +10,9 @@ import Replication
 /// Linearizable reads parsed in one turn (GET, MGET, CMAP.GET, ...) are sent together behind
 /// one read barrier (`sendReads`, `PipelinedNodeService.submitLinearizableReads`) when the
 /// turn's parsing ends or before any other request: a pipeline of GETs costs the node one
-/// request, not one per GET. The GET and SET most clients send most are taken without a
+/// request, not one per GET. Likewise the writes parsed in one turn (SET, INCR, DEL,
+/// CMAP.SET, ...) go as one request (`WriteBatch`, `sendWrites`): one log entry for all of
+/// them. The GET and SET most clients send most are taken without a
 /// `PreparedCommand` (`ShortCommand`).
 ///
 /// Pipelining (docs/protocol.md): a command that is just node requests (`PreparedCommand`:
@@ -73,7 +75,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private let dispatcher: CommandDispatcher
-    private let pipelined: (any PipelinedNodeService)?
+    /// Read by the batching in ClientServerConnection+Batches.swift.
+    let pipelined: (any PipelinedNodeService)?
     private var session: Session
     private var parser: RESPCommandParser
     private var input = ByteBuffer()
@@ -87,7 +90,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var readsUnanswered = false
     /// Linearizable reads parsed and not sent yet: sent behind one read barrier
     /// (`sendReads`) before any later request, and at the end of each `processInput`.
-    private var readBatch = ReadBatch()
+    var readBatch = ReadBatch()
+    /// Writes parsed and not sent yet: sent as one request (`sendWrites`) before any other
+    /// request, when full, and at the end of each `processInput`.
+    var writeBatch = WriteBatch()
     private var parked: Parked?
     /// A command runs in a task; nothing later is parsed until it is done.
     private var isRunningTask = false
@@ -101,7 +107,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var needsFlush = false
     /// The size of the last reply write: the next one's buffer starts this large.
     private var replyBufferCapacity = 512
-    private var context: ChannelHandlerContext?
+    private(set) var context: ChannelHandlerContext?
     /// The tasks streaming tracking and process-group pushes (ClientServerConnection+Pushes.swift).
     var pushTasks: [Task<Void, Never>] = []
     /// Completed once the connection is closed and its tracks and groups are released.
@@ -207,7 +213,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 startedAny = true
             }
         }
-        sendReads()
+        sendPending()
         // A command running in a task is counted when it is done (`ran`), as Redis counts a
         // command once it ran: INFO does not count itself.
         dispatcher.stats.processed(commands: commandsStarted, protocolErrors: protocolErrors)
@@ -267,6 +273,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             readsUnanswered = true
             commandsStarted += 1
             let number = append(.short(.get))
+            sendWrites()
             readBatch.append(.get(key), slot: number, index: 0)
         case .set(let request):
             // As a prepared write: after the reads before it are answered.
@@ -278,13 +285,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             commandsStarted += 1
             sendReads()
             let number = append(.short(.set))
-            submit(request, slot: number, index: 0)
+            send(write: request, slot: number, index: 0)
         case .multicast(let command):
             guard !unanswered.isFull else { return false }
             // The common case, a member's multicast the node takes at once, needs no task:
             // a pipeline of multicasts then streams. Anything else (a refusal, a full inbox,
             // a bad argument) runs as before and gives its reply or error.
-            sendReads()
+            sendPending()
             if command.count == 3, session.isAuthenticated, let pipelined,
                case .success(let group) = CommandDispatcher.processGroupName(command[1]),
                pipelined.admitProcessGroupMcast(group, connection: ConnectionID(session.connectionNumber),
@@ -312,12 +319,23 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             // Joins the turn's batch: one barrier for all of them (`sendReads`).
             let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
                                          missing: prepared.requests.count, reply: prepared.reply))
+            sendWrites()
             for (index, request) in prepared.requests.enumerated() {
                 if case .read(let op, _) = request { readBatch.append(op, slot: number, index: index) }
             }
             return
         }
-        sendReads()
+        if pipelined != nil, prepared.isOnlyWrites {
+            // Joins the turn's write batch: one request for all of them (`sendWrites`).
+            sendReads()
+            let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
+                                         missing: prepared.requests.count, reply: prepared.reply))
+            for (index, request) in prepared.requests.enumerated() {
+                send(write: request, slot: number, index: index)
+            }
+            return
+        }
+        sendPending()
         guard pipelined != nil else {
             let requests = prepared.requests, reply = prepared.reply
             run { dispatcher, _ in
@@ -334,43 +352,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
     }
 
-    /// Submits request `index` of slot `number`; its answer comes back to this loop.
-    private func submit(_ request: ReplicatedNode.ClientRequest, slot number: UInt64, index: Int) {
-        guard let pipelined else { return }
-        let loop = context?.eventLoop
-        pipelined.submit(request) { answer in
-            guard let loop else { return }
-            if loop.inEventLoop {
-                self.answered(number, index, answer)
-            } else {
-                loop.execute { self.answered(number, index, answer) }
-            }
-        }
-    }
-
-    /// Sends the batched linearizable reads behind one barrier; their answers fill their
-    /// slots as `send`'s do.
-    private func sendReads() {
-        guard !readBatch.isEmpty, let pipelined else { return }
-        let batch = readBatch.take()
-        let loop = context?.eventLoop
-        pipelined.submitLinearizableReads(batch.ops) { answers in
-            guard let loop else { return }
-            if loop.inEventLoop {
-                self.answered(batch, answers)
-            } else {
-                loop.execute { self.answered(batch, answers) }
-            }
-        }
-    }
-
-    private func answered(_ batch: ReadBatch, _ answers: [ReplicatedNode.ClientReply]) {
-        for position in 0..<min(batch.count, answers.count) {
-            let (number, index) = batch.target(position)
-            answered(number, index, answers[position])
-        }
-    }
-
     @discardableResult
     private func append(_ slot: Slot) -> UInt64 {
         unanswered.requestStarted()
@@ -379,7 +360,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     /// The node answered request `index` of slot `number`.
-    private func answered(_ number: UInt64, _ index: Int, _ answer: ReplicatedNode.ClientReply) {
+    func answered(_ number: UInt64, _ index: Int, _ answer: ReplicatedNode.ClientReply) {
         guard !isClosed, number >= firstSlotNumber, number - firstSlotNumber < UInt64(slots.count) else { return }
         let position = slots.index(slots.startIndex, offsetBy: Int(number - firstSlotNumber))
         if case .short(let command) = slots[position] {

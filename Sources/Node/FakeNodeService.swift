@@ -63,6 +63,19 @@ public actor FakeNodeService: NodeService {
                                       requestID: clientID == 0 ? nil : clientSeq)
             if let change = applied.change { publish(change) }
             return .result(applied.result, index: lastIndex)
+        case .writeBatch(let ops, let clientID, let clientSeq):
+            if let problem = CMapCodec.batchProblem(ops) { return .rejected(problem) }
+            guard isQuorate else { return .failure(.noQuorum) }
+            lastIndex = lastIndex.next
+            // Through a state machine, as the real node applies a batch (one index, the
+            // changes one by one).
+            var machine = CMapStateMachine(state: state, tracker: tracker)
+            let result = machine.applyBatch(ops, at: lastIndex, client: clientID == 0 ? nil : ClientID(clientID),
+                                            requestID: clientID == 0 ? nil : clientSeq)
+            state = machine.state
+            tracker = machine.tracker
+            deliverTrackEvents()
+            return .result(result, index: lastIndex)
         case .read(let op, let mode):
             guard !op.isWrite else { return .rejected("\(op) is not a read") }
             if mode == .linearizable && !isQuorate { return .failure(.readNotConfirmed) }
@@ -95,6 +108,10 @@ public actor FakeNodeService: NodeService {
 
     private func publish(_ change: CMapChange) {
         tracker.publish(change)
+        deliverTrackEvents()
+    }
+
+    private func deliverTrackEvents() {
         for id in tracker.takeReady() {
             let events = tracker.take(id)
             guard let continuation = streams[id] else { continue }

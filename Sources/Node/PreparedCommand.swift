@@ -19,6 +19,9 @@ struct PreparedCommand: Sendable {
     /// before it are answered (`ClientConnectionHandler`).
     var hasLinearizableRead: Bool
     var hasWrite: Bool
+    /// Every request is a write: the connection batches these (one request, one log entry
+    /// for all the writes it parsed in a turn).
+    var isOnlyWrites: Bool
     /// Every request is a linearizable read: the connection batches these (one barrier for
     /// all the reads it parsed in a turn).
     var isOnlyLinearizableReads: Bool {
@@ -34,7 +37,15 @@ struct PreparedCommand: Sendable {
             if case .read(_, .stale) = $0 { true } else { false }
         }
         self.hasLinearizableRead = requests.contains { if case .read(_, .linearizable) = $0 { true } else { false } }
-        self.hasWrite = requests.contains { if case .write = $0 { true } else { false } }
+        self.hasWrite = requests.contains {
+            switch $0 {
+            case .write, .writeBatch: true
+            case .read, .reconfigure: false
+            }
+        }
+        self.isOnlyWrites = !requests.isEmpty && requests.allSatisfy {
+            if case .write = $0 { true } else { false }
+        }
         self.reply = reply
     }
 

@@ -34,6 +34,12 @@ public struct ReplicatedNode: Sendable {
         /// A write, with the client's id and request number for duplicate suppression
         /// (0 = none).
         case write(CMapOperation, clientID: UInt64, clientSeq: UInt64)
+        /// Several writes as ONE request: one log entry (`CMapCodec.encodeBatch`), applied in
+        /// order at its index, each op with the result it would have alone. The reply is
+        /// `.result(.batch(results), index:)`, one result per op; a failure (no quorum,
+        /// unknown outcome) or a refusal is the whole batch's. At most
+        /// `CMapBatch.operationsMax` writes, none under the reserved keys.
+        case writeBatch([CMapOperation], clientID: UInt64, clientSeq: UInt64)
         /// A read-only operation (get, getOrDefault, count, list).
         case read(CMapOperation, ReadMode)
         /// votequorum's setexpected / setvotes: checked, then committed as a log entry.
@@ -162,6 +168,17 @@ public struct ReplicatedNode: Sendable {
             case .write(let op, let clientID, let clientSeq):
                 work.append(.replica(.writeRequested(token, clientID: clientID, clientSeq: clientSeq,
                                                      op: CMapCodec.encode(op), at: at)))
+            case .writeBatch(let ops, let clientID, let clientSeq):
+                if let problem = Self.batchProblem(ops) {
+                    actions.append(.reply(token, .rejected(problem)))
+                    break
+                }
+                let op = CMapCodec.encodeBatch(ops)
+                guard op.count <= CMapBatch.encodedBytesMax else {
+                    actions.append(.reply(token, .rejected("a write batch of \(op.count) bytes (the limit is \(CMapBatch.encodedBytesMax))")))
+                    break
+                }
+                work.append(.replica(.writeRequested(token, clientID: clientID, clientSeq: clientSeq, op: op, at: at)))
             case .read(let op, _) where op.isWrite:
                 actions.append(.reply(token, .rejected("a write cannot be served as a read")))
             case .read(let op, .stale):
@@ -274,9 +291,19 @@ public struct ReplicatedNode: Sendable {
         return actions
     }
 
+    /// Why a write batch is refused as a whole, or nil (its writes are checked one by one
+    /// when applied, as single writes are).
+    static func batchProblem(_ ops: [CMapOperation]) -> String? {
+        if let problem = CMapCodec.batchProblem(ops) { return problem }
+        if ops.contains(where: ReconfigurationEntry.touchesReservedKey) {
+            return "keys under totemkv.quorum. are reserved: use QUORUM.SETVOTES / QUORUM.SETEXPECTED"
+        }
+        return nil
+    }
+
     /// nil when the entry's operation does not decode.
     private mutating func apply(_ entry: Entry) -> CMapResult? {
-        guard let op = try? CMapCodec.decodeOperation(entry.op) else {
+        guard let decoded = try? CMapCodec.decodeEntryOperation(entry.op) else {
             undecodableOps += 1
             // Every node decodes the same bytes the same way, so this stays deterministic:
             // a read-only operation moves the applied index and changes nothing else.
@@ -284,7 +311,13 @@ public struct ReplicatedNode: Sendable {
             return nil
         }
         let client = entry.clientID == 0 ? nil : ClientID(entry.clientID)
-        return store.apply(op, at: entry.index, client: client, requestID: client == nil ? nil : entry.clientSeq)
+        let requestID = client == nil ? nil : entry.clientSeq
+        switch decoded {
+        case .single(let op):
+            return store.apply(op, at: entry.index, client: client, requestID: requestID)
+        case .batch(let ops):
+            return store.applyBatch(ops, at: entry.index, client: client, requestID: requestID)
+        }
     }
 
     /// A read-only operation on the applied state.

@@ -5,7 +5,10 @@ import Replication
 /// The simulated clients: closed-loop, one operation at a time each, against random nodes,
 /// recording a history for the linearizability checker. Registers `r0...` get unique
 /// values (so a compare-and-set on a version is a compare-and-set on the value, which the
-/// checker's model uses), counters `c0...` are incremented.
+/// checker's model uses), counters `c0...` are incremented. Now and then a client sends
+/// several writes as one request (`ClientRequest.writeBatch`, as a node's connection does
+/// with a pipeline): each is its own operation of the history, invoked and answered
+/// together.
 struct ReplicationWorkload {
     struct InFlight {
         var client: Int
@@ -14,6 +17,10 @@ struct ReplicationWorkload {
         var isWrite: Bool
         var node: Int
         var clientSeq: UInt64
+        /// Sent as a write batch (its results come as `.batch`, one per operation).
+        var isBatch = false
+        /// The writes after `operation` in a write batch, answered by the same reply.
+        var more: [(operation: OperationID, kv: KVOperation)] = []
     }
 
     struct Client {
@@ -48,6 +55,7 @@ struct ReplicationWorkload {
     mutating func next(_ c: Int, cluster: inout ReplicationCluster) {
         guard isRunning, !clients[c].isBusy else { return }
         let node = Int(random.next() % UInt64(cluster.nodeCount))
+        if random.next() % 8 == 0, nextBatch(c, at: node, cluster: &cluster) { return }
         let (kv, request, isWrite) = drawOperation(c)
         clients[c].seq += 1
         let seq = clients[c].seq
@@ -65,6 +73,32 @@ struct ReplicationWorkload {
         if !cluster.request(token, finalRequest, at: node) {
             complete(token, .failed(reason: "node \(node + 1) down"), cluster: &cluster)
         }
+    }
+
+    /// Client `c` sends two to four writes as one batch (reads drawn meanwhile are skipped;
+    /// a single write left goes as a batch of one). False when every draw was a read
+    /// (nothing was sent).
+    mutating func nextBatch(_ c: Int, at node: Int, cluster: inout ReplicationCluster) -> Bool {
+        var writes: [(KVOperation, CMapOperation)] = []
+        for _ in 0..<(2 + random.next() % 3) {
+            let (kv, request, _) = drawOperation(c)
+            if case .write(let op, _, _) = request { writes.append((kv, op)) }
+        }
+        guard !writes.isEmpty else { return false }
+        clients[c].seq += 1
+        let seq = clients[c].seq
+        let client = ClientID(Self.clientID(c))
+        let ids = writes.map { recorder.invoke(client: client, $0.0, readMode: .linearizable, at: cluster.now) }
+        let token = ClientToken(nextToken)
+        nextToken += 1
+        clients[c].isBusy = true
+        inFlight[token] = InFlight(client: c, operation: ids[0], kv: writes[0].0, isWrite: true, node: node,
+                                   clientSeq: seq, isBatch: true, more: (1..<writes.count).map { (ids[$0], writes[$0].0) })
+        let request = ReplicatedNode.ClientRequest.writeBatch(writes.map(\.1), clientID: Self.clientID(c), clientSeq: seq)
+        if !cluster.request(token, request, at: node) {
+            complete(token, .failed(reason: "node \(node + 1) down"), cluster: &cluster)
+        }
+        return true
     }
 
     mutating func drawOperation(_ c: Int) -> (KVOperation, ReplicatedNode.ClientRequest, Bool) {
@@ -102,6 +136,20 @@ struct ReplicationWorkload {
     mutating func handle(_ token: ClientToken, _ reply: ReplicatedNode.ClientReply, cluster: inout ReplicationCluster) {
         guard let f = inFlight[token] else { return }
         switch reply {
+        case .result(let result, let index) where f.isBatch:
+            guard case .batch(let results) = result else {
+                complete(token, .failed(reason: "\(result) for a batch"), cluster: &cluster)
+                return
+            }
+            let kvs = [f.kv] + f.more.map(\.kv)
+            guard results.count == kvs.count else {
+                complete(token, .failed(reason: "\(results.count) results for a batch of \(kvs.count)"), cluster: &cluster)
+                return
+            }
+            acknowledged.append((Self.clientID(f.client), f.clientSeq, index))
+            complete(token, zip(kvs, results).map { kv, result in
+                Self.outcome(of: result, for: kv) ?? .failed(reason: "error \(result)")
+            }, cluster: &cluster)
         case .result(let result, let index):
             guard let outcome = Self.outcome(of: result, for: f.kv) else {
                 complete(token, .failed(reason: "error \(result)"), cluster: &cluster)
@@ -134,13 +182,23 @@ struct ReplicationWorkload {
         }
     }
 
+    /// Completes every operation of the request with `outcome`.
     mutating func complete(_ token: ClientToken, _ outcome: OperationOutcome, cluster: inout ReplicationCluster) {
+        guard let f = inFlight[token] else { return }
+        complete(token, Array(repeating: outcome, count: 1 + f.more.count), cluster: &cluster)
+    }
+
+    /// Completes the request's operations (a batch's in order) with their outcomes.
+    mutating func complete(_ token: ClientToken, _ outcomes: [OperationOutcome], cluster: inout ReplicationCluster) {
         guard let f = inFlight.removeValue(forKey: token) else { return }
-        recorder.complete(f.operation, outcome, at: cluster.now)
-        switch outcome {
-        case .ok: counts.ok += 1
-        case .failed: counts.failed += 1
-        case .unknown: counts.unknown += 1
+        precondition(outcomes.count == 1 + f.more.count, "\(outcomes.count) outcomes for \(1 + f.more.count) operations")
+        for (operation, outcome) in zip([f.operation] + f.more.map(\.operation), outcomes) {
+            recorder.complete(operation, outcome, at: cluster.now)
+            switch outcome {
+            case .ok: counts.ok += 1
+            case .failed: counts.failed += 1
+            case .unknown: counts.unknown += 1
+            }
         }
         clients[f.client].isBusy = false
         let think = random.next() % 20

@@ -252,7 +252,13 @@ struct CPGBench {
         try cluster.start()
         defer { cluster.stop() }
         guard cluster.waitForRing() else {
-            print("the ring of three did not form; logs in \(cluster.root)")
+            // The cluster's directory is removed on the way out: show why here (a port
+            // already taken, a node that exited) before it goes.
+            print("the ring of three did not form (base port \(cluster.base)); the last lines of each node's log:")
+            for id in 1...3 {
+                let log = (try? String(contentsOfFile: cluster.root + "/node-\(id).log", encoding: .utf8)) ?? ""
+                print("node \(id):\n" + log.split(separator: "\n").suffix(8).joined(separator: "\n"))
+            }
             return
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 3)

@@ -26,6 +26,15 @@ extension CMapState {
         return applied
     }
 
+    /// Applies one write of a batch entry at `index` (CMapStateMachine.applyBatch): every
+    /// operation of the batch runs as that one entry, so `index` may equal the applied index.
+    /// The batch's duplicate-request record is kept by the caller, once for the whole batch.
+    mutating func applyInBatch(_ op: CMapOperation, at index: LogIndex) -> CMapApplied {
+        precondition(index >= appliedIndex, "CMapState.applyInBatch: index \(index) is before the applied index \(appliedIndex)")
+        appliedIndex = index
+        return execute(op, at: index)
+    }
+
     /// Marks the log up to `index` applied without a CMap operation (entries of other kinds:
     /// configuration changes, read barriers), so a snapshot taken next carries the right index.
     public mutating func advance(to index: LogIndex) {

@@ -46,15 +46,10 @@ public struct CMapStateMachine: Sendable {
                 return .batch(Array(repeating: .error(stale), count: ops.count))
             }
         }
-        let before = LogIndex(index.rawValue &- 1)
         var results: [CMapResult] = []
         results.reserveCapacity(ops.count)
         for op in ops {
-            // Each operation runs as the entry at `index`: `CMapState.apply` checks that
-            // entries come in increasing order, so the applied index is set back to the one
-            // before between them (it ends at `index`).
-            state.appliedIndex = before
-            let applied = state.apply(op, at: index)
+            let applied = state.applyInBatch(op, at: index)
             if let change = applied.change { tracker.publish(change) }
             results.append(applied.result)
         }

@@ -1,4 +1,5 @@
 import CMap
+import NIOCore
 import Replication
 
 /// How a connection hands its requests to a pipelining node: one at a time (`submit`), the
@@ -10,13 +11,16 @@ extension ClientConnectionHandler {
         guard let pipelined else { return }
         let loop = context?.eventLoop
         pipelined.submit(request) { answer in
-            guard let loop else { return }
-            if loop.inEventLoop {
-                self.answered(number, index, answer)
-            } else {
-                loop.execute { self.answered(number, index, answer) }
-            }
+            Self.run(on: loop) { self.answered(number, index, answer) }
         }
+    }
+
+    /// Runs `body` on the connection's loop: at once when the node answers there (a
+    /// connection served on the node's own loop), else handed over. Without a loop (the
+    /// connection is gone) the answer has nowhere to go.
+    private static func run(on loop: (any EventLoop)?, _ body: @escaping @Sendable () -> Void) {
+        guard let loop else { return }
+        if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
     /// Adds write request `index` of slot `number` to the turn's write batch (sending the
@@ -38,12 +42,7 @@ extension ClientConnectionHandler {
         let batch = writeBatch.take()
         let loop = context?.eventLoop
         pipelined.submit(batch.request) { answer in
-            guard let loop else { return }
-            if loop.inEventLoop {
-                self.answered(batch, answer)
-            } else {
-                loop.execute { self.answered(batch, answer) }
-            }
+            Self.run(on: loop) { self.answered(batch, answer) }
         }
     }
 
@@ -74,12 +73,7 @@ extension ClientConnectionHandler {
         let batch = readBatch.take()
         let loop = context?.eventLoop
         pipelined.submitLinearizableReads(batch.ops) { answers in
-            guard let loop else { return }
-            if loop.inEventLoop {
-                self.answered(batch, answers)
-            } else {
-                loop.execute { self.answered(batch, answers) }
-            }
+            Self.run(on: loop) { self.answered(batch, answers) }
         }
     }
 

@@ -48,18 +48,28 @@ import Testing
         await iterator.next()
     }
 
-    @Test(.timeLimit(.minutes(2))) func theSinkTakesOverInOrderAndGivesBackWhatItRefuses() async throws {
-        let cluster = try RuntimeTestCluster(nodeCount: 1)
-        defer { Task { await cluster.shutdown() } }
+    struct JoinRefused: Error {}
+
+    /// Starts the one-node `cluster`, waits for its ring, and joins `group` as `connection`:
+    /// the runtime and the member's stream.
+    static func joined(_ cluster: RuntimeTestCluster, group: ProcessGroupName, connection: ConnectionID) async throws
+        -> (NodeRuntime, AsyncStream<[ProcessGroupDelivery]>) {
         try await cluster.start([0])
         #expect(await cluster.waitForRing(of: 1))
         let runtime = try #require(cluster.runtimes[0])
-        let group = try ProcessGroupName("direct")
-        let connection = ConnectionID(7)
         guard case .success(let stream) = await runtime.processGroupJoin(group, connection: connection) else {
             Issue.record("join refused")
-            return
+            throw JoinRefused()
         }
+        return (runtime, stream)
+    }
+
+    @Test(.timeLimit(.minutes(2))) func theSinkTakesOverInOrderAndGivesBackWhatItRefuses() async throws {
+        let cluster = try RuntimeTestCluster(nodeCount: 1)
+        defer { Task { await cluster.shutdown() } }
+        let group = try ProcessGroupName("direct")
+        let connection = ConnectionID(7)
+        let (runtime, stream) = try await Self.joined(cluster, group: group, connection: connection)
         var iterator = stream.makeAsyncIterator()
         let sink = Sink(eventLoop: runtime.eventLoop)
         func mcast(_ n: UInt8) async {
@@ -139,15 +149,9 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func anOwnMulticastOnTheHeldTokenIsPushedBeforeTheAdmissionReturns() async throws {
         let cluster = try RuntimeTestCluster(nodeCount: 1)
         defer { Task { await cluster.shutdown() } }
-        try await cluster.start([0])
-        #expect(await cluster.waitForRing(of: 1))
-        let runtime = try #require(cluster.runtimes[0])
         let group = try ProcessGroupName("own")
         let connection = ConnectionID(9)
-        guard case .success(let stream) = await runtime.processGroupJoin(group, connection: connection) else {
-            Issue.record("join refused")
-            return
-        }
+        let (runtime, stream) = try await Self.joined(cluster, group: group, connection: connection)
         let sink = Sink(eventLoop: runtime.eventLoop)
         #expect(try await runtime.eventLoop.submit {
             runtime.processGroupAttachSink(sink, group: group, connection: connection)
@@ -173,15 +177,9 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func aClosedConnectionForgetsItsSink() async throws {
         let cluster = try RuntimeTestCluster(nodeCount: 1)
         defer { Task { await cluster.shutdown() } }
-        try await cluster.start([0])
-        #expect(await cluster.waitForRing(of: 1))
-        let runtime = try #require(cluster.runtimes[0])
         let group = try ProcessGroupName("closed")
         let connection = ConnectionID(8)
-        guard case .success(let stream) = await runtime.processGroupJoin(group, connection: connection) else {
-            Issue.record("join refused")
-            return
-        }
+        let (runtime, stream) = try await Self.joined(cluster, group: group, connection: connection)
         let sink = Sink(eventLoop: runtime.eventLoop)
         #expect(try await runtime.eventLoop.submit {
             runtime.processGroupAttachSink(sink, group: group, connection: connection)

@@ -2,7 +2,7 @@
 # The cluster benchmark of issue 7 (results: Bench/results/cluster.md):
 #  1. builds totemkv (release),
 #  2. for fsync on, then off: starts a 3-node cluster on 127.0.0.1-3 (the configuration of
-#     `totemkv up`: token 1000 ms, so 1650 ms with 3 nodes, consensus 1980 ms; netmtu 9000) and runs
+#     `totemkv up`: token 1000 ms, so 1650 ms with 3 nodes, consensus 1980 ms; netmtu 65000) and runs
 #     `totemkv bench` with 1, 16, 64 and 256 clients writing 256-byte values,
 #  3. with fsync on: measures how long writes are unavailable after kill -9 of a node the
 #     clients do not use, then (after it is back) of the node they use (they fail over to
@@ -64,7 +64,7 @@ totem {
 	cluster_name: cluster-bench
 	transport: udpu
 	token: 1000
-	netmtu: 9000
+	netmtu: 65000
 	interface {
 		ringnumber: 0
 		mcastport: $((BASE_PORT + 1000))

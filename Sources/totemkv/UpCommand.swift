@@ -87,9 +87,11 @@ final class UpCluster: @unchecked Sendable {
             \tcluster_name: totemkv-up
             \ttransport: udpu
             \ttoken: 1000
-            \t# Every node is on loopback (MTU 64 KiB): 9000-byte packets carry about 28
-            \t# writes of 256 bytes where corosync's default of 1500 (Ethernet) carries 4.
-            \tnetmtu: 9000
+            \t# Every node is on loopback (MTU 64 KiB): 65000-byte packets carry about 220
+            \t# writes of 256 bytes where corosync's default of 1500 (Ethernet) carries 4,
+            \t# so one datagram holds many clients' pipelined batches (a 16-write batch of
+            \t# 256-byte values is 4.7 KB: 9000-byte packets carried only one).
+            \tnetmtu: 65000
             \tinterface {
             \t\tringnumber: 0
             \t\tmcastport: \(basePort + 1000)

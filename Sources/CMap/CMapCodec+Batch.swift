@@ -24,21 +24,26 @@ extension CMapCodec {
         guard ops.count <= CMapBatch.operationsMax else {
             return "a write batch of \(ops.count) operations (the limit is \(CMapBatch.operationsMax))"
         }
-        guard ops.allSatisfy(\.isWrite) else { return "a read in a write batch" }
-        return nil
+        // Through a buffer pointer, whose elements are borrowed: `for op in ops` (or a key
+        // path) copies each operation, a retain and a release of its key and value.
+        let allWrites = ops.withUnsafeBufferPointer { buffer in buffer.indices.allSatisfy { buffer[$0].isWrite } }
+        return allWrites ? nil : "a read in a write batch"
     }
 
     /// The batch's op bytes. `ops` must pass `batchProblem` (a programmer error otherwise).
     public static func encodeBatch(_ ops: [CMapOperation]) -> [UInt8] {
         if let problem = batchProblem(ops) { preconditionFailure("CMapCodec.encodeBatch: \(problem)") }
-        var capacity = 4
-        for op in ops { capacity += encodedBytesEstimate(op) }
-        var w = ByteWriter(reservingCapacity: capacity)
-        w.u8(operationVersion)
-        w.u8(batchTag)
-        w.u16(UInt16(ops.count))
-        for op in ops { w.operation(op) }
-        return w.bytes
+        return ops.withUnsafeBufferPointer { buffer in
+            // Elements borrowed, not copied (see `batchProblem`).
+            var capacity = 4
+            for i in buffer.indices { capacity += encodedBytesEstimate(buffer[i]) }
+            var w = ByteWriter(reservingCapacity: capacity)
+            w.u8(operationVersion)
+            w.u8(batchTag)
+            w.u16(UInt16(buffer.count))
+            for i in buffer.indices { w.operation(buffer[i]) }
+            return w.bytes
+        }
     }
 
     /// An entry's op: a single operation or a batch. Throws on anything malformed (a bad

@@ -48,10 +48,14 @@ public struct CMapStateMachine: Sendable {
         }
         var results: [CMapResult] = []
         results.reserveCapacity(ops.count)
-        for op in ops {
-            let applied = state.applyInBatch(op, at: index)
-            if let change = applied.change { tracker.publish(change) }
-            results.append(applied.result)
+        // Through a buffer pointer, whose elements are borrowed: iterating the array by value
+        // copies each operation (a retain and a release of its key and value per write).
+        ops.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices {
+                let applied = state.applyInBatch(buffer[i], at: index)
+                if let change = applied.change { tracker.publish(change) }
+                results.append(applied.result)
+            }
         }
         let result = CMapResult.batch(results)
         if let client, let requestID {

@@ -72,6 +72,8 @@ public struct CMapTracker: Sendable {
     /// Queues the change on every matching track. Call once per committed change, in apply
     /// order (CMapStateMachine does).
     public mutating func publish(_ change: CMapChange) {
+        // The common case on a busy node: nothing tracked, so no key is hashed per write.
+        guard !tracks.isEmpty else { return }
         var matched: [TrackID] = keyTracks[change.key] ?? []
         for id in prefixTracks {
             if case .prefix(let p) = tracks[id]?.filter.target, change.key.hasPrefix(p) { matched.append(id) }

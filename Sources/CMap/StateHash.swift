@@ -40,7 +40,33 @@ enum StateHash {
         case .integer(let i): mix(0x0404 ^ mix(UInt64(bitPattern: i)))
         case .versionMismatch(let current): mix(0x0707 ^ mix(current.rawValue))
         case .value(let v, let version): mix(0x0202 ^ mix(ofValue(v) ^ mix(version.rawValue ^ UInt64(v.type.rawValue))))
-        default: bytes(CMapCodec.encode(result), seed: 0xA409_3822_299F_31D0)
+        case .batch(let results) where results.allSatisfy(isOK): ofOKBatch(count: results.count)
+        default: bytes(CMapCodec.encode(result), seed: resultSeed)
+        }
+    }
+
+    private static let resultSeed: UInt64 = 0xA409_3822_299F_31D0
+
+    private static func isOK(_ result: CMapResult) -> Bool {
+        if case .ok = result { return true }
+        return false
+    }
+
+    /// `bytes(CMapCodec.encode(.batch(results)), seed: resultSeed)` for a batch whose results
+    /// are all `.ok` (a pipelined batch of SETs, hashed into its duplicate-table record once
+    /// per entry), from the same bytes built on the stack: tag 9, the count (u32
+    /// little-endian), then tag 1 per result. The value must not change: snapshots store the
+    /// sum and their decoder recomputes it (docs/snapshot-format.md).
+    static func ofOKBatch(count: Int) -> UInt64 {
+        let n = UInt32(truncatingIfNeeded: count)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 5 &+ Int(n)) { buffer in
+            buffer.initialize(repeating: 1)
+            buffer[0] = 9
+            buffer[1] = UInt8(truncatingIfNeeded: n)
+            buffer[2] = UInt8(truncatingIfNeeded: n >> 8)
+            buffer[3] = UInt8(truncatingIfNeeded: n >> 16)
+            buffer[4] = UInt8(truncatingIfNeeded: n >> 24)
+            return bytes(UnsafeRawBufferPointer(buffer), seed: resultSeed)
         }
     }
 
@@ -63,24 +89,26 @@ enum StateHash {
     /// A word-at-a-time hash of a byte string: multiply-rotate per 8 bytes, murmur3's
     /// finaliser at the end, the length folded in.
     static func bytes(_ b: [UInt8], seed: UInt64) -> UInt64 {
-        b.withUnsafeBytes { raw in
-            var h = seed ^ (UInt64(raw.count) &* 0xFF51_AFD7_ED55_8CCD)
-            var i = 0
-            let n = raw.count
-            while n - i >= 8 {
-                let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                h = rotate(h ^ (w &* 0x87C3_7B91_1142_53D5), 31) &* 0x4CF5_AD43_2745_937F
-                i += 8
-            }
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                tail |= UInt64(raw[i]) << shift
-                shift += 8
-                i += 1
-            }
-            return mix(h ^ tail)
+        b.withUnsafeBytes { bytes($0, seed: seed) }
+    }
+
+    static func bytes(_ raw: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
+        var h = seed ^ (UInt64(raw.count) &* 0xFF51_AFD7_ED55_8CCD)
+        var i = 0
+        let n = raw.count
+        while n - i >= 8 {
+            let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            h = rotate(h ^ (w &* 0x87C3_7B91_1142_53D5), 31) &* 0x4CF5_AD43_2745_937F
+            i += 8
         }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < n {
+            tail |= UInt64(raw[i]) << shift
+            shift += 8
+            i += 1
+        }
+        return mix(h ^ tail)
     }
 
     @inline(__always)

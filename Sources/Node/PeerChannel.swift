@@ -16,6 +16,13 @@ import Replication
 ///
 /// Frames: `PeerFrame` (length, CRC32C, sender id, payload). A bad frame closes the connection
 /// it came on (the byte stream cannot be resynchronised); the sender reconnects.
+///
+/// Flushing: `send` only writes; the connections written to are flushed once, by a task
+/// queued on the loop behind the current one, so every message sent to a peer during one
+/// turn of the loop (the acks of several durability reports handled back to back, say)
+/// leaves in one TCP write. On loopback a write system call also runs the receiver's TCP
+/// input, which made it the largest single cost of an ack; one per message per peer was
+/// one per fdatasync per peer.
 public final class PeerChannel: @unchecked Sendable {
     public typealias Receiver = @Sendable (NodeID, PeerMessage) -> Void
 
@@ -31,11 +38,18 @@ public final class PeerChannel: @unchecked Sendable {
     private var connections: [NodeID: Connection] = [:]
     private var accepted: [ObjectIdentifier: any Channel] = [:]
     private var isClosed = false
+    /// Connections written to since the last flush, each once, in the order first written.
+    /// At most one per peer, so a linear search is cheap and no hash order is involved.
+    private var unflushed: [any Channel] = []
+    private var isFlushQueued = false
     /// Counters for status: frames sent, dropped while disconnected, received, rejected.
     public private(set) var counters = Counters()
 
     public struct Counters: Sendable {
         public var sent: UInt64 = 0
+        /// Flushes of a connection (at most one per connection per loop turn); `sent` minus
+        /// this is the number of TCP writes that coalescing saved.
+        public var flushes: UInt64 = 0
         public var droppedDisconnected: UInt64 = 0
         public var received: UInt64 = 0
         public var rejected: UInt64 = 0
@@ -113,7 +127,8 @@ public final class PeerChannel: @unchecked Sendable {
                 return
             }
             counters.sent &+= 1
-            channel.writeAndFlush(buffer, promise: nil)
+            channel.write(buffer, promise: nil)
+            flushLater(channel)
         case .connecting:
             counters.droppedDisconnected &+= 1
         case .failed(let at) where NIODeadline.now() < at + reconnectInterval:
@@ -138,6 +153,27 @@ public final class PeerChannel: @unchecked Sendable {
             return all
         }.get()) ?? [listener]
         for channel in channels { try? await channel.close() }
+    }
+
+    /// Queues the one flush of this turn (if not queued yet) and notes `channel` for it.
+    private func flushLater(_ channel: any Channel) {
+        if !unflushed.contains(where: { $0 === channel }) { unflushed.append(channel) }
+        guard !isFlushQueued else { return }
+        isFlushQueued = true
+        eventLoop.execute { self.flushWritten() }
+    }
+
+    /// Flushes every connection written to since the last flush. A connection closed in
+    /// between fails its pending writes, as a write to it would have failed: the replica
+    /// resends what matters on its tick.
+    private func flushWritten() {
+        isFlushQueued = false
+        let channels = unflushed
+        unflushed.removeAll(keepingCapacity: true)
+        for channel in channels {
+            counters.flushes &+= 1
+            channel.flush()
+        }
     }
 
     private func connect(_ peer: NodeID, address: SocketAddress) {

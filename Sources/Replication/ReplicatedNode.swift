@@ -295,7 +295,8 @@ public struct ReplicatedNode: Sendable {
     /// when applied, as single writes are).
     static func batchProblem(_ ops: [CMapOperation]) -> String? {
         if let problem = CMapCodec.batchProblem(ops) { return problem }
-        if ops.contains(where: ReconfigurationEntry.touchesReservedKey) {
+        // Elements borrowed through the buffer, not copied one by one.
+        if ops.withUnsafeBufferPointer({ b in b.indices.contains { ReconfigurationEntry.touchesReservedKey(b[$0]) } }) {
             return "keys under totemkv.quorum. are reserved: use QUORUM.SETVOTES / QUORUM.SETEXPECTED"
         }
         return nil

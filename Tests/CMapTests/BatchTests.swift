@@ -176,3 +176,22 @@ import Testing
         #expect(decoded?.state == state)
     }
 }
+
+/// The duplicate-table hash of an all-`.ok` batch result is built on the stack; snapshots
+/// store the state hash, so it must equal the hash of the result's encoding, bit for bit.
+@Suite struct OKBatchHashTests {
+    @Test func equalsTheHashOfTheEncodingForEveryBatchSize() {
+        for count in 0...(CMapBatch.operationsMax + 3) {
+            let result = CMapResult.batch(Array(repeating: .ok, count: count))
+            let expected = StateHash.bytes(CMapCodec.encode(result), seed: 0xA409_3822_299F_31D0)
+            #expect(StateHash.ofOKBatch(count: count) == expected, "count \(count)")
+            #expect(StateHash.ofResult(result) == expected, "count \(count)")
+        }
+    }
+
+    @Test func aBatchWithAnotherResultTakesTheEncodedPath() {
+        let result = CMapResult.batch([.ok, .notFound, .ok])
+        #expect(StateHash.ofResult(result) == StateHash.bytes(CMapCodec.encode(result), seed: 0xA409_3822_299F_31D0))
+        #expect(StateHash.ofResult(result) != StateHash.ofOKBatch(count: 3))
+    }
+}

@@ -66,4 +66,36 @@ import Testing
         await receiver.close()
         try await group.shutdownGracefully()
     }
+
+    /// Messages sent to a peer during one turn of the loop leave in one flush, in order.
+    @Test(.timeLimit(.minutes(1))) func sendsOfOneLoopTurnShareOneFlush() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let inbox = Inbox()
+        let receiver = try await PeerChannel.bind(host: "127.0.0.1", port: 0, localNodeID: NodeID(1), on: loop,
+                                                  receiver: inbox.receiver)
+        let sender = try await PeerChannel.bind(host: "127.0.0.1", port: 0, localNodeID: NodeID(2), on: loop) { _, _ in }
+        try await loop.submit { sender.setPeers([NodeID(1): receiver.localAddress]) }.get()
+        let first = PeerMessage.ack(epoch: Epoch(3), durableIndex: LogIndex(1), barrierID: 0)
+        #expect(try await deliver(first, from: sender, to: NodeID(1), inbox: inbox, before: 0))
+        let before = try await loop.submit { (sender.counters.sent, sender.counters.flushes) }.get()
+
+        let acks = (2...6).map { PeerMessage.ack(epoch: Epoch(3), durableIndex: LogIndex(UInt64($0)), barrierID: 0) }
+        try await loop.submit { for ack in acks { sender.send(ack, to: NodeID(1)) } }.get()
+        // The flush runs after the submitted block, on the same loop: once it has, every
+        // message is on its way.
+        let after = try await loop.submit { (sender.counters.sent, sender.counters.flushes) }.get()
+        #expect(after.0 - before.0 == 5)
+        #expect(after.1 - before.1 == 1)
+        // TCP keeps their order on the one connection: wait for the last one.
+        for _ in 0..<200 where inbox.messages.withLock({ $0.last?.1 }) != acks.last {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let tail = inbox.messages.withLock { Array($0.suffix(5)).map(\.1) }
+        #expect(tail == acks)
+
+        await sender.close()
+        await receiver.close()
+        try await group.shutdownGracefully()
+    }
 }

@@ -24,6 +24,9 @@
 // figures recorded against the targets use the defaults.
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import RESP
@@ -158,10 +161,11 @@ struct Cluster {
     let root: String
     let executable: String
     var processes: [Process] = []
-    let base = Int.random(in: 20_000...40_000)
+    let base: Int
 
     init(executable: String) throws {
         self.executable = executable
+        base = try Self.freeBasePort()
         root = NSTemporaryDirectory() + "totemkv-cpgbench-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         var nodes = ""
@@ -198,6 +202,44 @@ struct Cluster {
         try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/cluster.conf"))
     }
 
+    /// A random base port P whose cluster ports are free on 127.0.0.1-3, TCP and UDP: the
+    /// client ports P...P+2, Totem's P+1000 (and P+999, udp mode's other port), the peer
+    /// channels' P+10000...P+10002. A base picked blindly collided with a port in use on a
+    /// shared machine ("the ring of three did not form"). Bounded: 50 tries.
+    static func freeBasePort() throws -> Int {
+        for _ in 0..<50 {
+            let base = Int.random(in: 20_000...40_000)
+            let ports = [base, base + 1, base + 2, base + 999, base + 1000,
+                         base + 10_000, base + 10_001, base + 10_002]
+            if ports.allSatisfy({ port in (1...3).allSatisfy { portIsFree("127.0.0.\($0)", port) } }) {
+                return base
+            }
+        }
+        throw BenchError("no free base port found in 50 tries (20000-40000)")
+    }
+
+    /// Whether a TCP and a UDP socket can both bind `host:port` now (Bench/redis-compare.sh's
+    /// `port_free`). The sockets are closed at once; a race with another process remains
+    /// possible, and then the ring does not form and the nodes' logs say why.
+    static func portIsFree(_ host: String, _ port: Int) -> Bool {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return false }
+        for kind in [Int32(SOCK_STREAM.rawValue), Int32(SOCK_DGRAM.rawValue)] {
+            let fd = socket(AF_INET, kind, 0)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            if bound != 0 { return false }
+        }
+        return true
+    }
+
     mutating func start() throws {
         for id in 1...3 {
             let process = Process()
@@ -231,6 +273,11 @@ struct Cluster {
         for process in processes { process.waitUntilExit() }
         try? FileManager.default.removeItem(atPath: root)
     }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 func percentile(_ sorted: [UInt64], _ p: Double) -> Double {

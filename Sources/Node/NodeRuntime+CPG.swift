@@ -53,6 +53,8 @@ struct ProcessGroupLinks {
     var lastGathered = 0
     /// A hand-over of `gathered` is scheduled for the end of the loop turn.
     var isHandOverScheduled = false
+    /// Whether the ring is quiet enough to hand deliveries over at once.
+    var quietRing = ProcessGroupQuietRing()
     /// The inbox's drain is running (a step inside it must not start another).
     var isDrainingInbox = false
     /// Requests taken from the inbox that wait for room in Totem's send queue (a connection's
@@ -308,9 +310,17 @@ extension NodeRuntime {
     /// over at the end of the loop turn, so that what the packets of one read (up to
     /// `UDPTransport.messagesPerReadMax`) delivered reaches a member as one batch, one
     /// wake-up of its connection and one socket write.
+    /// On a quiet ring (`ProcessGroupQuietRing`) they go at once instead: a message and
+    /// the token read together no longer make the push wait for the token's forwarding.
     func flushProcessGroupDeliveries() {
         retryHeldProcessGroupRequests()
-        guard !processGroupLinks.gathered.isEmpty, !processGroupLinks.isHandOverScheduled else { return }
+        guard !processGroupLinks.gathered.isEmpty else { return }
+        if !processGroupLinks.isHandingOver, processGroupLinks.quietRing.handsOverAtOnce(at: now()) {
+            // Whatever a scheduled hand-over would take goes now; it then finds nothing.
+            handOverProcessGroupDeliveries()
+            return
+        }
+        guard !processGroupLinks.isHandOverScheduled else { return }
         processGroupLinks.isHandOverScheduled = true
         eventLoop.execute { self.handOverProcessGroupDeliveries() }
     }

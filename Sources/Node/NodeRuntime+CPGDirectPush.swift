@@ -103,7 +103,7 @@ extension NodeRuntime: ProcessGroupDirectPushing {
             return
         }
         CPGTrace.shared?.record(.totemTimerFired, UInt64(kind.rawValue))
-        // Deferred across the step too: on a quiet ring the step itself hands over.
+        // Deferred across the step too: when deliveries are rare the step itself hands over.
         processGroupLinks.isSinkFlushDeferred = true
         defer { processGroupLinks.isSinkFlushDeferred = false }
         enqueue(.core(.totemTimerFired(kind, generation, at: now())))

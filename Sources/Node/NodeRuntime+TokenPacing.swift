@@ -21,7 +21,6 @@ extension NodeRuntime {
 
     /// A packet the redundant-ring layer hands to Totem.
     func totemPacketArrived(_ packet: TotemPacket) {
-        if case .token = packet.message { processGroupLinks.quietRing.tokenArrived(at: now()) }
         let isBusy = waiting.count >= tokenPacer.settings.busyRequestsMin
         let sendQueueEmpty = core.totem.sendQueueFrameCount == 0
         performPacer(tokenPacer.step(.packetArrived(packet, isBusy: isBusy, sendQueueEmpty: sendQueueEmpty)))

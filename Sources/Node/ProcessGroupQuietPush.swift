@@ -7,12 +7,14 @@ import Foundation
 /// Why: the end-of-turn hand-over batches what one read of up to 16 datagrams delivered into
 /// one write per member, which a flood needs. But at a low rate a message and the token
 /// usually arrive in the same read (the sender broadcasts both in one `sendmmsg`), so the
-/// member's push waited for the token's step and its forwarding `sendmmsg`: ~30 µs more from
-/// delivery to push on each receiving node of the bench VM (Bench/results/cpg-2026-11-26f.md).
+/// member's push waited for the token's step and its forwarding `sendmmsg`: 15-35 µs more
+/// from delivery to push (p50) on each receiving node of the bench VM
+/// (Bench/results/cpg-2026-11-26f.md).
 ///
 /// When: the last hand-over was at least `quietNanoseconds` ago. Deliveries, not tokens,
-/// are what is measured: a flood of 1 KiB messages on a loaded machine rotates the token
-/// slower than 1 ms (17 messages a visit), but hands over at every read. So a flood batches
+/// are what is measured: a flood on a loaded machine can rotate the token slower than 1 ms
+/// (at most 17 messages a visit; a 1 ms token gate cost 1 KiB floods half their throughput),
+/// but it hands over at every read. So a flood batches
 /// as before, and whatever the load, at most one hand-over per `quietNanoseconds` goes
 /// early: one more socket write, not a change of the batching.
 ///

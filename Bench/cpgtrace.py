@@ -136,6 +136,14 @@ def main():
                 ts = window(node, point, d0, limit)
                 if ts:
                     add(f"node {node}: {name}", ts[0][0] - t0)
+            # Per message rather than a difference of p50s (cpg-2026-11-26f.md).
+            written = window(node, 8, d0, limit)
+            if written:
+                add(f"node {node}: push written - delivered (per message)", written[0][0] - d0)
+                if not by_detail.get((1, t0)):
+                    tok = window(node, 9, t0, limit, detail=1)
+                    before = 1 if tok and tok[0][0] < written[0][0] else 0
+                    rows.setdefault(f"node {node}: token read before the push (count)", []).append(before)
     print(f"{len(stamps)} messages; sent on the held token: {held}")
     if tokens_before:
         print(f"tokens received by the sender's node since the previous message: p50 {pct(tokens_before, .5)}, "
@@ -143,6 +151,9 @@ def main():
               f"p50 {pct(last_token_gap, .5):.0f}")
     print(f"{'step':45} {'n':>5} {'p50 µs':>8} {'p90 µs':>8}")
     for name in sorted(rows, key=lambda k: pct(rows[k], .5)):
+        if name.endswith("(count)"):
+            print(f"{name:45} {len(rows[name]):5} {sum(rows[name]):8d}")
+            continue
         print(f"{name:45} {len(rows[name]):5} {pct(rows[name], .5):8.1f} {pct(rows[name], .9):8.1f}")
 
 

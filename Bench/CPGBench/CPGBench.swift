@@ -16,14 +16,19 @@
 // table for Bench/results/cpg.md.
 //
 // Diagnostics, not for recorded figures (Bench/results/cpg-2026-11-26d.md): CPGBENCH_TRACE=<file>
-// writes every latency sample and reply time there (read with Bench/cpgtrace.py);
-// CPGBENCH_SEND_FROM_LOOP=1 times the latency sends on the sender's event loop.
+// writes every latency sample and reply time there (read with Bench/cpgtrace.py).
+// CPGBENCH_SEND_FROM_TASK=1 and CPGBENCH_STAMP_FIRST=1 bring back the latency run's sending
+// before 2026-11-26f (Bench/results/cpg-2026-11-26f.md): from the main task, stamp taken
+// before the request is built.
 //
 // CPGBENCH_TOTEM="option: value" adds totem options for an experiment (for example
 // "seqno_unchanged_const: 100000", a ring that never holds the token when idle); the
 // figures recorded against the targets use the defaults.
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import RESP
@@ -158,10 +163,11 @@ struct Cluster {
     let root: String
     let executable: String
     var processes: [Process] = []
-    let base = Int.random(in: 20_000...40_000)
+    let base: Int
 
     init(executable: String) throws {
         self.executable = executable
+        base = try Self.freeBasePort()
         root = NSTemporaryDirectory() + "totemkv-cpgbench-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         var nodes = ""
@@ -198,6 +204,44 @@ struct Cluster {
         try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/cluster.conf"))
     }
 
+    /// A random base port P whose cluster ports are free on 127.0.0.1-3, TCP and UDP: the
+    /// client ports P...P+2, Totem's P+1000 (and P+999, udp mode's other port), the peer
+    /// channels' P+10000...P+10002. A base picked blindly collided with a port in use on a
+    /// shared machine ("the ring of three did not form"). Bounded: 50 tries.
+    static func freeBasePort() throws -> Int {
+        for _ in 0..<50 {
+            let base = Int.random(in: 20_000...40_000)
+            let ports = [base, base + 1, base + 2, base + 999, base + 1000,
+                         base + 10_000, base + 10_001, base + 10_002]
+            if ports.allSatisfy({ port in (1...3).allSatisfy { portIsFree("127.0.0.\($0)", port) } }) {
+                return base
+            }
+        }
+        throw BenchError("no free base port found in 50 tries (20000-40000)")
+    }
+
+    /// Whether a TCP and a UDP socket can both bind `host:port` now (Bench/redis-compare.sh's
+    /// `port_free`). The sockets are closed at once; a race with another process remains
+    /// possible, and then the ring does not form and the nodes' logs say why.
+    static func portIsFree(_ host: String, _ port: Int) -> Bool {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return false }
+        for kind in [Int32(SOCK_STREAM.rawValue), Int32(SOCK_DGRAM.rawValue)] {
+            let fd = socket(AF_INET, kind, 0)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            if bound != 0 { return false }
+        }
+        return true
+    }
+
     mutating func start() throws {
         for id in 1...3 {
             let process = Process()
@@ -231,6 +275,42 @@ struct Cluster {
         for process in processes { process.waitUntilExit() }
         try? FileManager.default.removeItem(atPath: root)
     }
+}
+
+/// The latency run's request, `CPG.MCAST bench t<20 digits>x...` (a 64-byte payload), RESP
+/// encoded once; `stamp` writes the send time over the digits (zero-padded: the members
+/// and Sources/Node/CPGTrace.swift read the digits up to the first non-digit).
+struct LatencyRequest: Sendable {
+    static let digits = 20
+    let encoded: ByteBuffer
+    let stampOffset: Int
+
+    init() {
+        let payload = "t" + String(repeating: "0", count: Self.digits)
+            + String(repeating: "x", count: 64 - 1 - Self.digits)
+        var buffer = ByteBuffer()
+        RESPCommand(strings: ["CPG.MCAST", "bench", payload]).encode(into: &buffer)
+        encoded = buffer
+        // The payload is the last bulk string: its "t" is 64 bytes before the final CRLF.
+        stampOffset = buffer.writerIndex - 2 - 64 + 1
+    }
+
+    func stamp(_ buffer: inout ByteBuffer, _ time: UInt64) {
+        var value = time
+        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: Self.digits)
+        var index = Self.digits
+        while value > 0, index > 0 {
+            index -= 1
+            digits[index] = UInt8(ascii: "0") &+ UInt8(value % 10)
+            value /= 10
+        }
+        buffer.setBytes(digits, at: stampOffset)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 func percentile(_ sorted: [UInt64], _ p: Double) -> Double {
@@ -337,14 +417,33 @@ struct CPGBench {
             }.get()
         }
         let (sender, senderChannel) = members[latencySender - 1]
+        let environment = ProcessInfo.processInfo.environment
+        // The stamp is taken as the request is handed to the socket: the request is encoded
+        // beforehand with a 20-digit placeholder that the stamp overwrites
+        // (`LatencyRequest`). Before 2026-11-26f the stamp was taken first and the payload
+        // string built and RESP-encoded after it, ~40 µs of the bench's own cold CPU inside
+        // every sample (cpg-2026-11-26d.md's timeline); CPGBENCH_STAMP_FIRST=1 keeps that.
+        let stampsFirst = environment["CPGBENCH_STAMP_FIRST"] == "1"
+        let request = LatencyRequest()
         @Sendable func sendStamped() {
-            let stamp = "t\(now())"
-            sender.send(stamp + String(repeating: "x", count: max(0, 64 - stamp.utf8.count)))
-            sender.context?.flush()
+            if stampsFirst {
+                let stamp = "t\(now())"
+                sender.send(stamp + String(repeating: "x", count: max(0, 64 - stamp.utf8.count)))
+                sender.context?.flush()
+                return
+            }
+            guard let context = sender.context else { return }
+            var buffer = request.encoded
+            request.stamp(&buffer, now())
+            context.writeAndFlush(Member.wrapOutboundOut(buffer), promise: nil)
+            sender.outstanding += 1
         }
-        if ProcessInfo.processInfo.environment["CPGBENCH_SEND_FROM_LOOP"] == "1" {
-            // Diagnostic (cpg-2026-11-26d.md): the sends are timed by the sender's own loop,
-            // so no other bench thread wakes at the moment a message leaves.
+        if environment["CPGBENCH_SEND_FROM_TASK"] != "1" {
+            // The sends are timed by the sender's own loop, so no other bench thread wakes
+            // as a message leaves. Before 2026-11-26f the bench's main task `submit`ted each
+            // send and slept 10 ms: the `submit`'s future woke Swift pool threads right as
+            // node 1 started on the request, competing with the nodes for the two vCPUs
+            // (cpg-2026-11-26d.md: node 1 preempted 16 µs); CPGBENCH_SEND_FROM_TASK=1 keeps that.
             let loop = senderChannel.eventLoop
             let done = loop.makePromise(of: Void.self)
             let count = latencyMessages

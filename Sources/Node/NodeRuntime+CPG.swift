@@ -53,6 +53,10 @@ struct ProcessGroupLinks {
     var lastGathered = 0
     /// A hand-over of `gathered` is scheduled for the end of the loop turn.
     var isHandOverScheduled = false
+    /// Whether deliveries are rare enough to hand them over at once.
+    var quietPush = ProcessGroupQuietPush()
+    /// Hand-overs made at once by `quietPush`, for METRICS.
+    var quietHandOvers: UInt64 = 0
     /// The inbox's drain is running (a step inside it must not start another).
     var isDrainingInbox = false
     /// Requests taken from the inbox that wait for room in Totem's send queue (a connection's
@@ -308,9 +312,19 @@ extension NodeRuntime {
     /// over at the end of the loop turn, so that what the packets of one read (up to
     /// `UDPTransport.messagesPerReadMax`) delivered reaches a member as one batch, one
     /// wake-up of its connection and one socket write.
+    /// When deliveries are rare (`ProcessGroupQuietPush`) they go at once instead: a
+    /// message and the token read together no longer make the push wait for the token's
+    /// forwarding.
     func flushProcessGroupDeliveries() {
         retryHeldProcessGroupRequests()
-        guard !processGroupLinks.gathered.isEmpty, !processGroupLinks.isHandOverScheduled else { return }
+        guard !processGroupLinks.gathered.isEmpty else { return }
+        if !processGroupLinks.isHandingOver, processGroupLinks.quietPush.handsOverAtOnce(at: now()) {
+            // Whatever a scheduled hand-over would take goes now; it then finds nothing.
+            processGroupLinks.quietHandOvers &+= 1
+            handOverProcessGroupDeliveries()
+            return
+        }
+        guard !processGroupLinks.isHandOverScheduled else { return }
         processGroupLinks.isHandOverScheduled = true
         eventLoop.execute { self.handOverProcessGroupDeliveries() }
     }
@@ -331,6 +345,7 @@ extension NodeRuntime {
         guard !processGroupLinks.gathered.isEmpty else { return }
         processGroupLinks.isHandingOver = true
         defer { processGroupLinks.isHandingOver = false }
+        processGroupLinks.quietPush.handedOver(at: now())
         CPGTrace.shared?.record(.handedOver)
         let gathered = processGroupLinks.gathered
         processGroupLinks.gathered = []
@@ -361,6 +376,7 @@ extension NodeRuntime {
             ("cpg_malformed_messages", UInt64(groups.malformedMessages)),
             ("cpg_members_fell_behind", processGroupLinks.membersFellBehind),
             ("cpg_messages_from_departed_nodes", UInt64(groups.messagesFromDepartedNodes)),
+            ("cpg_quiet_hand_overs", processGroupLinks.quietHandOvers),
         ]
     }
 

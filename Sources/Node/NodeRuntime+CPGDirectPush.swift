@@ -103,11 +103,12 @@ extension NodeRuntime: ProcessGroupDirectPushing {
             return
         }
         CPGTrace.shared?.record(.totemTimerFired, UInt64(kind.rawValue))
+        // Deferred across the step too: when deliveries are rare the step itself hands over.
+        processGroupLinks.isSinkFlushDeferred = true
+        defer { processGroupLinks.isSinkFlushDeferred = false }
         enqueue(.core(.totemTimerFired(kind, generation, at: now())))
         guard !processGroupLinks.gathered.isEmpty else { return }
-        processGroupLinks.isSinkFlushDeferred = true
         handOverProcessGroupDeliveries()
-        processGroupLinks.isSinkFlushDeferred = false
     }
 
     /// Finishes a member's stream and forgets it.

@@ -69,9 +69,11 @@ final class ProcessGroupChannelSink: ProcessGroupPushSink, @unchecked Sendable {
         }
         // A failed write reaches the connection's handler (`errorCaught`), which closes it.
         if flush {
-            // From a loop task of the node's (hand-over, token arrival): a writability change
-            // may call the handler back, which is fine there (a nested hand-over waits:
-            // `handOverProcessGroupDeliveries`).
+            // From a loop task of the node's (hand-over, token arrival) or right after the
+            // step that delivered (`ProcessGroupQuietPush`): a writability change may call
+            // the handler back, which is fine there (a nested hand-over waits:
+            // `handOverProcessGroupDeliveries`; a step the handler causes is queued behind
+            // the running one).
             channel.writeAndFlush(push, promise: nil)
         } else {
             // From inside a client's read (`deliverOwnNow`), maybe this connection's own: a

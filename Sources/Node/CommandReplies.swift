@@ -53,7 +53,17 @@ enum CommandReplies {
         String(decoding: buffer.readableBytesView.prefix(max), as: UTF8.self)
     }
 
-    static func bytes(_ buffer: ByteBuffer) -> [UInt8] { Array(buffer.readableBytesView) }
+    /// The readable bytes as an array, copied in one `memcpy` (`Array(readableBytesView)`
+    /// goes through the view's iterator a byte at a time: a 256-byte SET value cost more
+    /// to copy than to parse).
+    static func bytes(_ buffer: ByteBuffer) -> [UInt8] {
+        buffer.withUnsafeReadableBytes { raw in
+            [UInt8](unsafeUninitializedCapacity: raw.count) { out, initialized in
+                UnsafeMutableRawBufferPointer(out).copyMemory(from: raw)
+                initialized = raw.count
+            }
+        }
+    }
 
     /// A key argument, or the error naming it.
     static func key(_ buffer: ByteBuffer) -> Result<CMapKey, RESPValue> {

@@ -83,12 +83,13 @@ public struct RESPCommandParser: Sendable {
     /// its arguments array is reused by the next command. Optional; it must be a command
     /// this parser returned.
     public mutating func recycle(_ command: consuming RESPCommand) {
-        var arguments = command.arguments
         // A huge request's storage is not kept for the connection's lifetime.
-        guard arguments.capacity <= Self.recycledArgumentsMax else { return }
-        // Drops the slices, so they no longer hold the caller's receive buffer.
-        arguments.removeAll(keepingCapacity: true)
-        argumentStorage = arguments
+        guard command.arguments.capacity <= Self.recycledArgumentsMax else { return }
+        // Drops the slices, so they no longer hold the caller's receive buffer. Emptied in
+        // place and swapped out: `let arguments = command.arguments` would retain the array,
+        // and emptying a shared array allocates a new one.
+        command.arguments.removeAll(keepingCapacity: true)
+        swap(&command.arguments, &argumentStorage)
     }
 
     /// Most arguments an array kept for reuse (`recycle`) may hold.

@@ -52,6 +52,14 @@ extension ClientConnectionHandler {
             answered(number, index, answer)
             return
         }
+        if case .result(.batch(let results), let index) = answer, results.count == batch.count {
+            // The usual answer, handed out without building `answers`' array.
+            for position in 0..<results.count {
+                let (number, slotIndex) = batch.target(position)
+                answered(number, slotIndex, .result(results[position], index: index))
+            }
+            return
+        }
         for (position, answer) in batch.answers(answer).enumerated() {
             let (number, index) = batch.target(position)
             answered(number, index, answer)

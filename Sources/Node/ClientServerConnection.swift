@@ -59,6 +59,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         case short(ShortCommand)
         /// Its answer, encoded when written (`ShortCommand.encode`).
         case shortAnswer(ShortCommand, ReplicatedNode.ClientReply)
+        /// A short SET's usual answer, `+OK`: nothing to keep.
+        case ok
     }
 
     /// A parsed command that could not start yet (it would have to wait).
@@ -77,37 +79,48 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private let dispatcher: CommandDispatcher
     /// Read by the batching in ClientServerConnection+Batches.swift.
     let pipelined: (any PipelinedNodeService)?
-    private var session: Session
-    private var parser: RESPCommandParser
-    private var input = ByteBuffer()
+    /// `pipelined != nil`, kept apart: testing the optional existential copies it, on
+    /// every command.
+    private let isPipelined: Bool
+    // The state below is read and changed several times per command. Swift checks a class's
+    // stored properties for overlapping access at run time, which cost about a fifth of
+    // the handler's instructions per pipelined SET; `@exclusivity(unchecked)` drops the
+    // check. That is sound because every access is to a value (a struct, an enum, a
+    // number) through methods that call no code which could come back into the handler:
+    // the node's answers (`answered`) arrive between accesses, never during one, and
+    // `dispatcher.prepare(_:session:)` only builds a command. Keep it so: do not hold an
+    // `inout` to one of these across a call to the node or the channel.
+    @exclusivity(unchecked) private var session: Session
+    @exclusivity(unchecked) private var parser: RESPCommandParser
+    @exclusivity(unchecked) private var input = ByteBuffer()
     /// Slots appended and not yet written (the bound on parsed, unanswered requests).
-    private var unanswered: RESPPendingRequests
+    @exclusivity(unchecked) private var unanswered: RESPPendingRequests
     /// Unwritten slots in request order; the first one's number is `firstSlotNumber`.
-    private var slots = CircularBuffer<Slot>(initialCapacity: 16)
-    private var firstSlotNumber: UInt64 = 0
+    @exclusivity(unchecked) private var slots = CircularBuffer<Slot>(initialCapacity: 16)
+    @exclusivity(unchecked) private var firstSlotNumber: UInt64 = 0
     /// A linearizable read was sent since everything was last answered (a write must
     /// wait for it; a stale read is answered on arrival, before any later write).
-    private var readsUnanswered = false
+    @exclusivity(unchecked) private var readsUnanswered = false
     /// Linearizable reads parsed and not sent yet: sent behind one read barrier
     /// (`sendReads`) before any later request, and at the end of each `processInput`.
-    var readBatch = ReadBatch()
+    @exclusivity(unchecked) var readBatch = ReadBatch()
     /// Writes parsed and not sent yet: sent as one request (`sendWrites`) before any other
     /// request, when full, and at the end of each `processInput`.
-    var writeBatch = WriteBatch()
-    private var parked: Parked?
+    @exclusivity(unchecked) var writeBatch = WriteBatch()
+    @exclusivity(unchecked) private var parked: Parked?
     /// A command runs in a task; nothing later is parsed until it is done.
-    private var isRunningTask = false
+    @exclusivity(unchecked) private var isRunningTask = false
     /// QUIT or a fatal protocol error: write what is left, then close.
-    private var isFinishing = false
-    private var isClosed = false
-    private var isReadHeld = false
-    private var isTurnScheduled = false
+    @exclusivity(unchecked) private var isFinishing = false
+    @exclusivity(unchecked) private var isClosed = false
+    @exclusivity(unchecked) private var isReadHeld = false
+    @exclusivity(unchecked) private var isTurnScheduled = false
     /// Commands started (not in a task) during this `processInput`, for INFO's counts.
-    private var commandsStarted = 0
-    private var needsFlush = false
+    @exclusivity(unchecked) private var commandsStarted = 0
+    @exclusivity(unchecked) private var needsFlush = false
     /// The size of the last reply write: the next one's buffer starts this large.
-    private var replyBufferCapacity = 512
-    private(set) var context: ChannelHandlerContext?
+    @exclusivity(unchecked) private var replyBufferCapacity = 512
+    @exclusivity(unchecked) private(set) var context: ChannelHandlerContext?
     /// The tasks streaming tracking and process-group pushes (ClientServerConnection+Pushes.swift).
     var pushTasks: [Task<Void, Never>] = []
     /// Completed once the connection is closed and its tracks and groups are released.
@@ -116,6 +129,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     init(dispatcher: CommandDispatcher, session: Session, eventLoop: any EventLoop) {
         self.dispatcher = dispatcher
         self.pipelined = dispatcher.service as? any PipelinedNodeService
+        self.isPipelined = pipelined != nil
         self.session = session
         self.parser = RESPCommandParser(limits: session.isAuthenticated ? dispatcher.limits : .unauthenticated)
         self.unanswered = RESPPendingRequests(limits: dispatcher.limits)
@@ -198,18 +212,25 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             writeReady()
             startedAny = false
             while !isFinishing, !isRunningTask, !isClosed {
-                if parked == nil {
+                // Moved, not copied, between `parked` and here: a SET's request is not
+                // retained and released once more per command.
+                let next: Parked
+                if let waiting = parked.take() {
+                    next = waiting
+                } else {
                     guard context.channel.isWritable else { break }
                     do {
                         guard let command = try parser.next(&input) else { break }
-                        parked = classify(command)
+                        next = classify(command)
                     } catch {
                         protocolErrors += 1
-                        parked = .protocolError(error)
+                        next = .protocolError(error)
                     }
                 }
-                guard let next = parked, start(next) else { break }
-                parked = nil
+                guard start(next) else {
+                    parked = next
+                    break
+                }
                 startedAny = true
             }
         }
@@ -228,17 +249,21 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
     }
 
-    private func classify(_ command: RESPCommand) -> Parked {
+    /// What `command` asks for. A command taken the short way is given back to the parser
+    /// (`recycle`), which reuses its arguments array.
+    private func classify(_ command: consuming RESPCommand) -> Parked {
         // The most common commands the short way; anything unusual (a bad key, arity, a
         // value too large) takes the general one, which gives the error.
-        if pipelined != nil, session.isAuthenticated {
+        if isPipelined, session.isAuthenticated {
             if command.count == 2, session.readMode == .linearizable, command.isNamed("GET"),
                case .success(let key) = CommandReplies.key(command[1]) {
+                parser.recycle(command)
                 return .get(key)
             }
             if command.count == 3, command.isNamed("SET"), case .success(let key) = CommandReplies.key(command[1]) {
                 let value = CMapValue.string(CommandReplies.bytes(command[2]))
                 if dispatcher.refusal(of: value) == nil {
+                    parser.recycle(command)
                     return .set(.write(.set(key, value), clientID: session.clientID, clientSeq: session.nextClientSeq()))
                 }
             }
@@ -266,7 +291,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             }
             guard !unanswered.isFull else { return false }
             if prepared.hasLinearizableRead { readsUnanswered = true }
-            if pipelined != nil || prepared.requests.isEmpty { commandsStarted += 1 }
+            if isPipelined || prepared.requests.isEmpty { commandsStarted += 1 }
             send(prepared)
         case .get(let key):
             guard !unanswered.isFull else { return false }
@@ -315,7 +340,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             append(.one(prepared.reply([])))
             return
         }
-        if pipelined != nil, prepared.isOnlyLinearizableReads {
+        if isPipelined, prepared.isOnlyLinearizableReads {
             // Joins the turn's batch: one barrier for all of them (`sendReads`).
             let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
                                          missing: prepared.requests.count, reply: prepared.reply))
@@ -325,7 +350,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             }
             return
         }
-        if pipelined != nil, prepared.isOnlyWrites {
+        if isPipelined, prepared.isOnlyWrites {
             // Joins the turn's write batch: one request for all of them (`sendWrites`).
             sendReads()
             let number = append(.waiting(answers: Array(repeating: nil, count: prepared.requests.count),
@@ -336,7 +361,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             return
         }
         sendPending()
-        guard pipelined != nil else {
+        guard isPipelined else {
             let requests = prepared.requests, reply = prepared.reply
             run { dispatcher, _ in
                 var answers: [ReplicatedNode.ClientReply] = []
@@ -364,7 +389,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         guard !isClosed, number >= firstSlotNumber, number - firstSlotNumber < UInt64(slots.count) else { return }
         let position = slots.index(slots.startIndex, offsetBy: Int(number - firstSlotNumber))
         if case .short(let command) = slots[position] {
-            slots[position] = .shortAnswer(command, answer)
+            if command == .set, case .result(.ok, _) = answer {
+                slots[position] = .ok
+            } else {
+                slots[position] = .shortAnswer(command, answer)
+            }
             if number == firstSlotNumber { scheduleTurn() }
             return
         }
@@ -440,7 +469,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         gather: while let first = slots.first {
             switch first {
             case .waiting, .running, .short: break gather
-            case .ready, .one, .shortAnswer: break
+            case .ready, .one, .shortAnswer, .ok: break
             }
             // Sized like the last write (a pipeline's replies are alike), so a batch of GET
             // replies does not grow the buffer several times.
@@ -452,6 +481,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 value.encode(into: &buffer!)
             case .shortAnswer(let command, let answer):
                 command.encode(answer, into: &buffer!)
+            case .ok:
+                buffer!.writeRESPOK()
             case .waiting, .running, .short:
                 break gather
             }

@@ -20,7 +20,7 @@ enum ShortCommand: Sendable {
         default:
             switch PreparedCommand.outcome(answer) {
             case .failure(let error): error.encode(into: &buffer)
-            case .success where self == .set: buffer.writeRESPSimpleString("OK")
+            case .success where self == .set: buffer.writeRESPOK()
             case .success(let result): PreparedCommand.unexpected(result, "GET").encode(into: &buffer)
             }
         }

@@ -45,6 +45,9 @@ public struct RESPCommandParser: Sendable {
     private var discard: Discard?
     /// Reused for every frame, so a command costs one array allocation (its arguments).
     private var spanStorage: [Span] = []
+    /// The arguments array of a command given back (`recycle`), empty, for the next one:
+    /// a pipeline of commands the caller does not keep then allocates no arguments array.
+    private var argumentStorage: [ByteBuffer] = []
 
     public init(limits: RESPLimits = RESPLimits()) {
         self.limits = limits
@@ -75,6 +78,22 @@ public struct RESPCommandParser: Sendable {
             }
         }
     }
+
+    /// Gives back a command the caller is done with (it kept none of it but copies), so
+    /// its arguments array is reused by the next command. Optional; it must be a command
+    /// this parser returned.
+    public mutating func recycle(_ command: consuming RESPCommand) {
+        // A huge request's storage is not kept for the connection's lifetime.
+        guard command.arguments.capacity <= Self.recycledArgumentsMax else { return }
+        // Drops the slices, so they no longer hold the caller's receive buffer. Emptied in
+        // place and swapped out: `let arguments = command.arguments` would retain the array,
+        // and emptying a shared array allocates a new one.
+        command.arguments.removeAll(keepingCapacity: true)
+        swap(&command.arguments, &argumentStorage)
+    }
+
+    /// Most arguments an array kept for reuse (`recycle`) may hold.
+    static let recycledArgumentsMax = 16
 
     /// Whether the parser holds part of a request: an array whose header it has read, or a
     /// refused request it is skipping. A client that hung up mid-request leaves this true or
@@ -176,7 +195,8 @@ extension RESPCommandParser {
             throw failed(kind)
         case .complete:
             let start = buffer.readerIndex
-            var arguments: [ByteBuffer] = []
+            var arguments = argumentStorage
+            argumentStorage = []
             arguments.reserveCapacity(frame.spans.count)
             for span in frame.spans {
                 guard let slice = buffer.getSlice(at: start &+ span.offset, length: span.length) else {

@@ -27,6 +27,23 @@ struct CommandParserTests {
         #expect(buffer.readableBytes == 0)
     }
 
+    @Test func recycledCommandsLeaveKeptOnesAndLaterOnesIntact() throws {
+        var parser = RESPCommandParser()
+        var buffer = ByteBuffer(string: "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$2\r\nv1\r\n"
+            + "*2\r\n$3\r\nGET\r\n$1\r\nb\r\n*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$2\r\nv3\r\n")
+        // The first is kept by the caller; a copy of it is recycled (shared storage), so
+        // the kept one must not change when the parser reuses that array.
+        let kept = try #require(try parser.next(&buffer))
+        parser.recycle(kept)
+        let second = try #require(try parser.next(&buffer))
+        #expect(second == RESPCommand(strings: ["GET", "b"]))
+        parser.recycle(second)
+        let third = try #require(try parser.next(&buffer))
+        #expect(third == RESPCommand(strings: ["SET", "c", "v3"]))
+        #expect(kept == RESPCommand(strings: ["SET", "a", "v1"]))
+        #expect(try parser.next(&buffer) == nil)
+    }
+
     @Test func partialFrameLeavesTheReaderIndexAlone() throws {
         var parser = RESPCommandParser()
         let full = bytes("*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n")

@@ -33,21 +33,12 @@ import Testing
 /// The runtime's side: when deliveries are rare a push is written by the step's own
 /// `flushProcessGroupDeliveries`; right after a hand-over it waits for the end of the turn.
 @Suite(.serialized) struct RuntimeCPGQuietPushTests {
-    typealias Sink = RuntimeCPGDirectPushTests.Sink
-
     @Test(.timeLimit(.minutes(2))) func aRareDeliveryIsPushedAtOnceAFrequentOneAtTheEndOfTheTurn() async throws {
         let cluster = try RuntimeTestCluster(nodeCount: 1)
         defer { Task { await cluster.shutdown() } }
         let group = try ProcessGroupName("quiet")
         let connection = ConnectionID(11)
-        let (runtime, stream) = try await RuntimeCPGDirectPushTests.joined(cluster, group: group, connection: connection)
-        let sink = Sink(eventLoop: runtime.eventLoop)
-        #expect(try await runtime.eventLoop.submit {
-            runtime.processGroupAttachSink(sink, group: group, connection: connection)
-        }.get())
-        var iterator = stream.makeAsyncIterator()
-        while let batch = await RuntimeCPGDirectPushTests.next(&iterator), !batch.isEmpty {}
-        try await runtime.eventLoop.submit { runtime.processGroupSinkReady(group: group, connection: connection) }.get()
+        let (runtime, sink) = try await RuntimeCPGDirectPushTests.joinedWithSink(cluster, group: group, connection: connection)
         let from = ProcessGroupMember(node: NodeID(2), connection: ConnectionID(1))
         @Sendable func delivery(_ byte: UInt8) -> ProcessGroupDelivery {
             ProcessGroupDelivery(connection: connection, group: group,

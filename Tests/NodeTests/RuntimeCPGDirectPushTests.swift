@@ -64,6 +64,21 @@ import Testing
         return (runtime, stream)
     }
 
+    /// `joined`, then a sink attached that has taken over the member's pushes: the stream
+    /// read up to the marker, and the sink said ready.
+    static func joinedWithSink(_ cluster: RuntimeTestCluster, group: ProcessGroupName, connection: ConnectionID) async throws
+        -> (NodeRuntime, Sink) {
+        let (runtime, stream) = try await joined(cluster, group: group, connection: connection)
+        let sink = Sink(eventLoop: runtime.eventLoop)
+        #expect(try await runtime.eventLoop.submit {
+            runtime.processGroupAttachSink(sink, group: group, connection: connection)
+        }.get())
+        var iterator = stream.makeAsyncIterator()
+        while let batch = await next(&iterator), !batch.isEmpty {}
+        try await runtime.eventLoop.submit { runtime.processGroupSinkReady(group: group, connection: connection) }.get()
+        return (runtime, sink)
+    }
+
     @Test(.timeLimit(.minutes(2))) func theSinkTakesOverInOrderAndGivesBackWhatItRefuses() async throws {
         let cluster = try RuntimeTestCluster(nodeCount: 1)
         defer { Task { await cluster.shutdown() } }
@@ -151,14 +166,7 @@ import Testing
         defer { Task { await cluster.shutdown() } }
         let group = try ProcessGroupName("own")
         let connection = ConnectionID(9)
-        let (runtime, stream) = try await Self.joined(cluster, group: group, connection: connection)
-        let sink = Sink(eventLoop: runtime.eventLoop)
-        #expect(try await runtime.eventLoop.submit {
-            runtime.processGroupAttachSink(sink, group: group, connection: connection)
-        }.get())
-        var iterator = stream.makeAsyncIterator()
-        while let batch = await Self.next(&iterator), !batch.isEmpty {}
-        try await runtime.eventLoop.submit { runtime.processGroupSinkReady(group: group, connection: connection) }.get()
+        let (runtime, sink) = try await Self.joinedWithSink(cluster, group: group, connection: connection)
         // Admit until one lands on a held token (the ring holds it once idle).
         var sent: UInt8 = 0
         #expect(await cluster.waitUntil {

@@ -36,15 +36,25 @@ struct ByteWriter {
 }
 
 /// Bounds-checked little-endian reader over untrusted bytes; every read throws
-/// `CMapDecodingError` instead of reading past the end.
+/// `CMapDecodingError` instead of reading past the end. Offsets count from the start of the
+/// bytes read, whether they are an array or a slice (an entry's op is a slice of the
+/// delivered message or log record).
 struct ByteReader {
-    let bytes: [UInt8]
+    let bytes: ArraySlice<UInt8>
     private(set) var offset: Int
 
     init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes[...]
+        self.offset = offset
+    }
+
+    init(_ bytes: ArraySlice<UInt8>, offset: Int = 0) {
         self.bytes = bytes
         self.offset = offset
     }
+
+    /// The next byte, not consumed; nil at the end.
+    var peek: UInt8? { offset < bytes.count ? bytes[bytes.startIndex + offset] : nil }
 
     var remaining: Int { bytes.count - offset }
     var isAtEnd: Bool { offset == bytes.count }

@@ -25,7 +25,7 @@ public enum CMapCodec {
     public static func decodeOperation(_ bytes: [UInt8]) throws(CMapDecodingError) -> CMapOperation {
         var r = ByteReader(bytes)
         try r.operationVersion()
-        if r.remaining > 0, bytes[r.offset] == batchTag {
+        if r.peek == batchTag {
             throw CMapDecodingError(offset: 1, reason: "a write batch where one operation was expected")
         }
         let op = try r.operation()
@@ -207,7 +207,7 @@ extension ByteReader {
             return CMapKey(decodedUnchecked: b)
         }
         guard let key else {
-            let problem = CMapKey.problem(with: Array(bytes[start..<(start + count)]), allowEmpty: false)
+            let problem = CMapKey.problem(with: Array(bytes.dropFirst(start).prefix(count)), allowEmpty: false)
             throw CMapDecodingError(offset: at, reason: problem ?? "invalid key")
         }
         self = ByteReader(bytes, offset: start + count)  // past the key (`offset` is read-only here)
@@ -215,7 +215,7 @@ extension ByteReader {
     }
 
     mutating func optionalKey() throws(CMapDecodingError) -> CMapKey? {
-        if offset < bytes.count && bytes[offset] == 0 {
+        if peek == 0 {
             _ = try u8()
             return nil
         }

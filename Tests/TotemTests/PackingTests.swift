@@ -8,7 +8,7 @@ import Testing
         var problems: [Reassembler.Problem] = []
         while let frame = packer.popFirst() {
             #expect(frame.count <= packer.frameBytesMax)
-            reassembler.unpack(frame, from: NodeID(1), deliver: { payloads.append($0) }, problem: { problems.append($0) })
+            reassembler.unpack(frame, from: NodeID(1), deliver: { payloads.append(Array($0)) }, problem: { problems.append($0) })
         }
         return (payloads, problems)
     }

@@ -53,6 +53,14 @@ struct ByteReader {
         self.offset = offset
     }
 
+    /// Moves past `count` bytes the caller has checked are there (a programmer error
+    /// otherwise). Cheaper than building a new reader at the new offset, which retains and
+    /// releases the bytes.
+    mutating func skip(_ count: Int) {
+        precondition(count >= 0 && count <= remaining, "skip \(count) of \(remaining) bytes")
+        offset += count
+    }
+
     /// The next byte, not consumed; nil at the end.
     var peek: UInt8? { offset < bytes.count ? bytes[bytes.startIndex + offset] : nil }
 

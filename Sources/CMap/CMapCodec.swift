@@ -203,14 +203,16 @@ extension ByteReader {
             let b = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
             // A length byte cannot exceed `CMapKey.maxBytes`; emptiness and bytes remain.
             guard count > 0 else { return nil }
-            for byte in b where !CMapKey.isKeyByte(byte) { return nil }
-            return CMapKey(decodedUnchecked: b)
+            // Without a branch per byte: keys are valid but for corrupt input.
+            var valid: UInt64 = 1
+            for byte in b { valid &= CMapKey.keyByteBit(byte) }
+            return valid != 0 ? CMapKey(decodedUnchecked: b) : nil
         }
         guard let key else {
             let problem = CMapKey.problem(with: Array(bytes.dropFirst(start).prefix(count)), allowEmpty: false)
             throw CMapDecodingError(offset: at, reason: problem ?? "invalid key")
         }
-        self = ByteReader(bytes, offset: start + count)  // past the key (`offset` is read-only here)
+        skip(count)
         return key
     }
 

@@ -36,15 +36,33 @@ struct ByteWriter {
 }
 
 /// Bounds-checked little-endian reader over untrusted bytes; every read throws
-/// `CMapDecodingError` instead of reading past the end.
+/// `CMapDecodingError` instead of reading past the end. Offsets count from the start of the
+/// bytes read, whether they are an array or a slice (an entry's op is a slice of the
+/// delivered message or log record).
 struct ByteReader {
-    let bytes: [UInt8]
+    let bytes: ArraySlice<UInt8>
     private(set) var offset: Int
 
     init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes[...]
+        self.offset = offset
+    }
+
+    init(_ bytes: ArraySlice<UInt8>, offset: Int = 0) {
         self.bytes = bytes
         self.offset = offset
     }
+
+    /// Moves past `count` bytes the caller has checked are there (a programmer error
+    /// otherwise). Cheaper than building a new reader at the new offset, which retains and
+    /// releases the bytes.
+    mutating func skip(_ count: Int) {
+        precondition(count >= 0 && count <= remaining, "skip \(count) of \(remaining) bytes")
+        offset += count
+    }
+
+    /// The next byte, not consumed; nil at the end.
+    var peek: UInt8? { offset < bytes.count ? bytes[bytes.startIndex + offset] : nil }
 
     var remaining: Int { bytes.count - offset }
     var isAtEnd: Bool { offset == bytes.count }

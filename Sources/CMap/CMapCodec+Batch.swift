@@ -49,9 +49,14 @@ extension CMapCodec {
     /// An entry's op: a single operation or a batch. Throws on anything malformed (a bad
     /// count, a read or an unknown tag inside a batch, bytes left over).
     public static func decodeEntryOperation(_ bytes: [UInt8]) throws(CMapDecodingError) -> CMapEntryOperation {
+        try decodeEntryOperation(bytes[...])
+    }
+
+    /// As `decodeEntryOperation(_: [UInt8])`, reading the slice in place.
+    public static func decodeEntryOperation(_ bytes: ArraySlice<UInt8>) throws(CMapDecodingError) -> CMapEntryOperation {
         var r = ByteReader(bytes)
         try r.operationVersion()
-        guard r.remaining > 0, bytes[r.offset] == batchTag else {
+        guard r.peek == batchTag else {
             let op = try r.operation()
             try r.expectEnd()
             return .single(op)

@@ -25,7 +25,7 @@ public enum CMapCodec {
     public static func decodeOperation(_ bytes: [UInt8]) throws(CMapDecodingError) -> CMapOperation {
         var r = ByteReader(bytes)
         try r.operationVersion()
-        if r.remaining > 0, bytes[r.offset] == batchTag {
+        if r.peek == batchTag {
             throw CMapDecodingError(offset: 1, reason: "a write batch where one operation was expected")
         }
         let op = try r.operation()
@@ -203,19 +203,21 @@ extension ByteReader {
             let b = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
             // A length byte cannot exceed `CMapKey.maxBytes`; emptiness and bytes remain.
             guard count > 0 else { return nil }
-            for byte in b where !CMapKey.isKeyByte(byte) { return nil }
-            return CMapKey(decodedUnchecked: b)
+            // Without a branch per byte: keys are valid but for corrupt input.
+            var valid: UInt64 = 1
+            for byte in b { valid &= CMapKey.keyByteBit(byte) }
+            return valid != 0 ? CMapKey(decodedUnchecked: b) : nil
         }
         guard let key else {
-            let problem = CMapKey.problem(with: Array(bytes[start..<(start + count)]), allowEmpty: false)
+            let problem = CMapKey.problem(with: Array(bytes.dropFirst(start).prefix(count)), allowEmpty: false)
             throw CMapDecodingError(offset: at, reason: problem ?? "invalid key")
         }
-        self = ByteReader(bytes, offset: start + count)  // past the key (`offset` is read-only here)
+        skip(count)
         return key
     }
 
     mutating func optionalKey() throws(CMapDecodingError) -> CMapKey? {
-        if offset < bytes.count && bytes[offset] == 0 {
+        if peek == 0 {
             _ = try u8()
             return nil
         }

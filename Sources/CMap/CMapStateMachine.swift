@@ -18,7 +18,9 @@ public struct CMapStateMachine: Sendable {
         _ op: CMapOperation, at index: LogIndex, client: ClientID? = nil, requestID: UInt64? = nil
     ) -> CMapResult {
         let applied = state.apply(op, at: index, client: client, requestID: requestID)
-        if let change = applied.change { tracker.publish(change) }
+        // Checked first: binding the change copies it (a retain and a release of its key and
+        // values), for nothing when no track exists.
+        if tracker.trackCount > 0, let change = applied.change { tracker.publish(change) }
         return applied.result
     }
 
@@ -53,7 +55,7 @@ public struct CMapStateMachine: Sendable {
         ops.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
                 let applied = state.applyInBatch(buffer[i], at: index)
-                if let change = applied.change { tracker.publish(change) }
+                if tracker.trackCount > 0, let change = applied.change { tracker.publish(change) }
                 results.append(applied.result)
             }
         }

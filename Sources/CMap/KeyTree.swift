@@ -93,16 +93,43 @@ struct KeyTree: @unchecked Sendable {
     /// bytes, `valueHash` = `StateHash.ofValue(entry.value)`) is left in place with its
     /// version. One descent of the tree.
     mutating func store(_ key: CMapKey, _ entry: CMapEntry, valueHash: UInt64) -> StoreOutcome {
+        var hash = ValueHash(known: valueHash)
+        return store(key, entry, hash: &hash)
+    }
+
+    /// As `store(_:_:valueHash:)`, but the value is hashed only when it is stored: an
+    /// identical value is recognised by its bytes alone. Returns the value's hash too (the
+    /// stored one when identical). Hashing a 256-byte value is a serial chain that costs
+    /// more than comparing it, and re-setting a key to the value it has is common (and is
+    /// all a `redis-benchmark -t set` run does).
+    mutating func storeHashingOnlyIfStored(_ key: CMapKey, _ entry: CMapEntry) -> (StoreOutcome, valueHash: UInt64) {
+        var hash = ValueHash(known: nil)
+        let outcome = store(key, entry, hash: &hash)
+        return (outcome, hash.of(entry.value))
+    }
+
+    /// A value's `StateHash.ofValue`, given or computed at most once, when first needed.
+    struct ValueHash {
+        var known: UInt64?
+        mutating func of(_ value: CMapValue) -> UInt64 {
+            if let known { return known }
+            let h = StateHash.ofValue(value)
+            known = h
+            return h
+        }
+    }
+
+    private mutating func store(_ key: CMapKey, _ entry: CMapEntry, hash: inout ValueHash) -> StoreOutcome {
         guard root != nil else {
             let leaf = KeyNode.make(leaf: true)
-            leaf.leafInsert(KeySlot(key: key, entry: entry, valueHash: valueHash), at: 0)
+            leaf.leafInsert(KeySlot(key: key, entry: entry, valueHash: hash.of(entry.value)), at: 0)
             root = leaf
             return .added
         }
         if !isKnownUniquelyReferenced(&root!) { root = root!.copy() }
         // Without a retain of the root, as for each child in `store(into:)`.
         let (outcome, split) = Unmanaged.passUnretained(root!)._withUnsafeGuaranteedRef {
-            Self.store(into: $0, key, entry, valueHash)
+            Self.store(into: $0, key, entry, &hash)
         }
         if let split, let top = root {
             root = KeyNode.makeInner(left: top, separator: split.separator, right: split.right)
@@ -114,7 +141,7 @@ struct KeyTree: @unchecked Sendable {
 
     /// `n` is uniquely referenced by the caller.
     private static func store(
-        into n: KeyNode, _ key: CMapKey, _ entry: CMapEntry, _ valueHash: UInt64
+        into n: KeyNode, _ key: CMapKey, _ entry: CMapEntry, _ hash: inout ValueHash
     ) -> (StoreOutcome, Split?) {
         if n.isLeaf {
             let (i, found) = n.leafSearch(key)
@@ -122,10 +149,17 @@ struct KeyTree: @unchecked Sendable {
                 let r = n.record(i)
                 let big = (n.cells + i).pointer(to: \.big)!
                 let oldHash = ValueRecord.valueHash(r)
-                // The hash first: the old value's bytes are compared only when it matches.
-                if oldHash == valueHash && ValueRecord.equals(r, big: big, entry.value) {
+                if let valueHash = hash.known {
+                    // The hash first: the old value's bytes are compared only when it matches.
+                    if oldHash == valueHash && ValueRecord.equals(r, big: big, entry.value) {
+                        return (.identical, nil)
+                    }
+                } else if ValueRecord.equals(r, big: big, entry.value) {
+                    // Equal type and bytes: equal hashes, so the stored one is the value's.
+                    hash.known = oldHash
                     return (.identical, nil)
                 }
+                let valueHash = hash.of(entry.value)
                 // An inline value is read from the record, in the same two cache lines the
                 // write touches; the key's cell is read only for a long value.
                 let wasBig = ValueRecord.isBig(r)
@@ -133,7 +167,7 @@ struct KeyTree: @unchecked Sendable {
                 ValueRecord.write(entry.value, version: entry.version, hash: valueHash, to: r, big: big, wasBig: wasBig)
                 return (.replaced(old, valueHash: oldHash), nil)
             }
-            n.leafInsert(KeySlot(key: key, entry: entry, valueHash: valueHash), at: i)
+            n.leafInsert(KeySlot(key: key, entry: entry, valueHash: hash.of(entry.value)), at: i)
             guard n.count > KeyNode.leafMax else { return (.added, nil) }
             let right = n.splitLeaf(insertedAt: i)
             return (.added, (right.cells[0].key, right))
@@ -146,7 +180,7 @@ struct KeyTree: @unchecked Sendable {
         // pass it, so the child's fingerprint loads would wait for its header's cache miss
         // instead of overlapping with it.
         let (outcome, split) = Unmanaged.passUnretained(children[i])._withUnsafeGuaranteedRef {
-            store(into: $0, key, entry, valueHash)
+            store(into: $0, key, entry, &hash)
         }
         guard case .added = outcome else { return (outcome, nil) }
         n.h.pointee.subtreeCount &+= 1

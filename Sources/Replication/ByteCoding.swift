@@ -61,6 +61,11 @@ struct ExactWriter {
         flush()
         bytes.append(contentsOf: v)
     }
+    mutating func blob(_ v: ArraySlice<UInt8>) {
+        store(UInt32(v.count))
+        flush()
+        v.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    }
 }
 
 public struct DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -69,10 +74,15 @@ public struct DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { "malformed replication data at byte \(offset): \(reason)" }
 }
 
+/// Offsets count from the start of the bytes read, whether they are an array or a slice.
 struct ByteReader {
-    let bytes: [UInt8]
+    let bytes: ArraySlice<UInt8>
     private(set) var offset: Int
     init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes[...]
+        self.offset = offset
+    }
+    init(_ bytes: ArraySlice<UInt8>, offset: Int = 0) {
         self.bytes = bytes
         self.offset = offset
     }
@@ -85,7 +95,7 @@ struct ByteReader {
     mutating func u8(_ what: String) throws -> UInt8 {
         try need(1, what)
         defer { offset += 1 }
-        return bytes[offset]
+        return bytes[bytes.startIndex + offset]
     }
     mutating func u32(_ what: String) throws -> UInt32 {
         try need(4, what)
@@ -109,6 +119,15 @@ struct ByteReader {
         offset += n
         // Through a buffer pointer: one memcpy (copying an array slice takes a generic path).
         return bytes.withUnsafeBufferPointer { Array(UnsafeBufferPointer(rebasing: $0[start..<(start + n)])) }
+    }
+    /// As `blob`, without copying: a slice of the bytes read (it keeps their storage alive).
+    mutating func blobSlice(_ what: String, maxBytes: Int) throws -> ArraySlice<UInt8> {
+        let n = Int(try u32(what))
+        if n > maxBytes { throw DecodeError(reason: "\(what) of \(n) bytes exceeds \(maxBytes)", offset: offset) }
+        try need(n, what)
+        let start = bytes.startIndex + offset
+        offset += n
+        return bytes[start..<(start + n)]
     }
     /// A count of items each at least `minItemBytes` long: refuses counts the buffer cannot hold.
     mutating func count(_ what: String, max: Int, minItemBytes: Int) throws -> Int {

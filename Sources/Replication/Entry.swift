@@ -16,10 +16,12 @@ public struct Entry: Hashable, Sendable {
     public var clientID: UInt64
     public var clientSeq: UInt64
     /// The state-machine operation, opaque to replication (CMap's encoded operation).
-    public var op: [UInt8]
+    /// Usually a slice of the delivered message or log record it was decoded from (no copy
+    /// per entry); it keeps that storage alive while the entry is held (until applied).
+    public var op: ArraySlice<UInt8>
 
     public init(index: LogIndex, epoch: Epoch, originator: NodeID, requestID: UInt64,
-                clientID: UInt64 = 0, clientSeq: UInt64 = 0, op: [UInt8]) {
+                clientID: UInt64 = 0, clientSeq: UInt64 = 0, op: ArraySlice<UInt8>) {
         self.index = index
         self.epoch = epoch
         self.originator = originator
@@ -27,6 +29,12 @@ public struct Entry: Hashable, Sendable {
         self.clientID = clientID
         self.clientSeq = clientSeq
         self.op = op
+    }
+
+    public init(index: LogIndex, epoch: Epoch, originator: NodeID, requestID: UInt64,
+                clientID: UInt64 = 0, clientSeq: UInt64 = 0, op: [UInt8]) {
+        self.init(index: index, epoch: epoch, originator: originator, requestID: requestID,
+                  clientID: clientID, clientSeq: clientSeq, op: op[...])
     }
 
     /// Field by field, the op eight bytes per step (the synthesized == compared it byte by
@@ -102,7 +110,13 @@ public struct Entry: Hashable, Sendable {
     /// The payload's fixed fields: originator, request id, client id, client seq, op length.
     static let payloadHeaderBytes = 4 + 8 + 8 + 8 + 4
 
+    /// The op is a slice of `payload` (no copy).
     public init(index: LogIndex, epoch: Epoch, payload: [UInt8]) throws {
+        try self.init(index: index, epoch: epoch, payload: payload[...])
+    }
+
+    /// The op is a slice of `payload` (no copy).
+    public init(index: LogIndex, epoch: Epoch, payload: ArraySlice<UInt8>) throws {
         var r = ByteReader(payload)
         self.index = index
         self.epoch = epoch
@@ -110,7 +124,7 @@ public struct Entry: Hashable, Sendable {
         requestID = try r.u64("request id")
         clientID = try r.u64("client id")
         clientSeq = try r.u64("client seq")
-        op = try r.blob("op", maxBytes: Entry.opBytesMax)
+        op = try r.blobSlice("op", maxBytes: Entry.opBytesMax)
         try r.finish()
     }
 
@@ -123,6 +137,6 @@ public struct Entry: Hashable, Sendable {
     static func decode(from r: inout ByteReader) throws -> Entry {
         let index = LogIndex(try r.u64("entry index"))
         let epoch = Epoch(try r.u64("entry epoch"))
-        return try Entry(index: index, epoch: epoch, payload: try r.blob("entry payload", maxBytes: opBytesMax + 64))
+        return try Entry(index: index, epoch: epoch, payload: try r.blobSlice("entry payload", maxBytes: opBytesMax + 64))
     }
 }

@@ -70,12 +70,12 @@ extension RingMessage {
     /// Tag, epoch, count.
     static let writesHeaderBytes = 1 + 8 + 4
 
-    static func isWrites(_ payload: [UInt8]) -> Bool { payload.first == writesTag }
+    static func isWrites(_ payload: ArraySlice<UInt8>) -> Bool { payload.first == writesTag }
 
     /// The number of writes in a `.writes` payload of `epoch` that `init(decoding:)` would
     /// accept (the same bounds, count and length checks), without copying anything; nil
     /// when it would throw or the epoch differs. Plain offsets: it runs on every delivery.
-    static func checkedWritesCount(_ payload: [UInt8], epoch: Epoch) -> Int? {
+    static func checkedWritesCount(_ payload: ArraySlice<UInt8>, epoch: Epoch) -> Int? {
         payload.withUnsafeBytes { raw -> Int? in
             guard raw.count >= writesHeaderBytes, raw[0] == writesTag,
                   UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) == epoch.rawValue
@@ -149,6 +149,10 @@ extension RingMessage {
     }
 
     public init(decoding bytes: [UInt8]) throws {
+        try self.init(decoding: bytes[...])
+    }
+
+    public init(decoding bytes: ArraySlice<UInt8>) throws {
         var r = ByteReader(bytes)
         switch try r.u8("ring message tag") {
         case Self.writesTag:

@@ -31,6 +31,7 @@ extension RingMessage {
 
     /// Whether an encoded ring message is a process-group message, without decoding it.
     public static func isProcessGroupPayload(_ bytes: [UInt8]) -> Bool { bytes.first == processGroupTag }
+    public static func isProcessGroupPayload(_ bytes: ArraySlice<UInt8>) -> Bool { bytes.first == processGroupTag }
 }
 
 extension ProcessGroupMessage {

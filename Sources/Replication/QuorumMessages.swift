@@ -13,6 +13,7 @@ extension RingMessage {
     /// Whether a delivered payload is the quorum service's, by its first byte (no decoding:
     /// the check runs on every delivery).
     static func isNodeInfo(_ payload: [UInt8]) -> Bool { payload.first == nodeInfoTag }
+    static func isNodeInfo(_ payload: ArraySlice<UInt8>) -> Bool { payload.first == nodeInfoTag }
 
     /// `tag ringRepresentative(4) ringSeq(8) nodeinfo(17)`.
     static func encodeNodeInfo(ringID: RingID, _ info: NodeInfo, into w: inout ByteWriter) {
@@ -51,18 +52,23 @@ public enum ReconfigurationEntry {
 
     /// Whether an entry's op is a reconfiguration (by its first byte).
     public static func isReconfiguration(_ op: [UInt8]) -> Bool { op.first == marker }
+    public static func isReconfiguration(_ op: ArraySlice<UInt8>) -> Bool { op.first == marker }
 
     /// nil when `op` is not a reconfiguration; throws when it is one but malformed.
-    public static func decode(_ op: [UInt8]) throws -> Reconfiguration? {
+    public static func decode(_ op: [UInt8]) throws -> Reconfiguration? { try decode(op[...]) }
+
+    /// nil when `op` is not a reconfiguration; throws when it is one but malformed.
+    public static func decode(_ op: ArraySlice<UInt8>) throws -> Reconfiguration? {
         guard isReconfiguration(op) else { return nil }
         guard op.count == 2 + Reconfiguration.encodedBytes else {
             throw DecodeError(reason: "reconfiguration entry of \(op.count) bytes", offset: 0)
         }
-        guard op[1] == version else {
-            throw DecodeError(reason: "reconfiguration entry version \(op[1])", offset: 1)
+        let versionByte = op[op.startIndex + 1]
+        guard versionByte == version else {
+            throw DecodeError(reason: "reconfiguration entry version \(versionByte)", offset: 1)
         }
         do {
-            return try Reconfiguration(decoding: Array(op[2...]))
+            return try Reconfiguration(decoding: Array(op.dropFirst(2)))
         } catch {
             throw DecodeError(reason: error.description, offset: 2)
         }

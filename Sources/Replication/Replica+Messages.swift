@@ -1,7 +1,7 @@
 import Basics
 
 extension Replica {
-    mutating func delivered(from originator: NodeID, payload: [UInt8]) {
+    mutating func delivered(from originator: NodeID, payload: ArraySlice<UInt8>) {
         if appendWritesDirectly(payload, from: originator) { return }
         let message: RingMessage
         do {
@@ -82,7 +82,7 @@ extension Replica {
     /// The payload is checked whole first (the same checks as `RingMessage(decoding:)`), then
     /// each write becomes an entry straight from its bytes. False (nothing done) for any
     /// other payload or state: the general path handles it, malformed payloads included.
-    mutating func appendWritesDirectly(_ payload: [UInt8], from originator: NodeID) -> Bool {
+    mutating func appendWritesDirectly(_ payload: ArraySlice<UInt8>, from originator: NodeID) -> Bool {
         guard RingMessage.isWrites(payload), phase == .active, nextIndex == lastIndex.next,
               let count = RingMessage.checkedWritesCount(payload, epoch: epoch) else { return false }
         var r = ByteReader(payload, offset: RingMessage.writesHeaderBytes)
@@ -94,7 +94,7 @@ extension Replica {
             for _ in 0..<count {
                 let entry = Entry(index: nextIndex, epoch: epoch, originator: originator,
                                   requestID: try r.u64("request id"), clientID: try r.u64("client id"),
-                                  clientSeq: try r.u64("client seq"), op: try r.blob("op", maxBytes: Entry.opBytesMax))
+                                  clientSeq: try r.u64("client seq"), op: try r.blobSlice("op", maxBytes: Entry.opBytesMax))
                 tail.append(entry)
                 batch.append(entry)
                 lastIndex = nextIndex

@@ -27,10 +27,14 @@ public enum ConfigurationKind: Hashable, Sendable { case transitional, regular }
 /// One message of a `deliveredBatch`.
 public struct DeliveredMessage: Hashable, Sendable {
     public var originator: NodeID
-    public var payload: [UInt8]
-    public init(originator: NodeID, payload: [UInt8]) {
+    /// Usually a slice of the Totem frame that carried it (`Delivery.bytes`): not copied.
+    public var payload: ArraySlice<UInt8>
+    public init(originator: NodeID, payload: ArraySlice<UInt8>) {
         self.originator = originator
         self.payload = payload
+    }
+    public init(originator: NodeID, payload: [UInt8]) {
+        self.init(originator: originator, payload: payload[...])
     }
 }
 
@@ -39,7 +43,8 @@ public enum ReplicaEvent: Hashable, Sendable {
     /// Totem delivered a configuration change. The epoch of a regular one is its ring seq.
     case configurationChanged(ConfigurationKind, ringID: RingID, members: [NodeID], at: Instant)
     /// Totem delivered a message in agreed order.
-    case delivered(originator: NodeID, payload: [UInt8], at: Instant)
+    /// The payload is usually a slice of the Totem frame that carried it (not copied).
+    case delivered(originator: NodeID, payload: ArraySlice<UInt8>, at: Instant)
     /// Totem delivered these messages one after the other, in agreed order: the same as that
     /// many `.delivered` events, in one step (the shell groups the deliveries of one Totem
     /// step, so the replica appends them as one batch).

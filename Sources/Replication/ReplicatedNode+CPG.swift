@@ -11,7 +11,7 @@ extension ReplicatedNode {
     }
 
     mutating func processGroupDelivered(_ delivery: Delivery, at: Instant, into actions: inout [Action]) {
-        guard case .processGroup(let message)? = try? RingMessage(decoding: delivery.payload) else {
+        guard case .processGroup(let message)? = try? RingMessage(decoding: delivery.bytes) else {
             processGroups.malformedMessages += 1
             return
         }

@@ -90,7 +90,7 @@ extension ReplicatedNode {
     }
 
     mutating func nodeInfoDelivered(_ delivery: Delivery, at: Instant, work: inout [Work], actions: inout [Action]) {
-        guard case .nodeInfo(let ringID, let info)? = try? RingMessage(decoding: delivery.payload),
+        guard case .nodeInfo(let ringID, let info)? = try? RingMessage(decoding: delivery.bytes),
               ringID == quorumService.state?.ringID else {
             quorumService.staleNodeInfoCount &+= 1
             return

@@ -218,16 +218,16 @@ public struct ReplicatedNode: Sendable {
                     // Totem's order. The services themselves step at once, ahead of the
                     // replica's queued work; neither reads the other's state there (voters
                     // change only when a reconfiguration entry is applied).
-                    case .deliver(let d) where RingMessage.isNodeInfo(d.payload):
+                    case .deliver(let d) where RingMessage.isNodeInfo(d.bytes):
                         Self.flush(&delivered, into: &work, at: at)
                         nodeInfoDelivered(d, at: at, work: &work, actions: &actions)
-                    case .deliver(let d) where RingMessage.isProcessGroupPayload(d.payload):
+                    case .deliver(let d) where RingMessage.isProcessGroupPayload(d.bytes):
                         Self.flush(&delivered, into: &work, at: at)
                         processGroupDelivered(d, at: at, into: &actions)
                     case .deliver(let d):
                         // Sized once for the rest of the step's actions instead of growing.
                         if delivered.isEmpty { delivered.reserveCapacity(totemActions.count) }
-                        delivered.append(DeliveredMessage(originator: d.originator, payload: d.payload))
+                        delivered.append(DeliveredMessage(originator: d.originator, payload: d.bytes))
                     case .configurationChange(let change):
                         Self.flush(&delivered, into: &work, at: at)
                         lastConfiguration = change

@@ -177,9 +177,10 @@ struct Reassembler: Sendable {
     var incompleteCount: Int { partial.count }
 
     /// Calls `deliver` for every complete payload of `frame`, in frame order, and `problem`
-    /// for everything dropped.
+    /// for everything dropped. A whole payload is a slice of `frame` (no copy); a reassembled
+    /// one is a slice of its own buffer.
     mutating func unpack(_ frame: [UInt8], from originator: NodeID,
-                         deliver: ([UInt8]) -> Void, problem: (Problem) -> Void) {
+                         deliver: (ArraySlice<UInt8>) -> Void, problem: (Problem) -> Void) {
         var offset = 0
         let n = frame.count
         while offset < n {
@@ -199,7 +200,7 @@ struct Reassembler: Sendable {
             offset = start + length
             switch kind {
             case .whole:
-                deliver(Array(bytes))
+                deliver(bytes)
             case .first:
                 if partial[originator] != nil { problem(.interruptedPayload) }
                 partial[originator] = Array(bytes)
@@ -213,7 +214,7 @@ struct Reassembler: Sendable {
                     continue
                 }
                 buffer.append(contentsOf: bytes)
-                if kind == .last { deliver(buffer) } else { partial[originator] = buffer }
+                if kind == .last { deliver(buffer[...]) } else { partial[originator] = buffer }
             }
         }
     }

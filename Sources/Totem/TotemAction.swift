@@ -18,14 +18,23 @@ public struct Delivery: Hashable, Sendable, CustomStringConvertible {
     /// payloads share one seq; a fragmented payload carries the seq of its last fragment.
     public var seq: UInt64
     public var originator: NodeID
-    public var payload: [UInt8]
-    public init(ringID: RingID, seq: UInt64, originator: NodeID, payload: [UInt8]) {
+    /// The payload's bytes, usually a slice of the frame that carried them: a packed payload
+    /// is not copied out of its frame (that copy was a memmove and an allocation per write on
+    /// every node). It keeps the frame alive while it is held.
+    public var bytes: ArraySlice<UInt8>
+    /// A copy of `bytes` as an array (for callers that need one; the delivery path reads
+    /// `bytes`).
+    public var payload: [UInt8] { Array(bytes) }
+    public init(ringID: RingID, seq: UInt64, originator: NodeID, bytes: ArraySlice<UInt8>) {
         self.ringID = ringID
         self.seq = seq
         self.originator = originator
-        self.payload = payload
+        self.bytes = bytes
     }
-    public var description: String { "deliver \(ringID) seq \(seq) from \(originator) (\(payload.count) B)" }
+    public init(ringID: RingID, seq: UInt64, originator: NodeID, payload: [UInt8]) {
+        self.init(ringID: ringID, seq: seq, originator: originator, bytes: payload[...])
+    }
+    public var description: String { "deliver \(ringID) seq \(seq) from \(originator) (\(bytes.count) B)" }
 }
 
 /// An extended-virtual-synchrony configuration change (totem-notes 3.6).

@@ -93,7 +93,7 @@ extension TotemInstance {
         var problems: [Reassembler.Problem] = []
         reassembler.unpack(frame, from: message.originator,
                            deliver: { deliveries.append(Delivery(ringID: message.ringID, seq: message.seq,
-                                                                 originator: message.originator, payload: $0)) },
+                                                                 originator: message.originator, bytes: $0)) },
                            problem: { problems.append($0) })
         for delivery in deliveries {
             stats.payloadsDelivered += 1

@@ -30,6 +30,29 @@ import Testing
         #expect(throws: CMapDecodingError.self) { try CMapCodec.decodeOperation(bytes) }
     }
 
+    /// An entry's op is read in place from the delivered frame or log record: a slice that
+    /// starts past 0 and ends before its buffer decodes as its copy does, and so does every
+    /// truncation and defect of one (an error, never a read past the slice).
+    @Test func slicesDecodeAsTheirCopies() throws {
+        let ops: [CMapOperation] = [.set(a, .string("1")), .delete(b), .set(c, .binary([0, 255])), .incrementBy(a, by: 2)]
+        let lead: [UInt8] = [10, 1, 0, 0, 0, 0, 0x61], trail: [UInt8] = [1, 3, 1, 0x62]
+        for bytes in [CMapCodec.encodeBatch(ops), CMapCodec.encode(.set(CMapKey("key:000000012345"), .string("v")))] {
+            let framed = lead + bytes + trail
+            let slice = framed[lead.count..<(lead.count + bytes.count)]
+            #expect(try CMapCodec.decodeEntryOperation(slice) == CMapCodec.decodeEntryOperation(bytes))
+            for cut in 0..<bytes.count {
+                #expect(throws: CMapDecodingError.self) {
+                    try CMapCodec.decodeEntryOperation(framed[lead.count..<(lead.count + cut)])
+                }
+            }
+            // The trailing bytes of the buffer are not part of the op.
+            #expect(throws: CMapDecodingError.self) { try CMapCodec.decodeEntryOperation(framed[lead.count...]) }
+        }
+        // A bad key in a slice: the error, not a trap.
+        let badKey: [UInt8] = [1, 3, 2, 0x61, 0x20, 11, 0, 0, 0, 0]
+        #expect(throws: CMapDecodingError.self) { try CMapCodec.decodeEntryOperation((lead + badKey)[lead.count...]) }
+    }
+
     @Test func whatCannotBeABatch() {
         #expect(CMapCodec.batchProblem([]) != nil)
         #expect(CMapCodec.batchProblem([.set(a, .uint8(1)), .get(a)]) != nil)

@@ -160,6 +160,52 @@ import Testing
         #expect(snapshots.allSatisfy { same($0.0, $0.1) })
     }
 
+    /// Storing without a precomputed hash (the value is hashed only when stored) gives the
+    /// same outcomes, the same tree and the value's hash, as storing with it; values are
+    /// often re-set to what they hold (same type and bytes), or changed to one of equal
+    /// length and type, the two cases the byte comparison decides.
+    @Test(arguments: [7, 8])
+    func storingWithoutAHashMatchesStoringWithIt(seed: UInt64) {
+        var maker = KeyMaker(rng: SeededGenerator(seed: seed), space: 200)
+        var eager = KeyTree(), lazy = KeyTree()
+        var m = Model()
+        var identical = 0, replaced = 0
+        for step in 0..<6_000 {
+            let key = maker.key()
+            let (i, found) = m.position(key)
+            // Half the time, the value the key holds (in storage of its own: the comparison
+            // must not rely on sharing the array).
+            let value = found && maker.int(2) == 0 ? Self.copied(m.items[i].entry.value) : maker.value()
+            let entry = CMapEntry(value: value, version: LogIndex(UInt64(step + 1)))
+            let expected = eager.store(key, entry, valueHash: StateHash.ofValue(entry.value))
+            let (outcome, hash) = lazy.storeHashingOnlyIfStored(key, entry)
+            #expect(hash == StateHash.ofValue(entry.value))
+            switch (expected, outcome) {
+            case (.added, .added):
+                m.items.insert((key, entry), at: i)
+            case (.replaced(let a, let ah), .replaced(let b, let bh)):
+                #expect(a == b && ah == bh)
+                m.items[i].entry = entry
+                replaced += 1
+            case (.identical, .identical):
+                identical += 1
+            default:
+                Issue.record("step \(step): \(expected) with the hash, \(outcome) without")
+            }
+        }
+        #expect(identical > 500 && replaced > 500)
+        #expect(same(eager, m) && same(lazy, m))
+        #expect(lazy.invariantViolation() == nil)
+    }
+
+    static func copied(_ v: CMapValue) -> CMapValue {
+        switch v {
+        case .string(let b): .string(b.map { $0 })
+        case .binary(let b): .binary(b.map { $0 })
+        default: v
+        }
+    }
+
     func key(_ i: Int) -> CMapKey { CMapKey("node.boundary.\(1_000_000 + i)") }
 
     func entry(_ i: Int) -> CMapEntry { CMapEntry(value: .uint64(UInt64(i)), version: LogIndex(UInt64(i + 1))) }

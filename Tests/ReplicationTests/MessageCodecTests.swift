@@ -47,6 +47,32 @@ import Testing
         }
     }
 
+    /// Delivered payloads and log records are read in place as slices of a larger buffer
+    /// (a Totem frame): decoding a slice that starts past 0 gives what decoding a copy gives,
+    /// and an entry's op is a slice of the bytes it came from.
+    @Test func slicesDecodeAsTheirCopies() throws {
+        var rng = SeededGenerator(seed: 17)
+        for _ in 0..<500 {
+            let ring = randomRing(&rng)
+            let lead = (0..<Int(rng.next() % 9)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let trail = (0..<Int(rng.next() % 9)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let framed = lead + ring.encoded() + trail
+            let slice = framed[lead.count..<(framed.count - trail.count)]
+            #expect(try RingMessage(decoding: slice) == ring)
+            if case .writes(let epoch, let requests) = ring {
+                #expect(RingMessage.checkedWritesCount(slice, epoch: epoch) == requests.count)
+                #expect(RingMessage.checkedWritesCount(framed[lead.count...], epoch: epoch) == (trail.isEmpty ? requests.count : nil))
+            }
+            let entry = randomEntry(&rng, index: rng.next())
+            let payload = lead + entry.encodedPayload() + trail
+            let decoded = try Entry(index: entry.index, epoch: entry.epoch,
+                                    payload: payload[lead.count..<(payload.count - trail.count)])
+            #expect(decoded == entry)
+            #expect(Array(decoded.op) == Array(entry.op))
+            #expect(decoded.op.startIndex == lead.count + 32 || decoded.op.isEmpty)
+        }
+    }
+
     /// The simulator frames log records from the payload's two parts: joined, they are
     /// `encodedPayload()`; and a client write's own message is the one-request `.writes`.
     @Test func payloadPartsAndSingleWriteEncodings() {
@@ -57,7 +83,7 @@ import Testing
             entry.withEncodedPayloadParts { head, op in joined = Array(head) + Array(op) }
             #expect(joined == entry.encodedPayload())
             #expect(entry.encodedPayloadByteCount == joined.count)
-            let request = WriteRequest(requestID: rng.next(), clientID: rng.next(), clientSeq: rng.next(), op: entry.op)
+            let request = WriteRequest(requestID: rng.next(), clientID: rng.next(), clientSeq: rng.next(), op: Array(entry.op))
             let epoch = Epoch(rng.next())
             #expect(RingMessage.encodedWrite(epoch: epoch, request) == RingMessage.writes(epoch: epoch, [request]).encoded())
         }
@@ -91,7 +117,7 @@ import Testing
             let epoch = Epoch(rng.next() % 3)
             var expected: Int?
             if case .writes(let e, let requests)? = try? RingMessage(decoding: bytes), e == epoch { expected = requests.count }
-            #expect(RingMessage.checkedWritesCount(bytes, epoch: epoch) == expected)
+            #expect(RingMessage.checkedWritesCount(bytes[...], epoch: epoch) == expected)
             if expected == nil { refused += 1 } else { accepted += 1 }
         }
         #expect(accepted > 300 && refused > 300)
@@ -105,7 +131,7 @@ import Testing
         func agrees(_ bytes: [UInt8]) -> Int? {
             var decoded: Int?
             if case .writes(let e, let requests)? = try? RingMessage(decoding: bytes), e == epoch { decoded = requests.count }
-            #expect(RingMessage.checkedWritesCount(bytes, epoch: epoch) == decoded)
+            #expect(RingMessage.checkedWritesCount(bytes[...], epoch: epoch) == decoded)
             return decoded
         }
         func withCount(_ bytes: [UInt8], _ count: UInt32) -> [UInt8] {
@@ -131,7 +157,7 @@ import Testing
         let big = UInt32(Entry.opBytesMax + 1)
         for k in 0..<4 { overLimit[13 + 24 + k] = UInt8(truncatingIfNeeded: big >> (8 * UInt32(k))) }
         #expect(agrees(overLimit) == nil)
-        #expect(RingMessage.checkedWritesCount(two, epoch: Epoch(5)) == nil)
+        #expect(RingMessage.checkedWritesCount(two[...], epoch: Epoch(5)) == nil)
     }
 
     /// Truncations, bit flips and garbage decode or throw; they never trap.

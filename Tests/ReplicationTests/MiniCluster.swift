@@ -94,7 +94,7 @@ struct MiniCluster {
             if !orderQueue.isEmpty {
                 let (from, bytes) = orderQueue.removeFirst()
                 for m in members where nodes[m]!.isUp {
-                    feed(m, .delivered(originator: from, payload: bytes, at: now))
+                    feed(m, .delivered(originator: from, payload: bytes[...], at: now))
                 }
             } else {
                 let (from, to, message) = peerQueue.removeFirst()

@@ -76,7 +76,7 @@ import Testing
         let after = cluster.write(at: 2, "x=1")
         while !cluster.orderQueue.isEmpty {
             let (from, bytes) = cluster.orderQueue.removeFirst()
-            for m in cluster.members { cluster.feed(m, .delivered(originator: from, payload: bytes, at: cluster.now)) }
+            for m in cluster.members { cluster.feed(m, .delivered(originator: from, payload: bytes[...], at: cluster.now)) }
         }
         cluster.peerQueue.removeAll {
             if case .ack(_, let durable, _) = $0.2 { return durable < LogIndex(3) }
@@ -113,7 +113,7 @@ import Testing
         _ = cluster.write(at: 2, "x=1")
         while !cluster.orderQueue.isEmpty {
             let (from, bytes) = cluster.orderQueue.removeFirst()
-            for m: UInt32 in [1, 2] { cluster.feed(NodeID(m), .delivered(originator: from, payload: bytes, at: cluster.now)) }
+            for m: UInt32 in [1, 2] { cluster.feed(NodeID(m), .delivered(originator: from, payload: bytes[...], at: cluster.now)) }
         }
         #expect(cluster.replica(1).lastIndex > held.next)
         let toThree = cluster.peerQueue.filter { $0.to == NodeID(3) }

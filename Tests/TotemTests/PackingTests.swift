@@ -8,7 +8,7 @@ import Testing
         var problems: [Reassembler.Problem] = []
         while let frame = packer.popFirst() {
             #expect(frame.count <= packer.frameBytesMax)
-            reassembler.unpack(frame, from: NodeID(1), deliver: { payloads.append($0) }, problem: { problems.append($0) })
+            reassembler.unpack(frame, from: NodeID(1), deliver: { payloads.append(Array($0)) }, problem: { problems.append($0) })
         }
         return (payloads, problems)
     }
@@ -21,6 +21,26 @@ import Testing
         var reassembler = Reassembler()
         let (out, problems) = unpackAll(&packer, &reassembler)
         #expect(out == payloads && problems.isEmpty)
+    }
+
+    /// A packed payload is delivered as a slice of its frame (no copy per payload): each
+    /// slice covers exactly the payload's bytes, at the offset of its record in the frame.
+    @Test func packedPayloadsAreSlicesOfTheirFrame() {
+        var packer = Packer(frameBytesMax: 1_404, framesMax: 100)
+        let payloads: [[UInt8]] = [[1, 2, 3], [], [4, 5], [UInt8](repeating: 6, count: 300)]
+        for p in payloads { #expect(packer.submit(p) == nil) }
+        let frame = packer.popFirst()!
+        var reassembler = Reassembler()
+        var slices: [ArraySlice<UInt8>] = []
+        reassembler.unpack(frame, from: NodeID(1), deliver: { slices.append($0) }, problem: { Issue.record("unexpected \($0)") })
+        #expect(slices.map(Array.init) == payloads)
+        var offset = 0
+        for (slice, payload) in zip(slices, payloads) {
+            offset += Packing.recordHeaderBytes
+            #expect(slice.startIndex == offset && slice.count == payload.count)
+            offset += payload.count
+        }
+        #expect(offset == frame.count)
     }
 
     @Test func aOneMebibytePayloadIsFragmentedAndReassembled() {

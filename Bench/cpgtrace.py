@@ -7,7 +7,7 @@
 
 The nodes' files hold (time ns, point, detail) records (Sources/Node/CPGTrace.swift), the
 bench's file "<member> <send stamp> <latency ns>" lines and "reply <time>" lines. Every
-offset printed is from the bench's send stamp (one clock: CLOCK_MONOTONIC), in µs; p50
+offset printed is from the bench's send stamp (one clock: CLOCK_MONOTONIC), in µs; p25, p50
 and p90 over the messages that have the step (the nodes' last partial batch is not
 written, so the last messages lack the node steps).
 """
@@ -144,17 +144,39 @@ def main():
                     tok = window(node, 9, t0, limit, detail=1)
                     before = 1 if tok and tok[0][0] < written[0][0] else 0
                     rows.setdefault(f"node {node}: token read before the push (count)", []).append(before)
+    # In-process steps (no wake-up inside them, so they track the node's CPU more than the
+    # machine's wake-ups do; cpg-2026-11-26g.md): a message's read to its delivery, and a
+    # token's read to the flush that forwarded it (this one contains the `sendmsg`, and with
+    # it the next node's wake-up on a busy vCPU).
+    for node, records in sorted(nodes.items()):
+        ordered = sorted(records)
+        last_message_read = None
+        for i, (t, p, d) in enumerate(ordered):
+            if p == 9 and d == 2:
+                last_message_read = t
+            elif p == 5 and d != 0 and last_message_read is not None and t - last_message_read < 300_000:
+                add(f"node {node}: message read -> delivered (in-process)", t - last_message_read)
+                last_message_read = None
+            elif p == 9 and d == 1:
+                for (t2, p2, _) in ordered[i + 1:i + 8]:
+                    if p2 == 9:
+                        break
+                    if p2 == 3:
+                        if t2 - t < 300_000:
+                            add(f"node {node}: token read -> forwarded (in-process)", t2 - t)
+                        break
     print(f"{len(stamps)} messages; sent on the held token: {held}")
     if tokens_before:
         print(f"tokens received by the sender's node since the previous message: p50 {pct(tokens_before, .5)}, "
               f"max {max(tokens_before)}; last token before the admission (µs): p10 {pct(last_token_gap, .1):.0f} "
               f"p50 {pct(last_token_gap, .5):.0f}")
-    print(f"{'step':45} {'n':>5} {'p50 µs':>8} {'p90 µs':>8}")
+    print(f"{'step':55} {'n':>5} {'p25 µs':>8} {'p50 µs':>8} {'p90 µs':>8}")
     for name in sorted(rows, key=lambda k: pct(rows[k], .5)):
         if name.endswith("(count)"):
-            print(f"{name:45} {len(rows[name]):5} {sum(rows[name]):8d}")
+            print(f"{name:55} {len(rows[name]):5} {sum(rows[name]):8d}")
             continue
-        print(f"{name:45} {len(rows[name]):5} {pct(rows[name], .5):8.1f} {pct(rows[name], .9):8.1f}")
+        print(f"{name:55} {len(rows[name]):5} {pct(rows[name], .25):8.1f} {pct(rows[name], .5):8.1f} "
+              f"{pct(rows[name], .9):8.1f}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ extension NodeRuntime {
     /// A packet the redundant-ring layer hands to Totem.
     func totemPacketArrived(_ packet: TotemPacket) {
         let isBusy = waiting.count >= tokenPacer.settings.busyRequestsMin
+        if tokenPacer.passesThrough(isBusy: isBusy) {
+            enqueue(.core(.packetReceived(packet, at: now())))
+            return
+        }
         let sendQueueEmpty = core.totem.sendQueueFrameCount == 0
         performPacer(tokenPacer.step(.packetArrived(packet, isBusy: isBusy, sendQueueEmpty: sendQueueEmpty)))
     }

@@ -20,6 +20,16 @@ extension NodeRuntime {
     private func armTotemTimer(_ kind: TotemTimerKind, at: UInt64) {
         let index = Int(kind.rawValue)
         totemTimerTasks[index]?.cancel()
+        if at <= NIODeadline.now().uptimeNanoseconds {
+            // Already due (the 0 ms `deliverOwn` of every message sent on a held token, which
+            // `deliverOwnNow` usually fires first): a plain loop task, without the scheduled
+            // task's promise and heap entry. It needs no cancel: until it runs every restart
+            // is due no earlier, so the table keeps it (`.keep`), and a cancelled or early
+            // fired timer is found not due when it runs.
+            totemTimerTasks[index] = nil
+            eventLoop.execute { self.totemTimerTaskRan(kind) }
+            return
+        }
         totemTimerTasks[index] = eventLoop.scheduleTask(deadline: NIODeadline.uptimeNanoseconds(at)) {
             self.totemTimerTaskRan(kind)
         }

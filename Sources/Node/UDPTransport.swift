@@ -122,7 +122,7 @@ public final class UDPTransport: Sendable {
         case .send(let outgoing):
             let channel = outgoing.channel
             let buffer = outgoing.datagram
-            for address in outgoing.destinations {
+            outgoing.targets.forEach { address in
                 let promise = eventLoop.makePromise(of: Void.self)
                 promise.futureResult.whenFailure { [state] _ in
                     state.value.rings[index].counters.record(.sendError)

@@ -97,7 +97,35 @@ struct UDPTransportState {
     struct Outgoing {
         var channel: any Channel
         var datagram: ByteBuffer
-        var destinations: [SocketAddress]
+        var targets: Targets
+    }
+
+    /// Where the copies of one datagram go, without building an array per send: a token
+    /// visit sends one unicast per hop, thousands a second on an idle ring, and an array of
+    /// one address was an allocation each time (Bench/results/cpg-2026-11-26g.md).
+    enum Targets {
+        /// One address: a unicast, or udp mode's multicast group.
+        case one(SocketAddress)
+        /// udpu broadcast: every listed peer but `except` (the ring's array, shared, not
+        /// copied).
+        case peers([Peer], except: NodeID)
+
+        /// Calls `body` with each address, in the peers' order (by node id).
+        func forEach(_ body: (SocketAddress) -> Void) {
+            switch self {
+            case .one(let address):
+                body(address)
+            case .peers(let peers, let except):
+                for peer in peers where peer.nodeID != except { body(peer.address) }
+            }
+        }
+
+        /// Every address, for tests.
+        var addresses: [SocketAddress] {
+            var all: [SocketAddress] = []
+            forEach { all.append($0) }
+            return all
+        }
     }
 
     /// Encodes and seals `packet` for ring `ringIndex` and picks the destinations, or counts
@@ -109,20 +137,24 @@ struct UDPTransportState {
             return .nothing
         }
         let ringNumber = rings[ringIndex].ringNumber
-        var destinations: [SocketAddress] = []
-        var channel: (any Channel)?
+        let targets: Targets
+        let copies: Int
         switch destination {
         case .broadcast:
             switch mode {
             case .udpu:
-                destinations = rings[ringIndex].peers.filter { $0.nodeID != localNodeID }.map(\.address)
+                var others = 0
+                for peer in rings[ringIndex].peers where peer.nodeID != localNodeID { others &+= 1 }
+                if others == 0 { return .nothing }
+                targets = .peers(rings[ringIndex].peers, except: localNodeID)
+                copies = others
             case .udp:
                 guard let group = rings[ringIndex].multicastGroup else {
                     preconditionFailure("UDPTransport: udp ring \(ringNumber) without a group")
                 }
-                destinations = [group]
+                targets = .one(group)
+                copies = 1
             }
-            if destinations.isEmpty { return .nothing }
         case .node(let node):
             if node == localNodeID {
                 rings[ringIndex].counters.loopbackDeliveries &+= 1
@@ -133,9 +165,10 @@ struct UDPTransportState {
                 rings[ringIndex].counters.record(.sendToUnknownNode)
                 return .nothing
             }
-            destinations = [peer.address]
+            targets = .one(peer.address)
+            copies = 1
         }
-        channel = rings[ringIndex].channels?.unicast
+        let channel = rings[ringIndex].channels?.unicast
         guard let channel else {
             rings[ringIndex].counters.record(.socketDown)
             return .nothing
@@ -163,9 +196,9 @@ struct UDPTransportState {
             }
             datagram = buffer
         }
-        rings[ringIndex].counters.datagramsSent &+= UInt64(destinations.count)
-        rings[ringIndex].counters.bytesSent &+= UInt64(datagram.readableBytes * destinations.count)
-        return .send(Outgoing(channel: channel, datagram: datagram, destinations: destinations))
+        rings[ringIndex].counters.datagramsSent &+= UInt64(copies)
+        rings[ringIndex].counters.bytesSent &+= UInt64(datagram.readableBytes &* copies)
+        return .send(Outgoing(channel: channel, datagram: datagram, targets: targets))
     }
 
     enum Prepared {

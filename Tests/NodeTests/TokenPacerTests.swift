@@ -99,4 +99,38 @@ struct TokenPacerTests {
         let junk = NodeRuntime.tokenPacerSettings(environment: ["TOTEMKV_TOKEN_HOLD_US": "-5", "TOTEMKV_TOKEN_HOLD_BUSY": "x"])
         #expect(junk == .standard)
     }
+
+    /// `passesThrough` lets the runtime skip `step` for a packet: it must be true only when
+    /// `step` would return exactly `[.deliver(packet)]` and change nothing.
+    @Test func passesThroughOnlyWhenStepWouldOnlyDeliver() {
+        let token = Self.token()
+        for settings in [Self.settings, TokenPacer.Settings.off] {
+            for isBusy in [false, true] {
+                for sendQueueEmpty in [false, true] {
+                    for packet in [token, Self.mcast] {
+                        var pacer = TokenPacer(settings: settings)
+                        let passes = pacer.passesThrough(isBusy: isBusy)
+                        let before = pacer.counters
+                        let actions = pacer.step(.packetArrived(packet, isBusy: isBusy, sendQueueEmpty: sendQueueEmpty))
+                        if passes {
+                            #expect(actions == [.deliver(packet)])
+                            #expect(!pacer.isHolding)
+                            #expect(pacer.counters == before)
+                        }
+                    }
+                }
+            }
+        }
+        // Idle or pacing off: always; busy with pacing on: never (the token might be held).
+        #expect(TokenPacer(settings: Self.settings).passesThrough(isBusy: false))
+        #expect(!TokenPacer(settings: Self.settings).passesThrough(isBusy: true))
+        #expect(TokenPacer(settings: .off).passesThrough(isBusy: true))
+        // While a token is held nothing passes: the next packet releases it first.
+        var holding = TokenPacer(settings: Self.settings)
+        _ = holding.step(.packetArrived(token, isBusy: true, sendQueueEmpty: true))
+        #expect(holding.isHolding)
+        #expect(!holding.passesThrough(isBusy: false))
+        #expect(holding.step(.packetArrived(Self.mcast, isBusy: false, sendQueueEmpty: true))
+            == [.cancelHoldTimer, .deliver(token), .deliver(Self.mcast)])
+    }
 }

@@ -20,20 +20,8 @@ import Testing
     @Test func writesWhatThePushTaskWrites() throws {
         let group = try ProcessGroupName("bench")
         let channel = ByteBuffer(string: "bench")
-        let ids: [UInt64] = [0, 1, 9, 10, 99, 100, 12_345, UInt64(UInt32.max), UInt64.max]
-        var batch: [ProcessGroupDelivery] = []
-        for (n, id) in ids.enumerated() {
-            let from = ProcessGroupMember(node: NodeID(UInt32(truncatingIfNeeded: id)), connection: ConnectionID(id))
-            // Payload lengths across the bulk length's digit boundaries (0, 7, ... 9, 10, 99, 100).
-            let count = [0, 7, 9, 10, 64, 89, 90, 99, 1_000][n]
-            let payload = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37) }
-            batch.append(ProcessGroupDelivery(connection: ConnectionID(5), group: group,
-                                              notification: .message(from: from, payload: payload), isFinal: false))
-        }
-        let member = ProcessGroupMember(node: NodeID(2), connection: ConnectionID(7))
-        let change = ProcessGroupChange(members: [member], joined: [ProcessGroupMemberChange(member, .join)], left: [])
-        batch.insert(ProcessGroupDelivery(connection: ConnectionID(5), group: group, notification: .membership(change),
-                                          isFinal: false), at: 3)
+        // Payload lengths across the bulk length's digit boundaries (0, 7, ... 9, 10, 99, 100).
+        let batch = ProcessGroupTestBatch.mixed(group: group) { [0, 7, 9, 10, 64, 89, 90, 99, 1_000][$0] }
         // The whole batch, and each delivery on its own (the latency path's batch of one).
         for part in [batch] + batch.map({ [$0] }) + [[]] {
             var push = ByteBuffer()
@@ -43,7 +31,7 @@ import Testing
         var one = ByteBuffer()
         ProcessGroupChannelSink.writePushes([batch[1]], channel: channel, into: &one)
         #expect(String(buffer: one) == "*3\r\n$7\r\nmessage\r\n$5\r\nbench\r\n$19\r\nmessage 1:1 " +
-            String(decoding: (0..<7).map { UInt8(truncatingIfNeeded: $0 &* 37) }, as: UTF8.self) + "\r\n")
+            String(decoding: ProcessGroupTestBatch.payload(7), as: UTF8.self) + "\r\n")
     }
 
     @Test func decimalDigitsCountsWhatWriteDecimalWrites() {

@@ -203,10 +203,9 @@ extension ByteReader {
             let b = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
             // A length byte cannot exceed `CMapKey.maxBytes`; emptiness and bytes remain.
             guard count > 0 else { return nil }
-            // Without a branch per byte: keys are valid but for corrupt input.
-            var valid: UInt64 = 1
-            for byte in b { valid &= CMapKey.keyByteBit(byte) }
-            return valid != 0 ? CMapKey(decodedUnchecked: b) : nil
+            // Eight bytes at a time, without a branch per byte: keys are valid but for
+            // corrupt input.
+            return CMapKey.allKeyBytes(b) ? CMapKey(decodedUnchecked: b) : nil
         }
         guard let key else {
             let problem = CMapKey.problem(with: Array(bytes.dropFirst(start).prefix(count)), allowEmpty: false)

@@ -330,8 +330,10 @@ extension CMapKey {
     init(decodedUnchecked b: UnsafeRawBufferPointer) {
         // Big-endian words, zero-padded: the bytes present are copied into the word's
         // first bytes in memory, which the byte order then makes the most significant.
+        // Inlined: as a call, the three words cost more than checking the key's bytes.
+        @inline(__always)
         func word(_ at: Int) -> UInt64 {
-            let n = b.count - at
+            let n = b.count &- at
             if n >= 8 { return UInt64(bigEndian: b.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
             if n <= 0 { return 0 }
             var w: UInt64 = 0

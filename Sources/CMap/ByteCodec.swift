@@ -69,7 +69,14 @@ struct ByteReader {
 
     func fail(_ reason: String) -> CMapDecodingError { CMapDecodingError(offset: offset, reason: reason) }
 
-    mutating func u8() throws(CMapDecodingError) -> UInt8 { try integer() }
+    /// By subscript: a slice's `withUnsafeBytes` (as `integer` reads) costs more than the
+    /// byte itself, and tags and lengths are read a byte at a time.
+    mutating func u8() throws(CMapDecodingError) -> UInt8 {
+        guard offset < bytes.count else { throw fail("1 bytes needed, 0 left") }
+        let v = bytes[bytes.startIndex &+ offset]
+        offset &+= 1
+        return v
+    }
     mutating func u16() throws(CMapDecodingError) -> UInt16 { try integer() }
     mutating func u32() throws(CMapDecodingError) -> UInt32 { try integer() }
     mutating func u64() throws(CMapDecodingError) -> UInt64 { try integer() }

@@ -203,10 +203,9 @@ extension ByteReader {
             let b = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
             // A length byte cannot exceed `CMapKey.maxBytes`; emptiness and bytes remain.
             guard count > 0 else { return nil }
-            // Without a branch per byte: keys are valid but for corrupt input.
-            var valid: UInt64 = 1
-            for byte in b { valid &= CMapKey.keyByteBit(byte) }
-            return valid != 0 ? CMapKey(decodedUnchecked: b) : nil
+            // Eight bytes at a time, without a branch per byte: keys are valid but for
+            // corrupt input.
+            return CMapKey.allKeyBytes(b) ? CMapKey(decodedUnchecked: b) : nil
         }
         guard let key else {
             let problem = CMapKey.problem(with: Array(bytes.dropFirst(start).prefix(count)), allowEmpty: false)
@@ -331,8 +330,10 @@ extension CMapKey {
     init(decodedUnchecked b: UnsafeRawBufferPointer) {
         // Big-endian words, zero-padded: the bytes present are copied into the word's
         // first bytes in memory, which the byte order then makes the most significant.
+        // Inlined: as a call, the three words cost more than checking the key's bytes.
+        @inline(__always)
         func word(_ at: Int) -> UInt64 {
-            let n = b.count - at
+            let n = b.count &- at
             if n >= 8 { return UInt64(bigEndian: b.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
             if n <= 0 { return 0 }
             var w: UInt64 = 0

@@ -27,6 +27,9 @@ extension CMapKey {
     }
 
     private func slowWord(at offset: Int) -> UInt64 {
+        // A leaf of one key has the whole inline prefix in common (24 bytes), so a store into
+        // it asks for the word past the end of a short key: no loop for that.
+        if offset >= count { return 0 }
         var w: UInt64 = 0
         for i in offset..<(offset + 8) {
             w = (w << 8) | UInt64(i < count ? byte(at: i) : 0)

@@ -54,9 +54,13 @@ public struct CMapStateMachine: Sendable {
         // copies each operation (a retain and a release of its key and value per write).
         ops.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
-                let applied = state.applyInBatch(buffer[i], at: index)
+                var applied = state.applyInBatch(buffer[i], at: index)
                 if tracker.trackCount > 0, let change = applied.change { tracker.publish(change) }
-                results.append(applied.result)
+                // Swapped out, not copied: appending `applied.result` retained its payload
+                // and destroying `applied` released it again, once per write.
+                var result = CMapResult.ok
+                swap(&result, &applied.result)
+                results.append(result)
             }
         }
         let result = CMapResult.batch(results)

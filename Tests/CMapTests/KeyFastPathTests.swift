@@ -13,6 +13,35 @@ import Testing
 
     static let alphabet = Array("abcXYZ019_./:-".utf8)
 
+    /// Every byte value at every position of buffers of 1...17 bytes (whole words, partial
+    /// words, an overlapping last word), the other bytes valid.
+    @Test func allKeyBytesMatchesTheDefinitionInEveryLane() {
+        for length in 1...17 {
+            for position in 0..<length {
+                for b in UInt8.min...UInt8.max {
+                    var bytes = (0..<length).map { Self.alphabet[($0 &* 5) % Self.alphabet.count] }
+                    bytes[position] = b
+                    let all = bytes.withUnsafeBytes { CMapKey.allKeyBytes($0) }
+                    #expect(all == CMapKey.isKeyByteSlow(b), "length \(length), byte \(b) at \(position)")
+                }
+            }
+        }
+        #expect([UInt8]().withUnsafeBytes { CMapKey.allKeyBytes($0) })
+    }
+
+    /// Random buffers of 1...40 bytes, some with several bad bytes, against a byte loop.
+    @Test func allKeyBytesMatchesAByteLoop() {
+        var rng = SeededGenerator(seed: 9)
+        for _ in 0..<3000 {
+            let length = Int(rng.next() % 40) + 1
+            let bytes: [UInt8] = (0..<length).map { _ in
+                rng.chance(0.03) ? UInt8(truncatingIfNeeded: rng.next()) : Self.alphabet[Int(rng.next() % UInt64(Self.alphabet.count))]
+            }
+            let all = bytes.withUnsafeBytes { CMapKey.allKeyBytes($0) }
+            #expect(all == bytes.allSatisfy(CMapKey.isKeyByteSlow), "\(bytes)")
+        }
+    }
+
     /// Big-endian word `at` of `bytes`, zero past the end, one byte at a time.
     func referenceWord(_ bytes: [UInt8], _ at: Int) -> UInt64 {
         var w: UInt64 = 0

@@ -106,10 +106,10 @@ extension CMapState {
     }
 
     /// Writes the value unless identical; returns the change, or nil for a no-op. One
-    /// descent of the tree, whether the value is new, changed or identical.
-    /// The value is hashed only when stored (not for an identical value).
+    /// descent of the tree, whether the value is new, changed or identical; the value is
+    /// hashed only when stored.
     private mutating func store(_ key: CMapKey, _ value: CMapValue, at index: LogIndex) -> CMapChange? {
-        let (outcome, valueHash) = entries.storeHashingOnlyIfStored(key, CMapEntry(value: value, version: index))
+        let (outcome, valueHash) = entries.store(key, CMapEntry(value: value, version: index))
         switch outcome {
         case .identical:
             return nil

@@ -90,25 +90,19 @@ struct KeyTree: @unchecked Sendable {
     // MARK: Writing
 
     /// Inserts or replaces the entry of `key`, except that an identical value (same type and
-    /// bytes, `valueHash` = `StateHash.ofValue(entry.value)`) is left in place with its
-    /// version. One descent of the tree.
-    mutating func store(_ key: CMapKey, _ entry: CMapEntry, valueHash: UInt64) -> StoreOutcome {
-        var hash = ValueHash(known: valueHash)
-        return store(key, entry, hash: &hash)
-    }
-
-    /// As `store(_:_:valueHash:)`, but the value is hashed only when it is stored: an
-    /// identical value is recognised by its bytes alone. Returns the value's hash too (the
-    /// stored one when identical). Hashing a 256-byte value is a serial chain that costs
-    /// more than comparing it, and re-setting a key to the value it has is common (and is
-    /// all a `redis-benchmark -t set` run does).
-    mutating func storeHashingOnlyIfStored(_ key: CMapKey, _ entry: CMapEntry) -> (StoreOutcome, valueHash: UInt64) {
-        var hash = ValueHash(known: nil)
+    /// bytes) is left in place with its version. One descent of the tree. Returns the value's
+    /// `StateHash.ofValue` too (the stored one when identical): the value is hashed only when
+    /// it is stored, because hashing a 256-byte value is a serial chain that costs more than
+    /// comparing it, and re-setting a key to the value it has is common (and is all a
+    /// `redis-benchmark -t set` run does).
+    mutating func store(_ key: CMapKey, _ entry: CMapEntry) -> (StoreOutcome, valueHash: UInt64) {
+        var hash = ValueHash()
         let outcome = store(key, entry, hash: &hash)
         return (outcome, hash.of(entry.value))
     }
 
-    /// A value's `StateHash.ofValue`, given or computed at most once, when first needed.
+    /// A value's `StateHash.ofValue`, computed at most once, when first needed (or taken from
+    /// an identical stored value).
     struct ValueHash {
         var known: UInt64?
         mutating func of(_ value: CMapValue) -> UInt64 {
@@ -149,12 +143,7 @@ struct KeyTree: @unchecked Sendable {
                 let r = n.record(i)
                 let big = (n.cells + i).pointer(to: \.big)!
                 let oldHash = ValueRecord.valueHash(r)
-                if let valueHash = hash.known {
-                    // The hash first: the old value's bytes are compared only when it matches.
-                    if oldHash == valueHash && ValueRecord.equals(r, big: big, entry.value) {
-                        return (.identical, nil)
-                    }
-                } else if ValueRecord.equals(r, big: big, entry.value) {
+                if ValueRecord.equals(r, big: big, entry.value) {
                     // Equal type and bytes: equal hashes, so the stored one is the value's.
                     hash.known = oldHash
                     return (.identical, nil)

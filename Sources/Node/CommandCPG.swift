@@ -189,12 +189,7 @@ extension CommandDispatcher {
         for delivery in batch {
             switch delivery.notification {
             case .message(let from, let payload):
-                storage.writeStaticString("message ")
-                storage.writeDecimal(UInt64(from.node.rawValue))
-                storage.writeInteger(UInt8(ascii: ":"))
-                storage.writeDecimal(from.connection.rawValue)
-                storage.writeInteger(UInt8(ascii: " "))
-                storage.writeBytes(payload)
+                storage.writeProcessGroupMessageText(from: from, payload: payload)
             case .membership:
                 var text = processGroupPushPayload(delivery.notification)
                 storage.writeBuffer(&text)
@@ -233,6 +228,18 @@ extension CommandDispatcher {
 }
 
 extension ByteBuffer {
+    /// `message <node>:<connection> <payload>`, the text of a group message's push (as
+    /// `processGroupPushPayload` has it), written in place: the push task's batches and the
+    /// direct sink both write it with this.
+    mutating func writeProcessGroupMessageText(from: ProcessGroupMember, payload: [UInt8]) {
+        writeStaticString("message ")
+        writeDecimal(UInt64(from.node.rawValue))
+        writeInteger(UInt8(ascii: ":"))
+        writeDecimal(from.connection.rawValue)
+        writeInteger(UInt8(ascii: " "))
+        writeBytes(payload)
+    }
+
     /// Writes `value` in decimal ASCII, without building a string.
     mutating func writeDecimal(_ value: UInt64) {
         guard value >= 10 else {

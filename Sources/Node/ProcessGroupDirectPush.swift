@@ -104,7 +104,7 @@ final class ProcessGroupChannelSink: ProcessGroupPushSink, @unchecked Sendable {
                                           payload: CommandDispatcher.processGroupPushPayload(delivery.notification))
                 continue
             }
-            // "message <node>:<connection> <payload>", as `processGroupPushPayloads` has it.
+            // The bulk string's length first: "message <node>:<connection> <payload>".
             let node = UInt64(from.node.rawValue)
             let connection = from.connection.rawValue
             let length = 8 &+ decimalDigits(node) &+ 1 &+ decimalDigits(connection) &+ 1 &+ payload.count
@@ -112,12 +112,8 @@ final class ProcessGroupChannelSink: ProcessGroupPushSink, @unchecked Sendable {
             push.writeRESPBulkString(name)
             push.writeInteger(UInt8(ascii: "$"))
             push.writeDecimal(UInt64(length))
-            push.writeStaticString("\r\nmessage ")
-            push.writeDecimal(node)
-            push.writeInteger(UInt8(ascii: ":"))
-            push.writeDecimal(connection)
-            push.writeInteger(UInt8(ascii: " "))
-            push.writeBytes(payload)
+            push.writeStaticString("\r\n")
+            push.writeProcessGroupMessageText(from: from, payload: payload)
             push.writeStaticString("\r\n")
         }
     }

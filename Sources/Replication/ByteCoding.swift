@@ -56,11 +56,7 @@ struct ExactWriter {
     mutating func u32(_ v: UInt32) { store(v) }
     mutating func u64(_ v: UInt64) { store(v) }
     /// Length (u32) and bytes, as `ByteWriter.blob`.
-    mutating func blob(_ v: [UInt8]) {
-        store(UInt32(v.count))
-        flush()
-        bytes.append(contentsOf: v)
-    }
+    mutating func blob(_ v: [UInt8]) { blob(v[...]) }
     mutating func blob(_ v: ArraySlice<UInt8>) {
         store(UInt32(v.count))
         flush()

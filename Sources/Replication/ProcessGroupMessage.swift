@@ -30,8 +30,7 @@ extension RingMessage {
     static let processGroupTag: UInt8 = 16
 
     /// Whether an encoded ring message is a process-group message, without decoding it.
-    public static func isProcessGroupPayload(_ bytes: [UInt8]) -> Bool { bytes.first == processGroupTag }
-    public static func isProcessGroupPayload(_ bytes: ArraySlice<UInt8>) -> Bool { bytes.first == processGroupTag }
+    public static func isProcessGroupPayload<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool { bytes.first == processGroupTag }
 }
 
 extension ProcessGroupMessage {

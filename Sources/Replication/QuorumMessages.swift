@@ -12,8 +12,7 @@ extension RingMessage {
 
     /// Whether a delivered payload is the quorum service's, by its first byte (no decoding:
     /// the check runs on every delivery).
-    static func isNodeInfo(_ payload: [UInt8]) -> Bool { payload.first == nodeInfoTag }
-    static func isNodeInfo(_ payload: ArraySlice<UInt8>) -> Bool { payload.first == nodeInfoTag }
+    static func isNodeInfo<Bytes: Collection<UInt8>>(_ payload: Bytes) -> Bool { payload.first == nodeInfoTag }
 
     /// `tag ringRepresentative(4) ringSeq(8) nodeinfo(17)`.
     static func encodeNodeInfo(ringID: RingID, _ info: NodeInfo, into w: inout ByteWriter) {
@@ -51,8 +50,7 @@ public enum ReconfigurationEntry {
     }
 
     /// Whether an entry's op is a reconfiguration (by its first byte).
-    public static func isReconfiguration(_ op: [UInt8]) -> Bool { op.first == marker }
-    public static func isReconfiguration(_ op: ArraySlice<UInt8>) -> Bool { op.first == marker }
+    public static func isReconfiguration<Bytes: Collection<UInt8>>(_ op: Bytes) -> Bool { op.first == marker }
 
     /// nil when `op` is not a reconfiguration; throws when it is one but malformed.
     public static func decode(_ op: [UInt8]) throws -> Reconfiguration? { try decode(op[...]) }

@@ -17,7 +17,7 @@ from bisect import bisect_left
 
 NAMES = {0: "nodeID", 1: "mcastAdmitted", 2: "mcastStepped", 3: "unicastFlushed", 4: "totemTimerFired",
          5: "delivered", 6: "handedOver", 7: "pushResumed", 8: "pushWritten", 9: "packetReceived",
-         10: "broadcastsFlushed"}
+         10: "broadcastsFlushed", 11: "clientRead", 12: "unicastFlushing"}
 DELIVER_OWN = 7
 
 
@@ -102,6 +102,12 @@ def main():
             if admitted:
                 a = admitted[0]
                 add(f"node {node}: mcast admitted", a - t0)
+                read = window(node, 11, t0, a)
+                if read:
+                    add(f"node {node}: client read", read[-1][0] - t0)
+                flushing = window(node, 12, a, limit)
+                if flushing:
+                    add(f"node {node}: token flushing (sendmmsg called)", flushing[0][0] - t0)
                 stepped = window(node, 2, a, limit)
                 if stepped:
                     add(f"node {node}: mcast stepped (UDP sent)", stepped[0][0] - t0)

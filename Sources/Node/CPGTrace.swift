@@ -35,6 +35,10 @@ final class CPGTrace: Sendable {
         case packetReceived = 9
         /// The deferred flush of broadcasts (end of the loop turn) ran.
         case broadcastsFlushed = 10
+        /// A client connection's read began; detail: the bytes read.
+        case clientRead = 11
+        /// A flush at once is about to call the channels' `flush` (`sendmmsg`).
+        case unicastFlushing = 12
     }
 
     static let shared: CPGTrace? = ProcessInfo.processInfo.environment["TOTEMKV_CPG_TRACE"].map {

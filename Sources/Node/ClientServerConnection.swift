@@ -160,6 +160,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var chunk = unwrapInboundIn(data)
+        CPGTrace.shared?.record(.clientRead, UInt64(chunk.readableBytes))
         if input.readableBytes == 0 {
             input = chunk
         } else {

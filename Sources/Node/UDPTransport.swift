@@ -152,6 +152,7 @@ public final class UDPTransport: Sendable {
     /// and a receiver that sees the token first would ask for them again.
     private func flush(_ channel: any Channel, now: Bool) {
         if now {
+            CPGTrace.shared?.record(.unicastFlushing)
             let pending = state.value.channelsToFlush
             state.value.channelsToFlush = []
             for other in pending where other !== channel { other.flush() }

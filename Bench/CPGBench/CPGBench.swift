@@ -21,6 +21,11 @@
 // before 2026-11-26f (Bench/results/cpg-2026-11-26f.md): from the main task, stamp taken
 // before the request is built.
 //
+// The latency run's members are `LatencyClient`'s plain blocking sockets (one thread, as
+// Bench/wakeup-floor.py's client); CPGBENCH_NIO_LATENCY=1 runs it on the floods' NIO members
+// instead (the way before 2026-11-26h). CPGBENCH_TRANSPORT=udp runs the cluster on IP multicast
+// (`transport: udp`, a group derived from the base port) instead of the default udpu.
+//
 // CPGBENCH_TOTEM="option: value" adds totem options for an experiment (for example
 // "seqno_unchanged_const: 100000", a ring that never holds the token when idle); the
 // figures recorded against the targets use the defaults.
@@ -170,6 +175,7 @@ struct Cluster {
         base = try Self.freeBasePort()
         root = NSTemporaryDirectory() + "totemkv-cpgbench-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let multicast = ProcessInfo.processInfo.environment["CPGBENCH_TRANSPORT"] == "udp"
         var nodes = ""
         for id in 1...3 { nodes += "node {\n nodeid: \(id)\n ring0_addr: 127.0.0.\(id)\n}\n" }
         let text = """
@@ -177,10 +183,11 @@ struct Cluster {
              version: 2
              cluster_name: cpgbench
              \(ProcessInfo.processInfo.environment["CPGBENCH_TOTEM"] ?? "")
-             transport: udpu
+             transport: \(multicast ? "udp" : "udpu")
              interface {
               ringnumber: 0
               mcastport: \(base + 1000)
+              \(multicast ? "mcastaddr: 239.255.\(base % 250).\(base / 250 % 250 + 1)" : "")
              }
             }
             nodelist {
@@ -405,6 +412,16 @@ struct CPGBench {
             last = current
         }
         // Latency at 100 messages/s from one node's member (CPGBENCH_LATENCY_SENDER), 64-byte payloads.
+        if ProcessInfo.processInfo.environment["CPGBENCH_NIO_LATENCY"] != "1" {
+            // The floods' members leave (their connections close), so only the latency
+            // client's members are in the group and no NIO thread wakes for a push.
+            for (_, channel) in members { try? await channel.close() }
+            try await group.shutdownGracefully()
+            try await Task.sleep(for: .milliseconds(500))
+            try await measureLatency(ports: (0..<3).map { cluster.base + $0 },
+                                     count: latencyMessages, sender: latencySender)
+            return
+        }
         for (member, channel) in members {
             try await channel.eventLoop.submit { if !member.isJoined { member.join() } }.get()
         }
@@ -495,5 +512,37 @@ struct CPGBench {
             try? await channel.close()
         }
         try await group.shutdownGracefully()
+    }
+
+    /// The latency run on `LatencyClient`'s plain sockets, on a thread of its own (it blocks).
+    static func measureLatency(ports: [Int], count: Int, sender: Int) async throws {
+        let client = try LatencyClient(ports: ports)
+        defer { client.close() }
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<LatencyClient.Result, Never>) in
+            Thread.detachNewThread { continuation.resume(returning: client.run(count: count, sender: sender - 1)) }
+        }
+        var samples: [UInt64] = []
+        var perMember: [String] = []
+        for (index, latencies) in result.latencies.enumerated() {
+            let own = latencies.sorted()
+            perMember.append("node \(index + 1) p50 \(String(format: "%.3f", percentile(own, 0.5))) ms")
+            samples += own
+        }
+        samples.sort()
+        if let path = ProcessInfo.processInfo.environment["CPGBENCH_TRACE"] {
+            // "<member> <send stamp> <latency>" per sample, then "reply <time>" per reply.
+            var text = ""
+            for member in 0..<3 {
+                for (stamp, latency) in zip(result.stamps[member], result.latencies[member]) {
+                    text += "\(member + 1) \(stamp) \(latency)\n"
+                }
+            }
+            for time in result.replies { text += "reply \(time)\n" }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        }
+        print("")
+        print("latency at 100 msgs/s, 64 B, 1 sender (node \(sender)): \(samples.count) samples over 3 members, p50 \(String(format: "%.3f", percentile(samples, 0.5))) ms, p99 \(String(format: "%.3f", percentile(samples, 0.99))) ms, max \(String(format: "%.3f", percentile(samples, 1.0))) ms (\(perMember.joined(separator: ", ")))")
+        if result.late > 0 { print("messages whose three pushes took over \(LatencyClient.waitMilliseconds) ms: \(result.late)") }
+        if !result.errors.isEmpty { print("errors: \(result.errors)") }
     }
 }

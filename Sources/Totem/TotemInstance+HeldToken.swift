@@ -1,19 +1,31 @@
-/// Messages queued on a held token (a TotemKV addition to corosync's token hold, totem-notes
-/// 2.5).
+/// Where an idle ring's token waits, and messages queued on the held token (TotemKV's two
+/// changes to corosync's token hold, totem-notes 2.5; docs/totem.md).
 ///
-/// An idle ring's representative keeps the token after its visit. corosync releases the
-/// saved token unchanged when something is queued (its own `mcast_msg`, a hold cancel, the
-/// hold timer), so a message queued on the representative itself leaves only on its next
-/// visit, a whole rotation later. Here the held token first takes those messages, as the
-/// visit would have had the token arrived after they were queued.
+/// **The holder.** corosync's representative keeps the token once the ring is idle, so a
+/// message queued on any other node waits for a hold cancel to reach the representative and
+/// the released token to come round: two more hops than a message queued on the
+/// representative. Here the token waits at the node that broadcast the ring's newest
+/// message (the representative while there is none), so a node that keeps sending, the
+/// usual case at a low rate, finds the token with it. Every member computes the holder the
+/// same way from what it holds: by the time the ring has been idle for
+/// `seqno_unchanged_const` rotations every member has the newest message. A member that
+/// missed it may pick another holder; that is safe, because holding is only ever done by
+/// the node the one token is at, and costs nothing but a hold cancel. Any other node with
+/// something to send multicasts a hold cancel, whoever holds, as before.
+///
+/// **Messages queued on the held token.** corosync releases the saved token unchanged when
+/// something is queued (its own `mcast_msg`, a hold cancel, the hold timer), so a message
+/// queued on the holder itself leaves only on its next visit, a whole rotation later. Here
+/// the held token first takes those messages, as the visit would have had the token
+/// arrived after they were queued.
 ///
 /// Why this stays within Totem's rules:
-/// - Only the token holder stamps sequence numbers, and the representative is the holder:
-///   the saved token has not been transmitted since its visit (`isSavedTokenSent`), every
-///   other member's last token has a lower token seq, so nobody else can be broadcasting
-///   new messages, and no other version of this token exists on the wire.
+/// - Only the token holder stamps sequence numbers: the saved token has not been
+///   transmitted since its visit (`isSavedTokenSent`), every other member's last token has
+///   a lower token seq, so nobody else can be broadcasting new messages, and no other
+///   version of this token exists on the wire. Which member holds changes none of this.
 /// - The result is the token one visit would have produced had the token reached the
-///   representative after the submission (the model allows any network delay): step 10
+///   holder after the submission (the model allows any network delay): step 10
 ///   stamps `token.seq + 1 ...` and stores the messages in the sort queue before sending;
 ///   step 11 replaces this node's flow-control contribution with the visit's total; step
 ///   12 (`updateTokenAru`) applied again gives what one application after all of the
@@ -24,11 +36,31 @@
 ///   nil) or this node (a gap below the new messages keeps the aru where it was).
 /// - Delivery follows the token's send, as in step 14 (`releaseHeldToken`).
 extension TotemInstance {
-    /// Steps 10-12 of the representative's last visit, again, on the token it holds, for
+    /// Whether this node keeps the token when the ring goes idle: it broadcast the newest
+    /// message of the ring (`seq` is the token's), or there is none it knows of and it is
+    /// the representative.
+    func holdsIdleToken(seq: UInt64) -> Bool {
+        if seq > 0, newestMessageSeq == seq, let originator = newestMessageOriginator {
+            return originator == nodeID
+        }
+        return isRepresentative
+    }
+
+    /// This node keeps the token now (its hold timer runs).
+    var isHoldingToken: Bool { state == .operational && isTimerArmed(.tokenHold) }
+
+    /// Remembers the newest message of the installed ring stored here.
+    mutating func noteNewestMessage(_ message: Mcast) {
+        guard message.seq > newestMessageSeq else { return }
+        newestMessageSeq = message.seq
+        newestMessageOriginator = message.originator
+    }
+
+    /// Steps 10-12 of the holder's last visit, again, on the token it holds, for
     /// what it has queued since. Returns true when messages were broadcast (they are then
     /// delivered after the token is sent). The caller sends the token.
     mutating func broadcastOnHeldToken() -> Bool {
-        guard state == .operational, isRepresentative, !isSavedTokenSent, packer.count > 0,
+        guard state == .operational, !isSavedTokenSent, packer.count > 0,
               let saved = savedToken, case .token(var token) = saved.message,
               myHighSeqReceived <= token.seq else { return false }
         // max_messages bounds the whole visit: what the visit already sent counts.

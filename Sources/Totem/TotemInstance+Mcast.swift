@@ -17,6 +17,7 @@ extension TotemInstance {
         } else if state == .operational || (state == .gather && !oldRingStateSaved) {
             inserted = regular.insert(message)
             duplicate = !inserted && regular.contains(message.seq)
+            if inserted { noteNewestMessage(message) }
         } else {
             stats.mcastsDroppedForeign += 1
             return
@@ -128,7 +129,8 @@ extension TotemInstance {
     mutating func handleTokenHoldCancel(_ cancel: TokenHoldCancel) {
         guard cancel.ringID == ringID else { return }
         seqUnchangedCount = 0
-        if isRepresentative && state == .operational && isTimerArmed(.tokenHold) {
+        // Only the holder arms the hold timer (step 14).
+        if state == .operational && isTimerArmed(.tokenHold) {
             releaseHeldToken()
         }
     }

@@ -69,7 +69,7 @@ extension TotemInstance {
         startTimer(.tokenRetransmit, after: options.tokenRetransmit)
     }
 
-    /// Sends a token the representative kept back while the ring was idle, with what this
+    /// Sends a token this node (its holder) kept back while the ring was idle, with what this
     /// node queued since on it (`broadcastOnHeldToken`), and delivers those messages here
     /// after the token left, as a visit does (step 14): in this step, or, in a submission's
     /// step (which never delivers), on the 0 ms `deliverOwn` timer.

@@ -43,10 +43,12 @@ extension TotemInstance {
         }
         previousTokenMessageSeq = token.seq
 
-        // 4: hold the token when the ring is idle (totem-notes 2.5).
+        // 4: hold the token when the ring is idle (totem-notes 2.5), at the node that broadcast
+        // the newest message (corosync: always the representative; `+HeldToken`).
         let unchangedConst = options.seqnoUnchangedConst
+        let holdsHere = holdsIdleToken(seq: token.seq)
         isTokenHeld = state == .operational
-            && (isRepresentative ? seqUnchangedCount > unchangedConst : seqUnchangedCount >= unchangedConst)
+            && (holdsHere ? seqUnchangedCount > unchangedConst : seqUnchangedCount >= unchangedConst)
 
         // 5: free what every member holds; remember the aru of the previous visit.
         if state == .operational { freeMessages(tokenAru: token.aru) }
@@ -88,7 +90,7 @@ extension TotemInstance {
         if state == .recovery {
             recoveryTokenBookkeeping(&token)
         }
-        let forward = !(isRepresentative && isTokenHeld)
+        let forward = !(holdsHere && isTokenHeld)
         if !forward { stats.tokensHeld += 1 }
         stats.tokensForwarded += forward ? 1 : 0
         sendToken(.token(token), to: newMembers.successor(of: nodeID), transmit: forward)
@@ -215,7 +217,12 @@ extension TotemInstance {
             }
             token.seq += 1
             let message = Mcast(ringID: ringID, originator: nodeID, seq: token.seq, body: body)
-            if state == .recovery { recovery.insert(message) } else { regular.insert(message) }
+            if state == .recovery {
+                recovery.insert(message)
+            } else {
+                regular.insert(message)
+                noteNewestMessage(message)
+            }
             broadcast(.mcast(message))
             stats.mcastsSent += 1
             sent += 1

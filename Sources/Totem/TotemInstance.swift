@@ -15,14 +15,16 @@ import TotemConfig
 /// Files: this one holds the state and the dispatch; `+Token` the ordering token,
 /// `+Mcast` reception and delivery, `+Membership` GATHER and JOIN, `+Commit` the commit
 /// token and RECOVERY, `+Operational` the EVS entry into OPERATIONAL, `+Timers` the timers,
-/// `+HeldToken` messages queued on a token the representative holds.
+/// `+HeldToken` messages queued on a held token and which node holds it.
 ///
 /// Differences from corosync: sequence numbers are 64-bit and never wrap; the node's own
 /// JOIN is "received back" when the join timer fires (corosync gets its multicast back
 /// from the network); a JOIN that merges nothing does not re-enter GATHER (JOIN storm);
 /// the regular sort queue only accepts messages of the ring it belongs to; the `send_join`
-/// delay is a timer instead of a sleep; `window_size - fcc` saturates at 0; a held token
-/// the representative releases first carries what it queued meanwhile (`+HeldToken`).
+/// delay is a timer instead of a sleep; `window_size - fcc` saturates at 0; an idle ring's
+/// token waits at the node that broadcast its newest message, not always at the
+/// representative, and a held token first carries what its holder queued meanwhile
+/// (`+HeldToken`).
 public struct TotemInstance: Sendable {
     public enum State: Hashable, Sendable {
         /// Created, not started yet.
@@ -92,8 +94,14 @@ public struct TotemInstance: Sendable {
     /// The token's seq on the previous visit (idleness detection).
     var previousTokenMessageSeq: UInt64?
     var seqUnchangedCount: UInt32 = 0
-    /// corosync's my_token_held: the ring is idle; the representative keeps the token.
+    /// corosync's my_token_held: the ring is idle; its holder (`holdsIdleToken`) keeps the
+    /// token, and any other node with something to send asks for it with a hold cancel.
     var isTokenHeld = false
+    /// The seq and originator of the newest message of the installed ring this node holds
+    /// (0 and nil before the ring's first): who keeps the token when the ring goes idle
+    /// (`holdsIdleToken`).
+    var newestMessageSeq: UInt64 = 0
+    var newestMessageOriginator: NodeID?
     var aruUnchangedCount: UInt32 = 0
     /// Flow control: my previous contribution to fcc (my_trc) and backlog (my_pbl).
     var myTransmitCount: UInt32 = 0
@@ -222,7 +230,7 @@ public struct TotemInstance: Sendable {
         // totempg's mcast_msg signals totemsrp, which cancels a token hold (totem-notes 2.5).
         guard isTokenHeld else { return }
         isTokenHeld = false
-        if ringID.representative == nodeID {
+        if isHoldingToken {
             releaseHeldToken(deliveringNow: false)
         } else {
             stats.tokenHoldCancelsSent += 1

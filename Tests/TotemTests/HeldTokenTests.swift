@@ -3,7 +3,7 @@ import Testing
 import TotemConfig
 @testable import Totem
 
-/// Messages queued on a token the representative holds (`TotemInstance+HeldToken.swift`).
+/// Where an idle ring's token waits, and messages queued on it (`TotemInstance+HeldToken.swift`).
 @Suite struct HeldTokenTests {
     func payload(_ tag: UInt8, bytes: Int = 20) -> [UInt8] { [UInt8](repeating: tag, count: bytes) }
 
@@ -96,5 +96,64 @@ import TotemConfig
         h.run(limit: 50)
         #expect(h.deliveries[0].map(\.payload) == (0..<5).map { payload(UInt8($0), bytes: 1_000) })
         #expect(h.deliveries[1] == h.deliveries[0] && h.deliveries[2] == h.deliveries[0])
+    }
+
+    /// Node 2 sends on a ring held by node 1; once the ring is idle again, node 2 holds.
+    func ringHeldAfterNode2Sent(_ payloads: [UInt8]) -> Harness {
+        var h = heldRing()
+        for tag in payloads { _ = h.step(1, .submitted(payload(tag), at: h.now)) }
+        h.run(limit: 2_000)
+        return h
+    }
+
+    @Test func theIdleTokenWaitsAtTheNodeThatBroadcastLast() throws {
+        var h = ringHeldAfterNode2Sent([1])
+        #expect(h.inFlight.isEmpty)
+        #expect(h.timers[1][.tokenHold] != nil && h.timers[0][.tokenHold] == nil && h.timers[2][.tokenHold] == nil)
+        #expect(h.nodes.allSatisfy { $0.newestMessageOriginator == NodeID(2) })
+        // Node 2's next message leaves on the token it holds: no hold cancel, no rotation.
+        let cancelsBefore = h.nodes[1].stats.tokenHoldCancelsSent
+        #expect(cancelsBefore == 1, "the first message asked node 1 for the token")
+        let actions = h.step(1, .submitted(payload(2), at: h.now))
+        #expect(!sends(actions).contains { if case .tokenHoldCancel = $0 { true } else { false } })
+        #expect(mcasts(actions).count == 1 && tokens(actions).count == 1)
+        #expect(h.nodes[1].stats.heldTokenBroadcasts == 1 && h.nodes[1].stats.tokenHoldCancelsSent == cancelsBefore)
+        _ = h.fire(1, .deliverOwn)
+        h.run(limit: 20)
+        #expect(h.deliveries[0].map(\.payload) == [payload(1), payload(2)])
+        #expect(h.deliveries[1] == h.deliveries[0] && h.deliveries[2] == h.deliveries[0])
+    }
+
+    @Test func anotherNodeStillAsksTheHolderWithAHoldCancel() throws {
+        var h = ringHeldAfterNode2Sent([1])
+        // Node 1, the representative, is not the holder now: it asks for the token.
+        let actions = h.step(0, .submitted(payload(3), at: h.now))
+        #expect(sends(actions) == [.tokenHoldCancel(TokenHoldCancel(ringID: h.nodes[0].ringID))])
+        h.run(limit: 2_000)
+        #expect(h.deliveries[0].map(\.payload) == [payload(1), payload(3)])
+        #expect(h.deliveries[1] == h.deliveries[0] && h.deliveries[2] == h.deliveries[0])
+        // And the token now waits at node 1 again.
+        #expect(h.timers[0][.tokenHold] != nil && h.timers[1][.tokenHold] == nil)
+    }
+
+    @Test func theHoldTimerReleasesTheTokenAtAnyHolder() throws {
+        var h = ringHeldAfterNode2Sent([1])
+        let released = tokens(h.fire(1, .tokenHold))
+        #expect(released.count == 1)
+        // The ring rotates again until it is idle, and the token waits at node 2 again.
+        h.run(limit: 2_000)
+        #expect(h.inFlight.isEmpty && h.timers[1][.tokenHold] != nil)
+        #expect(h.nodes[1].stats.tokensHeld == 2)
+    }
+
+    @Test func aMemberThatMissedTheNewestMessageNeverHoldsInItsPlace() throws {
+        var h = ringHeldAfterNode2Sent([1])
+        // Node 3 forgets who sent last (as if it never had the message): it names the
+        // representative, not itself, so node 2 alone keeps holding.
+        h.nodes[2].newestMessageOriginator = nil
+        h.nodes[2].newestMessageSeq = 0
+        #expect(!h.nodes[2].holdsIdleToken(seq: h.nodes[1].newestMessageSeq))
+        #expect(h.nodes[0].holdsIdleToken(seq: 0) && !h.nodes[1].holdsIdleToken(seq: 0))
+        #expect(h.nodes[1].holdsIdleToken(seq: h.nodes[1].newestMessageSeq))
     }
 }

@@ -158,7 +158,7 @@ public struct MergeDetect: Hashable, Sendable {
     public init(ringID: RingID) { self.ringID = ringID }
 }
 
-/// Asks the representative to release a held token at once.
+/// Asks the node holding an idle ring's token to release it at once.
 public struct TokenHoldCancel: Hashable, Sendable {
     public var ringID: RingID
     public init(ringID: RingID) { self.ringID = ringID }

@@ -7,7 +7,7 @@ public enum TotemTimerKind: UInt8, Hashable, Sendable, CaseIterable, CustomStrin
     case tokenLoss
     /// `token_retransmit` ms after forwarding: resend the saved token copy.
     case tokenRetransmit
-    /// `hold` ms: the representative releases a held token (totem-notes 2.5).
+    /// `hold` ms: the holder releases a held token (totem-notes 2.5).
     case tokenHold
     /// `join` ms: resend JOIN while gathering.
     case join

@@ -147,6 +147,10 @@ extension TotemInstance {
             stats.oldRingMessagesQueued += UInt64(retransmitQueue.count)
         }
         recovery.reset()
+        // The new ring's messages (its recovery queue becomes its regular queue) name the
+        // holder of its idle token; until the first, the representative (`holdsIdleToken`).
+        newestMessageSeq = 0
+        newestMessageOriginator = nil
         myAru = 0
         myHighSeqReceived = 0
         myLastAru = 0

@@ -7,11 +7,14 @@
 /// representative. Here the token waits at the node that broadcast the ring's newest
 /// message (the representative while there is none), so a node that keeps sending, the
 /// usual case at a low rate, finds the token with it. Every member computes the holder the
-/// same way from what it holds: by the time the ring has been idle for
-/// `seqno_unchanged_const` rotations every member has the newest message. A member that
-/// missed it may pick another holder; that is safe, because holding is only ever done by
-/// the node the one token is at, and costs nothing but a hold cancel. Any other node with
-/// something to send multicasts a hold cancel, whoever holds, as before.
+/// same way from the messages it stored in the ring (the recovery phase's included): by the
+/// time the ring has been idle for `seqno_unchanged_const` rotations every member has the
+/// newest message. A member that has not recorded it names the representative: only the
+/// representative can then wrongly take itself for the holder, and hold the token in the
+/// sender's place. That is safe, because holding is only ever done by the node the one
+/// token is at, and it costs a hold cancel: every member, the would-be holder included,
+/// takes the token for held from `seqno_unchanged_const` unchanged visits on and asks for
+/// it with a hold cancel when it has something to send (`handleToken`, step 4).
 ///
 /// **Messages queued on the held token.** corosync releases the saved token unchanged when
 /// something is queued (its own `mcast_msg`, a hold cancel, the hold timer), so a message

@@ -14,6 +14,7 @@ extension TotemInstance {
         if state == .recovery {
             inserted = recovery.insert(message)
             duplicate = !inserted && recovery.contains(message.seq)
+            if inserted { noteNewestMessage(message) }
         } else if state == .operational || (state == .gather && !oldRingStateSaved) {
             inserted = regular.insert(message)
             duplicate = !inserted && regular.contains(message.seq)

@@ -37,10 +37,6 @@ extension TotemInstance {
         failedToReceive = false
         swap(&regular, &recovery)
         recovery.reset()
-        // The new ring's idle token waits at its representative until a message is
-        // broadcast on it (`holdsIdleToken`).
-        newestMessageSeq = 0
-        newestMessageOriginator = nil
         // Deviation: corosync sets my_high_delivered = my_high_seq_received here. A member
         // that enters OPERATIONAL a rotation after the others may already hold their first
         // new-ring messages, and would never deliver them (the simulator found it: seed 51

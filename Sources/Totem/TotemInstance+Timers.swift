@@ -29,8 +29,11 @@ extension TotemInstance {
         case .tokenRetransmit:
             retransmitSavedToken()
         case .tokenHold:
-            // timer_function_token_hold_retransmit_timeout: the held token goes on.
-            if state == .operational { releaseHeldToken() }
+            // timer_function_token_hold_retransmit_timeout: the held token goes on, and the
+            // idle count with it: the ring is still idle, so the holder keeps the token again
+            // on its next visit (one rotation per `hold` ms), unless a message or a hold
+            // cancel resets the count meanwhile.
+            if state == .operational { releaseHeldToken(resettingIdleCount: false) }
         case .join:
             if state == .gather {
                 sendJoinMessage()
@@ -72,11 +75,15 @@ extension TotemInstance {
     /// Sends a token this node (its holder) kept back while the ring was idle, with what this
     /// node queued since on it (`broadcastOnHeldToken`), and delivers those messages here
     /// after the token left, as a visit does (step 14): in this step, or, in a submission's
-    /// step (which never delivers), on the 0 ms `deliverOwn` timer.
-    mutating func releaseHeldToken(deliveringNow: Bool = true) {
+    /// step (which never delivers), on the 0 ms `deliverOwn` timer. A release for a
+    /// submission or a hold cancel starts the idle count again, as corosync's hold cancel
+    /// does; the `hold` timer's does not.
+    mutating func releaseHeldToken(deliveringNow: Bool = true, resettingIdleCount: Bool = true) {
         cancelTimer(.tokenHold)
-        seqUnchangedCount = 0
-        isTokenHeld = false
+        if resettingIdleCount {
+            seqUnchangedCount = 0
+            isTokenHeld = false
+        }
         let broadcastNow = broadcastOnHeldToken()
         retransmitSavedToken()
         guard broadcastNow else { return }

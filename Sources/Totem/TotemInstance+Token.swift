@@ -44,11 +44,15 @@ extension TotemInstance {
         previousTokenMessageSeq = token.seq
 
         // 4: hold the token when the ring is idle (totem-notes 2.5), at the node that broadcast
-        // the newest message (corosync: always the representative; `+HeldToken`).
+        // the newest message (corosync: always the representative; `+HeldToken`). From
+        // `seqno_unchanged_const` on every member takes the token for held (a submission
+        // then multicasts a hold cancel), the holder included: should a member that missed
+        // the newest message hold in its place, the holder's own next message must ask for
+        // the token too, not wait for the `hold` timer.
         let unchangedConst = options.seqnoUnchangedConst
-        let holdsHere = holdsIdleToken(seq: token.seq)
-        isTokenHeld = state == .operational
-            && (holdsHere ? seqUnchangedCount > unchangedConst : seqUnchangedCount >= unchangedConst)
+        isTokenHeld = state == .operational && seqUnchangedCount >= unchangedConst
+        var holdsThisVisit = isTokenHeld && seqUnchangedCount > unchangedConst
+            && holdsIdleToken(seq: token.seq)
 
         // 5: free what every member holds; remember the aru of the previous visit.
         if state == .operational { freeMessages(tokenAru: token.aru) }
@@ -61,6 +65,7 @@ extension TotemInstance {
         requestOwnGaps(&token)
         if options.cancelTokenHoldOnRetransmit && isTokenHeld && !token.retransmitRequests.isEmpty {
             isTokenHeld = false
+            holdsThisVisit = false
         }
         limitByQueueWindow(token, allowed: &allowed)
         let sent = broadcastNewMessages(&token, allowed: allowed)
@@ -90,7 +95,8 @@ extension TotemInstance {
         if state == .recovery {
             recoveryTokenBookkeeping(&token)
         }
-        let forward = !(holdsHere && isTokenHeld)
+        // A visit that broadcast or resent messages never holds: the ring is not idle.
+        let forward = !holdsThisVisit || sent > 0 || retransmitted > 0
         if !forward { stats.tokensHeld += 1 }
         stats.tokensForwarded += forward ? 1 : 0
         sendToken(.token(token), to: newMembers.successor(of: nodeID), transmit: forward)
@@ -217,12 +223,8 @@ extension TotemInstance {
             }
             token.seq += 1
             let message = Mcast(ringID: ringID, originator: nodeID, seq: token.seq, body: body)
-            if state == .recovery {
-                recovery.insert(message)
-            } else {
-                regular.insert(message)
-                noteNewestMessage(message)
-            }
+            if state == .recovery { recovery.insert(message) } else { regular.insert(message) }
+            noteNewestMessage(message)
             broadcast(.mcast(message))
             stats.mcastsSent += 1
             sent += 1

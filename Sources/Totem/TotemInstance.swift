@@ -111,8 +111,8 @@ public struct TotemInstance: Sendable {
     /// The last token or commit token sent, for retransmission.
     var savedToken: TotemPacket?
     var savedTokenTarget: NodeID
-    /// The saved token has been transmitted at least once. Until then (a token the
-    /// representative holds) nobody else has seen it, so it may still carry this visit's
+    /// The saved token has been transmitted at least once. Until then (a token this node
+    /// holds) nobody else has seen it, so it may still carry this visit's
     /// messages (`broadcastOnHeldToken`).
     var isSavedTokenSent = false
 

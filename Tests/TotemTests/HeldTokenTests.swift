@@ -136,14 +136,38 @@ import TotemConfig
         #expect(h.timers[0][.tokenHold] != nil && h.timers[1][.tokenHold] == nil)
     }
 
-    @Test func theHoldTimerReleasesTheTokenAtAnyHolder() throws {
+    @Test func theHoldTimerReleasesTheTokenForOneRotation() throws {
         var h = ringHeldAfterNode2Sent([1])
+        let visitsBefore = h.visits.count
         let released = tokens(h.fire(1, .tokenHold))
         #expect(released.count == 1)
-        // The ring rotates again until it is idle, and the token waits at node 2 again.
+        // The ring is still idle: one rotation (nodes 3, 1, 2), and node 2 holds again, as
+        // corosync's hold timer keeps the idle count.
         h.run(limit: 2_000)
         #expect(h.inFlight.isEmpty && h.timers[1][.tokenHold] != nil)
+        #expect(h.visits.count - visitsBefore == 3)
         #expect(h.nodes[1].stats.tokensHeld == 2)
+    }
+
+    @Test func theSenderAsksForTheTokenWhenTheRepresentativeHoldsInItsPlace() throws {
+        var h = heldRing()
+        _ = h.step(1, .submitted(payload(1), at: h.now))
+        h.run(limit: 30)
+        #expect(h.deliveries.allSatisfy { $0.map(\.payload) == [payload(1)] })
+        // Node 1 forgets who sent last (as a member that never recorded the message): when
+        // the ring goes idle it takes itself for the holder and keeps the token, one visit
+        // before node 2's count would let node 2 hold.
+        h.nodes[0].newestMessageOriginator = nil
+        h.nodes[0].newestMessageSeq = 0
+        h.run(limit: 2_000)
+        #expect(h.inFlight.isEmpty && h.timers[0][.tokenHold] != nil && h.timers[1][.tokenHold] == nil)
+        // Node 2's next message does not wait for node 1's hold timer: node 2 asks for the
+        // token, node 1 releases it, and the message is delivered everywhere with no timer.
+        let actions = h.step(1, .submitted(payload(2), at: h.now))
+        #expect(sends(actions) == [.tokenHoldCancel(TokenHoldCancel(ringID: h.nodes[1].ringID))])
+        h.run(limit: 50)
+        #expect(h.deliveries[0].map(\.payload) == [payload(1), payload(2)])
+        #expect(h.deliveries[1] == h.deliveries[0] && h.deliveries[2] == h.deliveries[0])
     }
 
     @Test func aMemberThatMissedTheNewestMessageNeverHoldsInItsPlace() throws {

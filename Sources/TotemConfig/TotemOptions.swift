@@ -36,6 +36,9 @@ public struct TotemOptions: Hashable, Sendable {
     /// later than this after the previous one, or an event loop stalled this long, is logged
     /// and shown in status. 0 disables the warnings. Default 75.
     public var tokenWarning: UInt32
+    /// How long an idle ring's token is kept before it goes round once more, as in corosync;
+    /// kept by the node that broadcast last rather than always the representative
+    /// (docs/totem.md).
     public var hold: UInt32
     public var join: UInt32
     public var sendJoin: UInt32

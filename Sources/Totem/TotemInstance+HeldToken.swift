@@ -52,7 +52,7 @@ extension TotemInstance {
     /// This node keeps the token now (its hold timer runs).
     var isHoldingToken: Bool { state == .operational && isTimerArmed(.tokenHold) }
 
-    /// Remembers the newest message of the installed ring stored here.
+    /// Remembers the newest message of this node's ring stored here (in recovery too).
     mutating func noteNewestMessage(_ message: Mcast) {
         guard message.seq > newestMessageSeq else { return }
         newestMessageSeq = message.seq

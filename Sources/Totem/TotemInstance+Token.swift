@@ -95,14 +95,23 @@ extension TotemInstance {
         if state == .recovery {
             recoveryTokenBookkeeping(&token)
         }
-        // A visit that broadcast or resent messages never holds: the ring is not idle.
-        let forward = !holdsThisVisit || sent > 0 || retransmitted > 0
+        // A visit that broadcast new messages never holds: the others need this token to
+        // go on, and the holder gets no hold cancel of its own back to reset its count
+        // (corosync's representative does, from the network). Serving retransmissions
+        // does not stop a hold, as in corosync (`cancel_token_hold_on_retransmit` does).
+        let forward = !holdsThisVisit || sent > 0
         if !forward { stats.tokensHeld += 1 }
         stats.tokensForwarded += forward ? 1 : 0
         sendToken(.token(token), to: newMembers.successor(of: nodeID), transmit: forward)
         if state == .operational { deliverRegular(through: myHighSeqReceived, skippingGaps: false) }
         resetTokenTimers()
-        if !forward { startTimer(.tokenHold, after: options.hold) }
+        if forward {
+            // A hold timer still armed from an earlier hold (its copy already resent by the
+            // token-retransmit timer came back) is over: this node does not hold now.
+            cancelTimer(.tokenHold)
+        } else {
+            startTimer(.tokenHold, after: options.hold)
+        }
     }
 
     /// Step 12: the token's aru comes down to mine if I am behind it, or if I set it (or

@@ -97,9 +97,9 @@ public struct TotemInstance: Sendable {
     /// corosync's my_token_held: the ring is idle; its holder (`holdsIdleToken`) keeps the
     /// token, and any other node with something to send asks for it with a hold cancel.
     var isTokenHeld = false
-    /// The seq and originator of the newest message of the installed ring this node holds
-    /// (0 and nil before the ring's first): who keeps the token when the ring goes idle
-    /// (`holdsIdleToken`).
+    /// The seq and originator of the newest message of this node's ring it stored, the
+    /// recovery phase's included (0 and nil from the start of recovery until the first):
+    /// who keeps the token when the ring goes idle (`holdsIdleToken`).
     var newestMessageSeq: UInt64 = 0
     var newestMessageOriginator: NodeID?
     var aruUnchangedCount: UInt32 = 0

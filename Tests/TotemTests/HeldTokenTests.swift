@@ -180,4 +180,27 @@ import TotemConfig
         #expect(h.nodes[0].holdsIdleToken(seq: 0) && !h.nodes[1].holdsIdleToken(seq: 0))
         #expect(h.nodes[1].holdsIdleToken(seq: h.nodes[1].newestMessageSeq))
     }
+
+    @Test func aVisitThatForwardsEndsAnOldHoldWhoseCopyCameBack() throws {
+        // `hold` above `token_retransmit`: the held copy is resent and comes back round.
+        var settings = TotemOptions.Settings()
+        settings.token = 10_000
+        settings.tokenRetransmit = 100
+        settings.hold = 5_000
+        var h = heldRing(settings)
+        #expect(h.timers[0][.tokenHold] != nil)
+        _ = h.fire(0, .tokenRetransmit)
+        // A message queued at node 1 without releasing (the hold already taken for
+        // cancelled) leaves on the copy's next visit to node 1, which therefore forwards.
+        h.nodes[0].isTokenHeld = false
+        _ = h.step(0, .submitted(payload(4), at: h.now))
+        h.run(limit: 4)
+        #expect(h.nodes[0].stats.mcastsSent == 1)
+        // That visit did not hold: the old hold timer is gone, and a later submission at
+        // node 1 is not taken for a release of a token it does not have.
+        #expect(h.timers[0][.tokenHold] == nil)
+        #expect(!h.nodes[0].isHoldingToken)
+        h.run(limit: 50)
+        #expect(h.deliveries.allSatisfy { $0.map(\.payload) == [payload(4)] })
+    }
 }

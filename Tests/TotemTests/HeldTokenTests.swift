@@ -64,13 +64,19 @@ import TotemConfig
         #expect(h.nodes[0].stats.heldTokenBroadcasts == 1)
     }
 
-    @Test func aHeldTokenAlreadyRetransmittedIsNotChanged() throws {
+    /// `hold` above `token_retransmit`: the token-retransmit timer resends a held copy.
+    func heldRingHoldingLongerThanRetransmit() -> Harness {
         var settings = TotemOptions.Settings()
         settings.token = 10_000
         settings.tokenRetransmit = 100
         settings.hold = 5_000
-        var h = heldRing(settings)
+        let h = heldRing(settings)
         #expect(h.timers[0][.tokenHold] != nil)
+        return h
+    }
+
+    @Test func aHeldTokenAlreadyRetransmittedIsNotChanged() throws {
+        var h = heldRingHoldingLongerThanRetransmit()
         // The retransmit timer resends the saved token while it is still held.
         let resent = tokens(h.fire(0, .tokenRetransmit))
         #expect(resent.count == 1)
@@ -182,13 +188,8 @@ import TotemConfig
     }
 
     @Test func aVisitThatForwardsEndsAnOldHoldWhoseCopyCameBack() throws {
-        // `hold` above `token_retransmit`: the held copy is resent and comes back round.
-        var settings = TotemOptions.Settings()
-        settings.token = 10_000
-        settings.tokenRetransmit = 100
-        settings.hold = 5_000
-        var h = heldRing(settings)
-        #expect(h.timers[0][.tokenHold] != nil)
+        // The held copy is resent and comes back round.
+        var h = heldRingHoldingLongerThanRetransmit()
         _ = h.fire(0, .tokenRetransmit)
         // A message queued at node 1 without releasing (the hold already taken for
         // cancelled) leaves on the copy's next visit to node 1, which therefore forwards.

@@ -484,33 +484,18 @@ struct CPGBench {
             }
         }
         try await Task.sleep(for: .seconds(1))
-        var samples: [UInt64] = []
-        var perMember: [String] = []
+        var result = LatencyClient.Result()
         for (index, (member, channel)) in members.enumerated() {
-            let own = try await channel.eventLoop.submit { member.latencies }.get().sorted()
-            perMember.append("node \(index + 1) p50 \(String(format: "%.3f", percentile(own, 0.5))) ms")
-            samples += own
-        }
-        samples.sort()
-        if let path = ProcessInfo.processInfo.environment["CPGBENCH_TRACE"] {
-            // "<member> <send stamp> <latency>" per sample, then "reply <time>" per reply.
-            var text = ""
-            for (index, (member, channel)) in members.enumerated() {
-                let (sent, latencies, replies) = try await channel.eventLoop.submit {
-                    (member.sentStamps, member.latencies, member.replyTimes)
-                }.get()
-                for (stamp, latency) in zip(sent, latencies) { text += "\(index + 1) \(stamp) \(latency)\n" }
-                for time in replies { text += "reply \(time)\n" }
-            }
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        }
-        print("")
-        print("latency at 100 msgs/s, 64 B, 1 sender (node \(latencySender)): \(samples.count) samples over 3 members, p50 \(String(format: "%.3f", percentile(samples, 0.5))) ms, p99 \(String(format: "%.3f", percentile(samples, 0.99))) ms, max \(String(format: "%.3f", percentile(samples, 1.0))) ms (\(perMember.joined(separator: ", ")))")
-        for (member, channel) in members {
-            let errors = try await channel.eventLoop.submit { member.errors }.get()
-            if !errors.isEmpty { print("errors: \(errors)") }
+            let (sent, latencies, replies, errors) = try await channel.eventLoop.submit {
+                (member.sentStamps, member.latencies, member.replyTimes, member.errors)
+            }.get()
+            result.stamps[index] = sent
+            result.latencies[index] = latencies
+            result.replies += replies
+            result.errors += errors
             try? await channel.close()
         }
+        try reportLatency(result, sender: latencySender)
         try await group.shutdownGracefully()
     }
 
@@ -521,6 +506,11 @@ struct CPGBench {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<LatencyClient.Result, Never>) in
             Thread.detachNewThread { continuation.resume(returning: client.run(count: count, sender: sender - 1)) }
         }
+        try reportLatency(result, sender: sender)
+    }
+
+    /// Prints the latency run's figures and, with CPGBENCH_TRACE, writes its samples.
+    static func reportLatency(_ result: LatencyClient.Result, sender: Int) throws {
         var samples: [UInt64] = []
         var perMember: [String] = []
         for (index, latencies) in result.latencies.enumerated() {

@@ -52,10 +52,12 @@ struct LatencyClient {
     func run(count: Int, sender: Int) -> Result {
         var result = Result()
         var buffers: [[UInt8]] = [[], [], []]
+        // One read buffer for the whole run: no allocation between a wake-up and its stamp.
+        var chunk = [UInt8](repeating: 0, count: 16_384)
         let request = Self.request()
         let stampOffset = request.count - 2 - 64 + 1
         var next = now() + 10_000_000
-        drain(until: now() + 300_000_000, into: &result, buffers: &buffers, sender: sender)
+        drain(until: now() + 300_000_000, into: &result, buffers: &buffers, chunk: &chunk, sender: sender)
         result = Result()
         for _ in 0..<count {
             sleep(until: next)
@@ -73,7 +75,8 @@ struct LatencyClient {
             var seen = [false, false, false]
             while !seen.allSatisfy({ $0 }), now() < deadline {
                 for member in pollReadable(until: deadline) {
-                    for got in read(member, into: &result, buffers: &buffers, sender: sender) where got == stamp {
+                    for got in read(member, into: &result, buffers: &buffers, chunk: &chunk, sender: sender)
+                    where got == stamp {
                         seen[member] = true
                     }
                 }
@@ -81,14 +84,15 @@ struct LatencyClient {
             if !seen.allSatisfy({ $0 }) { result.late += 1 }
         }
         // Late pushes still count (their latency is measured from their own stamp).
-        drain(until: now() + 200_000_000, into: &result, buffers: &buffers, sender: sender)
+        drain(until: now() + 200_000_000, into: &result, buffers: &buffers, chunk: &chunk, sender: sender)
         return result
     }
 
-    private func drain(until deadline: UInt64, into result: inout Result, buffers: inout [[UInt8]], sender: Int) {
+    private func drain(until deadline: UInt64, into result: inout Result, buffers: inout [[UInt8]],
+                       chunk: inout [UInt8], sender: Int) {
         while now() < deadline {
             for member in pollReadable(until: deadline) {
-                _ = read(member, into: &result, buffers: &buffers, sender: sender)
+                _ = read(member, into: &result, buffers: &buffers, chunk: &chunk, sender: sender)
             }
         }
     }
@@ -104,8 +108,8 @@ struct LatencyClient {
 
     /// Reads what member `member` has, records each complete stamped push, and returns the
     /// stamps found. The pushes' text carries the payload `t<20 digits>x...`.
-    private func read(_ member: Int, into result: inout Result, buffers: inout [[UInt8]], sender: Int) -> [UInt64] {
-        var chunk = [UInt8](repeating: 0, count: 16_384)
+    private func read(_ member: Int, into result: inout Result, buffers: inout [[UInt8]],
+                      chunk: inout [UInt8], sender: Int) -> [UInt64] {
         let n = Glibc.read(fds[member], &chunk, chunk.count)
         let time = now()
         guard n > 0 else {

@@ -131,7 +131,7 @@ extension TotemInstance {
         guard cancel.ringID == ringID else { return }
         seqUnchangedCount = 0
         // Only the holder arms the hold timer (step 14).
-        if state == .operational && isTimerArmed(.tokenHold) {
+        if isHoldingToken {
             releaseHeldToken()
         }
     }

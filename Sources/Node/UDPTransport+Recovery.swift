@@ -32,9 +32,19 @@ extension UDPTransport {
         eventLoop.scheduleTask(in: rebindInterval) {
             guard !self.state.value.isClosed else { return }
             let plan = self.plans[ringIndex]
-            self.eventLoop.makeFutureWithTask {
-                try await Self.bindRing(plan, eventLoop: self.eventLoop, state: self.state, receiver: self.receiver)
-            }.whenComplete { result in
+            // The bind runs as a task on this loop (EventLoopTaskExecutor.swift), not on the
+            // global pool: a pool kept busy by other work (a full parallel test run) delayed
+            // a rebind by more than 10 s, and nothing here needs another thread.
+            let bound = self.eventLoop.makePromise(of: RingChannels.self)
+            Task(executorPreference: EventLoopTaskExecutor(self.eventLoop)) {
+                do {
+                    bound.succeed(try await Self.bindRing(plan, eventLoop: self.eventLoop, state: self.state,
+                                                          receiver: self.receiver))
+                } catch {
+                    bound.fail(error)
+                }
+            }
+            bound.futureResult.whenComplete { result in
                 switch result {
                 case .success(let channels):
                     if self.state.value.isClosed {
